@@ -1,0 +1,61 @@
+# Seamline: the entry points. `make run` and `make test` are all a new user needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# The test stack runs beside the dev stack, on its own ports and state folder, and is stopped after the tests.
+TEST_ENV := SEAMLINE_STATE_DIR=.teststack SEAMLINE_PG_PORT=$${SEAMLINE_TEST_PG_PORT:-55329} \
+	SEAMLINE_REPLICA_PORT=$${SEAMLINE_TEST_REPLICA_PORT:-55330} SEAMLINE_REDIS_PORT=$${SEAMLINE_TEST_REDIS_PORT:-6381}
+
+.PHONY: help run services stop test lint format migrations-check bench messages venv
+
+help:
+	@echo "make run       the whole stack with the demo, in the foreground (Ctrl-C stops it)"
+	@echo "make test      the whole test suite on its own stack (PostgreSQL primary + replica, Redis, Celery)"
+	@echo "make services  start only the dev stack (PostgreSQL primary + replica, Redis) in the background"
+	@echo "make stop      stop everything the project started"
+	@echo "make lint      ruff check and format check;  make messages: update and compile translations"
+
+venv: $(STAMP)
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || { py=$$(scripts/find-python) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+services:
+	@scripts/devstack start
+
+run: $(STAMP) services
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py load_demo
+	@$(PY) manage.py ensure_admin
+	@scripts/run-foreground
+
+stop:
+	@scripts/devstack stop
+
+test: $(STAMP)
+	@scripts/devstack ensure-packages --with-browser
+	@$(TEST_ENV) scripts/with-stack $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: $(STAMP) services
+	$(PY) manage.py makemigrations --check --dry-run
+
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=.devstack --ignore=.teststack
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
+
+bench: $(STAMP) services
+	@if ls bench/*.py >/dev/null 2>&1; then for b in bench/*.py; do $(PY) $$b || exit 1; done; \
+	else echo "no benchmarks yet: they arrive with the issues that set speed goals"; fi

@@ -1,0 +1,325 @@
+"""The catalog file (YAML): parse and validate the whole file first, then apply it in one transaction.
+
+Validation collects every problem with its path in the file (``services[2].owns[0]``) so a user fixes them all in one
+go; nothing is written unless the whole file is valid. Applying a file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import yaml
+from django.db import models, transaction
+from psycopg.conninfo import conninfo_to_dict
+
+from .models import Cluster, Contract, Ownership, Replica, Service
+
+CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases"}
+REPLICA_KEYS = {"name", "dsn"}
+SERVICE_KEYS = {
+    "name",
+    "team",
+    "description",
+    "oncall",
+    "repository_url",
+    "application_names",
+    "db_roles",
+    "owns",
+    "consumes",
+    "pool",
+}
+POOL_KEYS = {"size", "max_overflow", "instances"}
+NAMEDATALEN = 63  # PostgreSQL truncates identifiers longer than this many bytes
+
+
+class CatalogFileError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class ApplyResult:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    deleted: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+
+def load(text: str) -> dict[str, Any]:
+    """Parse and validate; raise CatalogFileError listing every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise CatalogFileError([f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    problems: list[str] = []
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CatalogFileError(["the file must be a mapping with 'clusters' and 'services'"])
+    _unknown(data, {"clusters", "services"}, "", problems)
+    clusters = _list(data, "clusters", "", problems)
+    services = _list(data, "services", "", problems)
+
+    cluster_names = set(Cluster.objects.values_list("name", flat=True))
+    seen: Counter[str] = Counter()
+    for i, c in enumerate(clusters):
+        path = f"clusters[{i}]"
+        if not _mapping(c, path, problems):
+            continue
+        _unknown(c, CLUSTER_KEYS, path, problems)
+        name = _name(c, path, problems)
+        if name:
+            if "/" in name:
+                problems.append(f"{path}.name: must not contain '/'")
+            seen[name] += 1
+            if seen[name] == 2:
+                problems.append(f"{path}.name: duplicate cluster {name!r}")
+            cluster_names.add(name)
+        _dsn(c.get("dsn"), f"{path}.dsn", problems, required=True)
+        _optional_str(c, "password_env", path, problems)
+        for j, db in enumerate(_list(c, "databases", path, problems)):
+            _identifier(db, f"{path}.databases[{j}]", problems)
+        replica_seen: set[str] = set()
+        for j, r in enumerate(_list(c, "replicas", path, problems)):
+            rpath = f"{path}.replicas[{j}]"
+            if not _mapping(r, rpath, problems):
+                continue
+            _unknown(r, REPLICA_KEYS, rpath, problems)
+            rname = _name(r, rpath, problems)
+            if rname in replica_seen:
+                problems.append(f"{rpath}.name: duplicate replica {rname!r}")
+            replica_seen.add(rname)
+            _dsn(r.get("dsn"), f"{rpath}.dsn", problems, required=True)
+
+    service_names = set(Service.objects.values_list("name", flat=True))
+    file_services = {s.get("name") for s in services if isinstance(s, dict)}
+    seen = Counter()
+    owners: dict[tuple[str, str, str], str] = {}
+    for i, s in enumerate(services):
+        path = f"services[{i}]"
+        if not _mapping(s, path, problems):
+            continue
+        _unknown(s, SERVICE_KEYS, path, problems)
+        name = _name(s, path, problems)
+        if name:
+            seen[name] += 1
+            if seen[name] == 2:
+                problems.append(f"{path}.name: duplicate service {name!r}")
+        for key in ("team", "description", "oncall", "repository_url"):
+            _optional_str(s, key, path, problems)
+        for key in ("application_names", "db_roles"):
+            for j, v in enumerate(_list(s, key, path, problems)):
+                _identifier(v, f"{path}.{key}[{j}]", problems)
+        for j, ref in enumerate(_list(s, "owns", path, problems)):
+            rpath = f"{path}.owns[{j}]"
+            parsed = parse_owns(ref)
+            if parsed is None:
+                problems.append(f"{rpath}: expected CLUSTER/DATABASE or CLUSTER/DATABASE/SCHEMA, got {ref!r}")
+                continue
+            cluster, database, schema = parsed
+            if cluster not in cluster_names:
+                problems.append(f"{rpath}: unknown cluster {cluster!r}")
+            _identifier(database, rpath, problems)
+            if schema:
+                _identifier(schema, rpath, problems)
+            other = owners.setdefault(parsed, name or "")
+            if other != (name or ""):
+                problems.append(f"{rpath}: {ref!r} is already owned by service {other!r}")
+        for j, ref in enumerate(_list(s, "consumes", path, problems)):
+            rpath = f"{path}.consumes[{j}]"
+            if not isinstance(ref, str) or ref not in (service_names | file_services):
+                problems.append(f"{rpath}: unknown service {ref!r}")
+            elif ref == name:
+                problems.append(f"{rpath}: a service cannot consume itself")
+        pool = s.get("pool", {})
+        if pool is not None and not isinstance(pool, dict):
+            problems.append(f"{path}.pool: must be a mapping with size, max_overflow, instances")
+        elif pool:
+            _unknown(pool, POOL_KEYS, f"{path}.pool", problems)
+            for key in POOL_KEYS:
+                v = pool.get(key)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    problems.append(f"{path}.pool.{key}: must be a whole number ≥ 0, got {v!r}")
+    if problems:
+        raise CatalogFileError(problems)
+    return {"clusters": clusters, "services": services}
+
+
+def parse_owns(ref: object) -> tuple[str, str, str] | None:
+    if not isinstance(ref, str):
+        return None
+    parts = ref.split("/", 2)
+    if len(parts) < 2 or not all(parts):
+        return None
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+
+
+@transaction.atomic
+def apply(data: dict[str, Any]) -> ApplyResult:
+    """Write a validated file. Nested lists (replicas, owns, consumes) are replaced: the file is their truth."""
+    result = ApplyResult()
+    clusters = {}
+    for c in data["clusters"]:
+        cluster = _upsert(
+            result,
+            Cluster,
+            {"name": c["name"]},
+            {
+                "dsn": c["dsn"],
+                "password_env": c.get("password_env") or "",
+                "databases": list(c.get("databases") or []),
+            },
+        )
+        clusters[cluster.name] = cluster
+        keep = []
+        for r in c.get("replicas") or []:
+            keep.append(_upsert(result, Replica, {"cluster": cluster, "name": r["name"]}, {"dsn": r["dsn"]}).pk)
+        _delete(result, Replica.objects.filter(cluster=cluster).exclude(pk__in=keep))
+
+    services = {}
+    for s in data["services"]:
+        pool = s.get("pool") or {}
+        services[s["name"]] = _upsert(
+            result,
+            Service,
+            {"name": s["name"]},
+            {
+                "team": s.get("team") or "",
+                "description": s.get("description") or "",
+                "oncall": s.get("oncall") or "",
+                "repository_url": s.get("repository_url") or "",
+                "application_names": list(s.get("application_names") or []),
+                "db_roles": list(s.get("db_roles") or []),
+                "pool_size": pool.get("size") or 0,
+                "max_overflow": pool.get("max_overflow") or 0,
+                "instances": pool.get("instances", 1) if pool.get("instances") is not None else 1,
+            },
+        )
+    # Ownerships move between services in the same file: free every claim first, then take them.
+    for s in data["services"]:
+        service = services[s["name"]]
+        wanted = {parse_owns(ref) for ref in s.get("owns") or []}
+        for o in Ownership.objects.filter(service=service).select_related("cluster"):
+            if (o.cluster.name, o.database, o.schema) not in wanted:
+                _delete(result, Ownership.objects.filter(pk=o.pk))
+    for s in data["services"]:
+        service = services[s["name"]]
+        for ref in s.get("owns") or []:
+            cluster_name, database, schema = parse_owns(ref)
+            cluster = clusters.get(cluster_name) or Cluster.objects.get(name=cluster_name)
+            _upsert(
+                result, Ownership, {"cluster": cluster, "database": database, "schema": schema}, {"service": service}
+            )
+        providers = []
+        for name in s.get("consumes") or []:
+            provider = services.get(name) or Service.objects.get(name=name)
+            providers.append(_upsert(result, Contract, {"consumer": service, "provider": provider}, {}).pk)
+        _delete(result, Contract.objects.filter(consumer=service).exclude(pk__in=providers))
+    return result
+
+
+def _upsert(result: ApplyResult, model, lookup: dict, values: dict):
+    # compare foreign keys by id, so an unchanged row costs no query to its related objects
+    values = {
+        (f"{k}_id" if isinstance(v, models.Model) else k): (v.pk if isinstance(v, models.Model) else v)
+        for k, v in values.items()
+    }
+    obj = model.objects.filter(**lookup).first()
+    label = str(model._meta.verbose_name_plural)
+    if obj is None:
+        obj = model.objects.create(**lookup, **values)
+        result.created[label] += 1
+        return obj
+    changed = [k for k, v in values.items() if getattr(obj, k) != v]
+    if changed:
+        for k in changed:
+            setattr(obj, k, values[k])
+        obj.save(update_fields=changed)
+        result.updated[label] += 1
+    return obj
+
+
+def _delete(result: ApplyResult, queryset) -> None:
+    count = queryset.count()
+    if count:
+        queryset.delete()
+        result.deleted[str(queryset.model._meta.verbose_name_plural)] += count
+
+
+def _unknown(obj: dict, allowed: set[str], path: str, problems: list[str]) -> None:
+    for key in obj:
+        if key not in allowed:
+            where = f"{path}." if path else ""
+            problems.append(f"{where}{key}: unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _mapping(obj: object, path: str, problems: list[str]) -> bool:
+    if not isinstance(obj, dict):
+        problems.append(f"{path}: must be a mapping")
+        return False
+    return True
+
+
+def _list(obj: dict, key: str, path: str, problems: list[str]) -> list:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(f"{path + '.' if path else ''}{key}: must be a list")
+        return []
+    return value
+
+
+def _name(obj: dict, path: str, problems: list[str]) -> str | None:
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"{path}.name: required, a non-empty string")
+        return None
+    if len(name) > 100:
+        problems.append(f"{path}.name: at most 100 characters")
+    return name
+
+
+def _optional_str(obj: dict, key: str, path: str, problems: list[str]) -> None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        problems.append(f"{path}.{key}: must be a string")
+
+
+def _identifier(value: object, path: str, problems: list[str]) -> None:
+    if not isinstance(value, str) or not value:
+        problems.append(f"{path}: must be a non-empty string")
+    elif len(value.encode()) > NAMEDATALEN:
+        problems.append(f"{path}: {value!r} is longer than PostgreSQL's {NAMEDATALEN}-byte identifier limit")
+
+
+def _dsn(value: object, path: str, problems: list[str], *, required: bool) -> None:
+    if value is None or value == "":
+        if required:
+            problems.append(f"{path}: required")
+        return
+    if not isinstance(value, str):
+        problems.append(f"{path}: must be a string")
+        return
+    try:
+        params = conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        # psycopg's message may quote the DSN; never echo it back, it could carry a secret
+        problems.append(f"{path}: not a valid libpq connection string ({_first_line(exc)})")
+        return
+    if "password" in params:
+        problems.append(f"{path}: carries a password; use password_env or an encrypted password instead")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.split(":")[0]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from . import views
+
+# One login page for the whole site: the admin's own login form sends anonymous users there.
+admin.site.login = login_required(admin.site.login)
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("healthz", views.healthz, name="healthz"),
+    path("pools/", views.pools, name="pools"),
+    path("replication/", views.replication, name="replication"),
+    path("audits/", views.audits, name="audits"),
+    path("", include("catalog.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    # the language can be switched before logging in, from the login page
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("admin/", admin.site.urls),
+]

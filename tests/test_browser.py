@@ -1,0 +1,79 @@
+"""In headless Chromium (the system's, driven by Playwright): log in, see the services, switch to 中文, log out."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from .conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+# Without these, Chromium tries to reach Google's services at start, which a closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def test_a_user_logs_in_sees_the_services_switches_to_chinese_and_logs_out(page, live_server, demo_catalog, viewer):
+    page.goto(live_server.url + "/services/")
+    expect(page).to_have_url(live_server.url + "/accounts/login/?next=/services/")
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name="Services")).to_be_visible()
+    table = page.locator("#service-table")
+    for name in ("user_service", "order_service", "product_service", "payment_service"):
+        expect(table.get_by_text(name, exact=True)).to_be_visible()
+
+    page.get_by_role("button", name="中文").click()
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="服务")).to_be_visible()
+    expect(nav.get_by_role("link", name="概览")).to_be_visible()
+    expect(nav.get_by_role("link", name="复制")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_text("您已退出登录。")).to_be_visible()
+    page.goto(live_server.url + "/services/")
+    expect(page).to_have_url(live_server.url + "/accounts/login/?next=/services/")
+
+
+def test_the_team_filter_refreshes_the_table_in_place(page, live_server, demo_catalog, viewer):
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + "/services/")
+    page.get_by_label("Team").select_option("payments")
+    table = page.locator("#service-table")
+    expect(table.get_by_text("payment_service", exact=True)).to_be_visible()
+    expect(table.get_by_text("order_service", exact=True)).to_have_count(0)
+    expect(page).to_have_url(live_server.url + "/services/?team=payments")
