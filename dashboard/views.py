@@ -58,8 +58,8 @@ def replication(request: HttpRequest) -> HttpResponse:
         "replication",
         _("Replication"),
         _(
-            "Replication is not sampled yet. This page will show lag in bytes and seconds from the primary and from each "
-            "replica, slots and the WAL they retain, once live sampling is built."
+            "Replication is not sampled yet. This page will show lag in bytes and seconds from the primary and "
+            "from each replica, slots and the WAL they retain, once live sampling is built."
         ),
     )
 

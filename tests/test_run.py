@@ -1,0 +1,98 @@
+"""`make run`'s foreground stack (web, Celery worker and beat, the traffic simulator) starts, serves, and stops cleanly
+on Ctrl-C. Runs against the test stack, with the test database, on a port of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from .conftest import pg, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"user_service", "order_service", "product_service", "payment_service"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_foreground_stack_serves_simulates_and_stops_on_ctrl_c(demo_databases, demo_catalog, tmp_path):
+    port = free_port()
+    env = dict(
+        os.environ,
+        SEAMLINE_WEB_PORT=str(port),
+        SEAMLINE_DB_NAME=settings.DATABASES["default"]["NAME"],
+        SEAMLINE_STATE_DIR=str(tmp_path),
+        PYTHONUNBUFFERED="1",
+    )
+    log = (tmp_path / "run.log").open("w")
+    proc = subprocess.Popen(
+        [str(ROOT / "scripts" / "run-foreground")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz") == 200, timeout=60, message="the web server")
+        assert get(f"http://127.0.0.1:{port}/accounts/login/") == 200
+
+        def simulator_sessions():
+            with pg(dbname="postgres") as conn:
+                names = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname IN ('shop', 'payments')"
+                    )
+                }
+            return names >= SERVICES and names
+
+        names = wait_for(simulator_sessions, timeout=60, message="the simulator's sessions in pg_stat_activity")
+        assert "" in names  # the deliberately unattributed connection
+        assert (tmp_path / "run" / "honcho.pid").read_text().strip() == str(proc.pid)
+        text = (tmp_path / "run.log").read_text()
+        assert "worker" in text and "beat" in text
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("Ctrl-C did not stop the foreground stack within 30 s")
+        log.close()
+    output = (tmp_path / "run.log").read_text()
+    assert not listening(port)
+
+    def simulator_gone():
+        with pg() as conn:
+            return conn.execute(
+                "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename IN "
+                "('user_svc', 'order_svc', 'product_svc', 'payment_svc', 'analyst')"
+            ).fetchone()[0]
+
+    wait_for(simulator_gone, timeout=10, message="the simulator's sessions to close")
+    assert "celery@" in output or "seamline@" in output
