@@ -1,11 +1,13 @@
 """Loads the seed's demo onto the dev primary: roles, databases "shop" and "payments", and the demo catalog.
 
-Idempotent: a database that exists is left as it is (its data is the simulator's by then); a database whose load
-fails is dropped again, so the next run starts clean instead of finding half a demo.
+Idempotent: a database loaded from the current SQL is left as it is (its data is the simulator's by then); one loaded
+from an older version of the SQL is dropped and loaded again (the demo's data is synthetic, the catalog and logins live
+elsewhere); a database whose load fails is dropped again, so the next run starts clean instead of finding half a demo.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -39,19 +41,27 @@ def load_demo(primary: dict, replica: dict) -> LoadReport:
 def load_databases(primary: dict) -> list[str]:
     """Create and fill the demo databases that do not exist yet; return their names."""
     created = []
+    roles = (HERE / "sql" / "roles.sql").read_text()
     with connect(primary, "postgres") as conn:
-        conn.execute((HERE / "sql" / "roles.sql").read_text())
-        existing = {
-            r[0]
-            for r in conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", [list(DEMO_DATABASES)])
-        }
+        conn.execute(roles)
+        loaded = dict(
+            conn.execute(
+                "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = ANY(%s)",
+                [list(DEMO_DATABASES)],
+            ).fetchall()
+        )
         for name in DEMO_DATABASES:
-            if name in existing:
-                continue
+            text = (HERE / "sql" / f"{name}.sql").read_text()
+            marker = "seamline demo " + hashlib.sha256((roles + text).encode()).hexdigest()[:16]
+            if name in loaded:
+                if loaded[name] == marker:
+                    continue
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             try:
                 with connect(primary, name) as db, db.transaction():
-                    db.execute((HERE / "sql" / f"{name}.sql").read_text())
+                    db.execute(text)
+                    db.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), marker))
             except Exception:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 raise

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django_celery_beat.models import PeriodicTask
+
+from dashboard.celery import app as celery_app
 
 from .conftest import pg, wait_for
 
@@ -74,8 +77,18 @@ def test_the_foreground_stack_serves_simulates_and_stops_on_ctrl_c(demo_database
         names = wait_for(simulator_sessions, timeout=60, message="the simulator's sessions in pg_stat_activity")
         assert "" in names  # the deliberately unattributed connection
         assert (tmp_path / "run" / "honcho.pid").read_text().strip() == str(proc.pid)
-        text = (tmp_path / "run.log").read_text()
-        assert "worker" in text and "beat" in text
+
+        def worker_ready():
+            replies = celery_app.control.ping(timeout=0.5)
+            return any(name.startswith("seamline@") for reply in replies for name in reply)
+
+        wait_for(worker_ready, timeout=60, message="the Celery worker to answer a ping")
+        # beat has read and written its schedule in the database once it registered Celery's built-in entry
+        wait_for(
+            lambda: PeriodicTask.objects.filter(name="celery.backend_cleanup").exists(),
+            timeout=60,
+            message="Celery beat to set up its schedule",
+        )
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:
@@ -95,4 +108,6 @@ def test_the_foreground_stack_serves_simulates_and_stops_on_ctrl_c(demo_database
             ).fetchone()[0]
 
     wait_for(simulator_gone, timeout=10, message="the simulator's sessions to close")
-    assert "celery@" in output or "seamline@" in output
+    assert "SIGKILL" not in output, output[-3000:]  # every process stopped on its own
+    for process in ("web", "worker", "beat", "simulator"):
+        assert f"{process}.1 stopped" in output
