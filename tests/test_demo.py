@@ -57,13 +57,36 @@ def test_loading_the_demo_again_changes_nothing(demo_catalog, capsys):
     assert "catalog unchanged" in out
 
 
-def test_it_creates_the_admin_login_from_the_environment(db, monkeypatch, django_user_model, capsys):
+def test_it_creates_the_admin_login_from_the_environment(db, monkeypatch, settings, tmp_path, django_user_model):
+    settings.STATE_DIR = tmp_path
     monkeypatch.setenv("SEAMLINE_DEMO_PASSWORD", "from-the-env-123")
     call_command("ensure_admin")
     call_command("ensure_admin")
     admin = django_user_model.objects.get(username="admin")
     assert admin.check_password("from-the-env-123")
     assert admin.is_superuser
+
+
+def test_a_later_run_without_the_variable_keeps_the_login(db, monkeypatch, settings, tmp_path, django_user_model):
+    settings.STATE_DIR = tmp_path
+    monkeypatch.setenv("SEAMLINE_DEMO_PASSWORD", "chosen-once-456")
+    call_command("ensure_admin")
+    monkeypatch.delenv("SEAMLINE_DEMO_PASSWORD")
+    call_command("ensure_admin")
+    assert django_user_model.objects.get(username="admin").check_password("chosen-once-456")
+
+
+def test_it_leaves_a_password_changed_in_the_app_alone(db, monkeypatch, settings, tmp_path, django_user_model, capsys):
+    settings.STATE_DIR = tmp_path
+    monkeypatch.delenv("SEAMLINE_DEMO_PASSWORD", raising=False)
+    call_command("ensure_admin")
+    admin = django_user_model.objects.get(username="admin")
+    admin.set_password("changed-by-its-owner-789")
+    admin.save()
+    capsys.readouterr()
+    call_command("ensure_admin")
+    assert django_user_model.objects.get(username="admin").check_password("changed-by-its-owner-789")
+    assert "was changed" in capsys.readouterr().out
 
 
 def test_it_generates_the_admin_password_once_and_keeps_it(db, monkeypatch, settings, tmp_path, django_user_model):
