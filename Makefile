@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # The test stack runs beside the dev stack, on its own ports and state folder, and is stopped after the tests.
-TEST_ENV := SEAMLINE_STATE_DIR=.teststack SEAMLINE_PG_PORT=$${SEAMLINE_TEST_PG_PORT:-55329} \
+TEST_ENV := SEAMLINE_STATE_DIR=$${SEAMLINE_TEST_STATE_DIR:-.teststack} SEAMLINE_PG_PORT=$${SEAMLINE_TEST_PG_PORT:-55329} \
 	SEAMLINE_REPLICA_PORT=$${SEAMLINE_TEST_REPLICA_PORT:-55330} SEAMLINE_REDIS_PORT=$${SEAMLINE_TEST_REDIS_PORT:-6381}
 
 .PHONY: help run services stop test lint format migrations-check bench messages venv

@@ -13,9 +13,11 @@ from typing import Any
 import psycopg
 import yaml
 from django.db import models, transaction
+from django.db.models import Prefetch
 from psycopg.conninfo import conninfo_to_dict
 
 from .models import Cluster, Contract, Ownership, Replica, Service
+from .ownership import assign_owners
 
 CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases"}
 REPLICA_KEYS = {"name", "dsn"}
@@ -224,7 +226,42 @@ def apply(data: dict[str, Any]) -> ApplyResult:
             provider = services.get(name) or Service.objects.get(name=name)
             providers.append(_upsert(result, Contract, {"consumer": service, "provider": provider}, {}).pk)
         _delete(result, Contract.objects.filter(consumer=service).exclude(pk__in=providers))
+    assign_owners()
     return result
+
+
+def export() -> dict[str, Any]:
+    """The whole catalog in the file's format (never a password: only the name of its environment variable)."""
+    clusters = []
+    for c in Cluster.objects.prefetch_related("replicas").order_by("name"):
+        entry: dict[str, Any] = {"name": c.name, "dsn": c.dsn}
+        if c.password_env:
+            entry["password_env"] = c.password_env
+        if c.replicas.all():
+            entry["replicas"] = [{"name": r.name, "dsn": r.dsn} for r in c.replicas.all()]
+        if c.databases:
+            entry["databases"] = list(c.databases)
+        clusters.append(entry)
+    services = []
+    for s in Service.objects.prefetch_related(
+        Prefetch("ownerships", queryset=Ownership.objects.select_related("cluster")),
+        Prefetch("contracts_out", queryset=Contract.objects.select_related("provider")),
+    ).order_by("name"):
+        entry = {"name": s.name}
+        for key in ("team", "description", "oncall", "repository_url"):
+            if getattr(s, key):
+                entry[key] = getattr(s, key)
+        for key in ("application_names", "db_roles"):
+            entry[key] = list(getattr(s, key))
+        entry["owns"] = sorted(o.path for o in s.ownerships.all())
+        entry["consumes"] = sorted(c.provider.name for c in s.contracts_out.all())
+        entry["pool"] = {"size": s.pool_size, "max_overflow": s.max_overflow, "instances": s.instances}
+        services.append(entry)
+    return {"clusters": clusters, "services": services}
+
+
+def dump(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
 
 
 def _upsert(result: ApplyResult, model, lookup: dict, values: dict):

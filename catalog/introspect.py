@@ -126,45 +126,337 @@ class DatabaseCatalog:
     function_dependencies: list[FunctionDependency] = field(default_factory=list)
 
 
+# The namespaces whose contents we report: everything but PostgreSQL's own schemas, other sessions' temporary
+# schemas and schemas an extension created as one of its members. Every query starts from this CTE so that both ends
+# of every edge (view -> source, foreign key, grant, function -> relation) are objects the catalog also lists.
+# A regular expression rather than LIKE: "_" is a LIKE wildcard, and "%" would need escaping for the driver.
+_USER_NAMESPACES = """
+    user_namespace AS (
+        SELECT n.oid, n.nspname
+        FROM pg_namespace n
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          AND n.nspname !~ '^pg_(toast_)?temp_'
+          AND NOT EXISTS (
+              SELECT FROM pg_depend e
+              WHERE e.classid = 'pg_namespace'::regclass AND e.objid = n.oid AND e.deptype = 'e'
+          )
+    )"""
+
+# Relations an extension installed (pg_stat_statements' views, ...): pg_depend's depender index makes this an index
+# probe per relation rather than a scan.
+_NOT_EXTENSION_RELATION = """NOT EXISTS (
+              SELECT FROM pg_depend e
+              WHERE e.classid = 'pg_class'::regclass AND e.objid = {alias}.oid AND e.deptype = 'e'
+          )"""
+
+_NOT_EXTENSION_FUNCTION = """NOT EXISTS (
+              SELECT FROM pg_depend e
+              WHERE e.classid = 'pg_proc'::regclass AND e.objid = {alias}.oid AND e.deptype = 'e'
+          )"""
+
+# The relation kinds the catalog lists (keys of RELKINDS): tables, partitioned tables, views, matviews, foreign
+# tables. Indexes, sequences, TOAST tables and composite types are left out.
+_RELKINDS_SQL = "('r', 'p', 'v', 'm', 'f')"
+
+FUNCTION_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window"}
+
+
+CLUSTER_SETTINGS_SQL = """
+SELECT
+    -- server_version may carry the packager's suffix ("15.18 (Debian 15.18-0+deb12u1)"): keep the first word.
+    split_part(current_setting('server_version'), ' ', 1),
+    current_setting('server_version_num')::int,
+    current_setting('max_connections')::int,
+    current_setting('superuser_reserved_connections')::int,
+    pg_is_in_recovery(),
+    current_user,
+    -- pg_roles rather than pg_authid: the monitoring role is usually not a superuser and cannot read pg_authid.
+    coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
+"""
+
+
 def cluster_settings(conn: psycopg.Connection) -> ClusterSettings:
-    raise NotImplementedError
+    """The server's version, connection limits, role and whether it is a standby. Works on a replica too."""
+    row = conn.execute(CLUSTER_SETTINGS_SQL).fetchone()
+    return ClusterSettings(*row)
+
+
+LIST_DATABASES_SQL = """
+SELECT d.datname
+FROM pg_database d
+WHERE NOT d.datistemplate
+  AND d.datallowconn
+  -- datconnlimit -2 marks a database left invalid by an interrupted DROP DATABASE (15.4, 14.9 and later): it
+  -- refuses connections, and all that can be done with it is to drop it.
+  AND d.datconnlimit <> -2
+ORDER BY d.datname
+"""
 
 
 def list_databases(conn: psycopg.Connection) -> list[str]:
     """Every database that accepts connections and is not a template, sorted by name."""
-    raise NotImplementedError
+    return [name for (name,) in conn.execute(LIST_DATABASES_SQL)]
+
+
+DATABASE_INFO_SQL = """
+SELECT d.datname, pg_get_userbyid(d.datdba), pg_database_size(d.oid)
+FROM pg_database d
+WHERE d.datname = current_database()
+"""
 
 
 def database_info(conn: psycopg.Connection) -> DatabaseInfo:
-    raise NotImplementedError
+    return DatabaseInfo(*conn.execute(DATABASE_INFO_SQL).fetchone())
+
+
+SCHEMAS_SQL = f"""
+WITH {_USER_NAMESPACES}
+SELECT n.nspname, pg_get_userbyid(s.nspowner), coalesce(d.description, '')
+FROM user_namespace n
+JOIN pg_namespace s ON s.oid = n.oid
+-- A join rather than obj_description(): that function looks the catalog up again for every row.
+LEFT JOIN pg_description d
+       ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass AND d.objsubid = 0
+ORDER BY n.nspname
+"""
 
 
 def schemas(conn: psycopg.Connection) -> list[SchemaRow]:
-    raise NotImplementedError
+    return [SchemaRow(*row) for row in conn.execute(SCHEMAS_SQL)]
+
+
+RELATIONS_SQL = f"""
+WITH {_USER_NAMESPACES}
+SELECT
+    n.nspname,
+    c.relname,
+    c.relkind,
+    pg_get_userbyid(c.relowner),
+    -- reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+; 0 before): "unknown", not "empty".
+    CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0 THEN c.reltuples::bigint END,
+    -- Views and foreign tables have no storage. Partitioned parents have none either (their partitions are listed
+    -- on their own), so this is 0 for them. The size functions return NULL for a relation dropped meanwhile.
+    CASE WHEN c.relkind IN ('r', 'p', 'm') THEN coalesce(pg_total_relation_size(c.oid), 0) ELSE 0 END,
+    EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
+    coalesce(cols.names, '{{}}'),
+    coalesce(d.description, '')
+FROM pg_class c
+JOIN user_namespace n ON n.oid = c.relnamespace
+-- Per relation, an index range scan of pg_attribute (attrelid, attnum): already in column order, linear overall.
+LEFT JOIN LATERAL (
+    SELECT array_agg(a.attname ORDER BY a.attnum) AS names
+    FROM pg_attribute a
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+) cols ON true
+LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE c.relkind IN {_RELKINDS_SQL}
+  AND {_NOT_EXTENSION_RELATION.format(alias="c")}
+ORDER BY n.nspname, c.relname
+"""
 
 
 def relations(conn: psycopg.Connection) -> list[RelationRow]:
-    raise NotImplementedError
+    """Tables (partitions included), partitioned tables, views, matviews and foreign tables, by schema and name.
+
+    Note that ``pg_total_relation_size`` briefly takes an ACCESS SHARE lock on each table and its indexes, so a table
+    held in ACCESS EXCLUSIVE mode (VACUUM FULL, most ALTER TABLEs) makes this wait: the caller's lock_timeout bounds it.
+    """
+    return [
+        RelationRow(
+            schema=schema,
+            name=name,
+            kind=RELKINDS[relkind],
+            owner=owner,
+            estimated_rows=estimated_rows,
+            size_bytes=size_bytes,
+            has_primary_key=has_primary_key,
+            columns=tuple(columns),
+            comment=comment,
+        )
+        for schema, name, relkind, owner, estimated_rows, size_bytes, has_primary_key, columns, comment in conn.execute(
+            RELATIONS_SQL
+        )
+    ]
+
+
+FUNCTIONS_SQL = f"""
+WITH {_USER_NAMESPACES}
+SELECT
+    n.nspname,
+    p.proname,
+    pg_get_function_identity_arguments(p.oid),
+    p.prokind,
+    pg_get_userbyid(p.proowner),
+    l.lanname,
+    p.prosecdef,
+    -- proconfig holds "name=value" strings from SET clauses; the value is kept as PostgreSQL stores it
+    -- (e.g. 'a, pg_temp', or '"My Schema", public' with the identifier quoting the user wrote).
+    (SELECT substr(cfg, length('search_path=') + 1)
+       FROM unnest(p.proconfig) AS cfg
+      WHERE starts_with(cfg, 'search_path=')
+      LIMIT 1),
+    coalesce(d.description, '')
+FROM pg_proc p
+JOIN user_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0
+WHERE {_NOT_EXTENSION_FUNCTION.format(alias="p")}
+ORDER BY n.nspname, p.proname, 3
+"""
 
 
 def functions(conn: psycopg.Connection) -> list[FunctionRow]:
-    raise NotImplementedError
+    """Functions, procedures, aggregates and window functions, by schema, name and identity arguments."""
+    return [
+        FunctionRow(
+            schema=schema,
+            name=name,
+            identity_arguments=arguments,
+            kind=FUNCTION_KINDS[prokind],
+            owner=owner,
+            language=language,
+            security_definer=security_definer,
+            search_path=search_path,
+            comment=comment,
+        )
+        for schema, name, arguments, prokind, owner, language, security_definer, search_path, comment in conn.execute(
+            FUNCTIONS_SQL
+        )
+    ]
+
+
+VIEW_DEPENDENCIES_SQL = f"""
+WITH {_USER_NAMESPACES}
+-- A view's query lives in its _RETURN rule; the rule records one pg_depend row per relation *and per column* it
+-- reads (hence DISTINCT), plus an internal dependency on the view itself (excluded).
+SELECT DISTINCT vn.nspname, v.relname, sn.nspname, s.relname
+FROM pg_rewrite r
+JOIN pg_class v ON v.oid = r.ev_class
+JOIN user_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_depend dep
+  ON dep.classid = 'pg_rewrite'::regclass AND dep.objid = r.oid
+ AND dep.refclassid = 'pg_class'::regclass AND dep.refobjid <> r.ev_class
+JOIN pg_class s ON s.oid = dep.refobjid
+JOIN user_namespace sn ON sn.oid = s.relnamespace
+WHERE v.relkind IN ('v', 'm')
+  AND s.relkind IN {_RELKINDS_SQL}
+  AND {_NOT_EXTENSION_RELATION.format(alias="v")}
+  AND {_NOT_EXTENSION_RELATION.format(alias="s")}
+ORDER BY 1, 2, 3, 4
+"""
 
 
 def view_dependencies(conn: psycopg.Connection) -> list[ViewDependency]:
-    raise NotImplementedError
+    """Direct edges only: a view over a view over a table gives two edges, not three."""
+    return [
+        ViewDependency(view=RelationRef(vs, vname), source=RelationRef(ss, sname))
+        for vs, vname, ss, sname in conn.execute(VIEW_DEPENDENCIES_SQL)
+    ]
+
+
+FOREIGN_KEYS_SQL = f"""
+WITH {_USER_NAMESPACES}
+SELECT k.conname, tn.nspname, t.relname, rn.nspname, r.relname, cols.columns, cols.referenced_columns
+FROM pg_constraint k
+JOIN pg_class t ON t.oid = k.conrelid
+JOIN user_namespace tn ON tn.oid = t.relnamespace
+JOIN pg_class r ON r.oid = k.confrelid
+JOIN user_namespace rn ON rn.oid = r.relnamespace
+-- conkey and confkey are parallel arrays in key order (not column order): unnest them together.
+CROSS JOIN LATERAL (
+    SELECT array_agg(a.attname ORDER BY u.ord) AS columns, array_agg(ra.attname ORDER BY u.ord) AS referenced_columns
+    FROM unnest(k.conkey, k.confkey) WITH ORDINALITY AS u(attnum, refattnum, ord)
+    JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
+    JOIN pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.refattnum
+) cols
+WHERE k.contype = 'f'
+  -- A foreign key on (or to) a partitioned table is cloned, under the same name, onto every partition involved;
+  -- the clones point at their parent constraint. Only the constraints users declared are reported.
+  AND k.conparentid = 0
+  AND {_NOT_EXTENSION_RELATION.format(alias="t")}
+  AND {_NOT_EXTENSION_RELATION.format(alias="r")}
+ORDER BY tn.nspname, t.relname, k.conname
+"""
 
 
 def foreign_keys(conn: psycopg.Connection) -> list[ForeignKey]:
-    raise NotImplementedError
+    """Declared foreign keys, columns in key order; the per-partition clones of a partitioned one are left out."""
+    return [
+        ForeignKey(
+            name=name,
+            table=RelationRef(ts, tname),
+            references=RelationRef(rs, rname),
+            columns=tuple(columns),
+            referenced_columns=tuple(referenced_columns),
+        )
+        for name, ts, tname, rs, rname, columns, referenced_columns in conn.execute(FOREIGN_KEYS_SQL)
+    ]
+
+
+PRIVILEGES_SQL = f"""
+WITH {_USER_NAMESPACES}
+SELECT
+    n.nspname,
+    c.relname,
+    -- grantee 0 is PUBLIC. The same privilege can be granted by several grantors: DISTINCT merges them.
+    CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END,
+    array_agg(DISTINCT acl.privilege_type ORDER BY acl.privilege_type)
+FROM pg_class c
+JOIN user_namespace n ON n.oid = c.relnamespace
+-- A NULL relacl means the default (owner-only) privileges: aclexplode(NULL) yields no rows, as wanted.
+CROSS JOIN LATERAL aclexplode(c.relacl) AS acl
+WHERE c.relkind IN {_RELKINDS_SQL}
+  AND acl.grantee <> c.relowner
+  AND {_NOT_EXTENSION_RELATION.format(alias="c")}
+GROUP BY n.nspname, c.relname, acl.grantee
+ORDER BY 1, 2, 3
+"""
 
 
 def privileges(conn: psycopg.Connection) -> list[Privilege]:
-    raise NotImplementedError
+    """Table-level grants to roles other than the owner (column-level grants in attacl are not read)."""
+    return [
+        Privilege(relation=RelationRef(schema, name), grantee=grantee, privileges=tuple(privs))
+        for schema, name, grantee, privs in conn.execute(PRIVILEGES_SQL)
+    ]
+
+
+FUNCTION_DEPENDENCIES_SQL = f"""
+WITH {_USER_NAMESPACES},
+-- What PostgreSQL records for a function: the relations (and their columns) a SQL-standard body (BEGIN ATOMIC /
+-- RETURN) reads, and the types of its arguments and result. A table's row type (also an array of it) used there
+-- is a dependency on pg_type, mapped back to the table through typrelid. Bodies given as strings (plpgsql, or
+-- LANGUAGE sql AS '...') are not analysed by PostgreSQL, so nothing is recorded for them.
+refs AS (
+    SELECT dep.objid AS proc, dep.refobjid AS rel
+    FROM pg_depend dep
+    WHERE dep.classid = 'pg_proc'::regclass AND dep.refclassid = 'pg_class'::regclass
+    UNION
+    SELECT dep.objid, coalesce(nullif(t.typrelid, 0), elem.typrelid)
+    FROM pg_depend dep
+    JOIN pg_type t ON t.oid = dep.refobjid
+    LEFT JOIN pg_type elem ON elem.oid = t.typelem AND t.typcategory = 'A'
+    WHERE dep.classid = 'pg_proc'::regclass AND dep.refclassid = 'pg_type'::regclass
+)
+SELECT pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid), rn.nspname, r.relname
+FROM refs
+JOIN pg_proc p ON p.oid = refs.proc
+JOIN user_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_class r ON r.oid = refs.rel
+JOIN user_namespace rn ON rn.oid = r.relnamespace
+WHERE r.relkind IN {_RELKINDS_SQL}
+  AND {_NOT_EXTENSION_FUNCTION.format(alias="p")}
+  AND {_NOT_EXTENSION_RELATION.format(alias="r")}
+ORDER BY 1, 2, 3, 4, 5
+"""
 
 
 def function_dependencies(conn: psycopg.Connection) -> list[FunctionDependency]:
-    raise NotImplementedError
+    """Function -> relation edges PostgreSQL records (see FUNCTION_DEPENDENCIES_SQL), each pair once."""
+    return [
+        FunctionDependency(function=FunctionRef(fs, fname, arguments), source=RelationRef(rs, rname))
+        for fs, fname, arguments, rs, rname in conn.execute(FUNCTION_DEPENDENCIES_SQL)
+    ]
 
 
 def read_database(conn: psycopg.Connection) -> DatabaseCatalog:

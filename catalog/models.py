@@ -1,15 +1,18 @@
-"""The ownership side: monitored clusters, the services that run on them, and who owns which data.
+"""The ownership side: monitored clusters, the services that run on them, who owns which data, and what the
+database catalog really contains (synced from the servers) to hold those declarations against.
 
-Declared facts live here (clusters, services, what they own, what they may read). What the database catalog really
-contains (schemas, relations, dependencies) is synced in beside them and held against these declarations.
+Declared: Cluster, Replica, Service, Ownership, Contract. Synced (by ``catalog.sync``, never edited by hand):
+Database, Schema, Relation, Function, Dependency, Grant, and SyncRun for each run's progress and outcome.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.utils.translation import gettext_lazy as _
+
+UNOWNED = "(unowned)"
 
 
 class Cluster(models.Model):
@@ -23,6 +26,12 @@ class Cluster(models.Model):
         blank=True,
         help_text=_("name of the environment variable that holds the password, if any"),
     )
+    encrypted_password = models.TextField(
+        _("encrypted password"),
+        blank=True,
+        editable=False,
+        help_text=_("Fernet token, encrypted with a key from SEAMLINE_FERNET_KEYS; never shown"),
+    )
     databases = ArrayField(
         models.CharField(max_length=63),
         blank=True,
@@ -30,6 +39,15 @@ class Cluster(models.Model):
         verbose_name=_("databases to catalog"),
         help_text=_("empty: every non-template database"),
     )
+    # read from the server by the last successful sync
+    server_version = models.CharField(_("server version"), max_length=40, blank=True)
+    max_connections = models.PositiveIntegerField(_("max_connections"), null=True, blank=True)
+    superuser_reserved_connections = models.PositiveIntegerField(
+        _("superuser_reserved_connections"), null=True, blank=True
+    )
+    monitor_role = models.CharField(_("monitoring role"), max_length=63, blank=True)
+    monitor_role_is_superuser = models.BooleanField(_("monitoring role is a superuser"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -38,6 +56,13 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def usable_connections(self) -> int | None:
+        """max_connections less the slots reserved for superusers: what applications can actually open."""
+        if self.max_connections is None:
+            return None
+        return self.max_connections - (self.superuser_reserved_connections or 0)
 
 
 class Replica(models.Model):
@@ -57,11 +82,11 @@ class Replica(models.Model):
 
 class ServiceQuerySet(models.QuerySet):
     def for_services_page(self) -> ServiceQuerySet:
-        """Services with what they own and what they consume, in a constant number of queries."""
+        """Services with what they own, what they consume and their synced relation counts, in constant queries."""
         return self.prefetch_related(
             Prefetch("ownerships", queryset=Ownership.objects.select_related("cluster")),
             Prefetch("contracts_out", queryset=Contract.objects.select_related("provider")),
-        )
+        ).annotate(relation_count=Count("schemas__relations", distinct=True))
 
 
 class Service(models.Model):
@@ -104,7 +129,10 @@ class Service(models.Model):
 
 
 class Ownership(models.Model):
-    """A service declares it owns a schema of a database, or (schema empty) the whole database."""
+    """A service declares it owns a schema of a database, or (schema empty) the whole database.
+
+    A whole database means every schema in it but ``public``: public is never owned implicitly, only by name.
+    """
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="ownerships", verbose_name=_("service"))
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="ownerships", verbose_name=_("cluster"))
@@ -155,3 +183,194 @@ class Contract(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} → {self.provider}"
+
+
+# --- synced from the servers ------------------------------------------------------------------------------------
+
+
+class Database(models.Model):
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="database_set", verbose_name=_("cluster")
+    )
+    name = models.CharField(_("name"), max_length=63)
+    owner = models.CharField(_("owner"), max_length=63, blank=True)
+    size_bytes = models.BigIntegerField(_("size"), default=0)
+    synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["cluster__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="database_unique_name")]
+        verbose_name = _("database")
+        verbose_name_plural = _("databases")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Schema(models.Model):
+    database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="schemas", verbose_name=_("database"))
+    name = models.CharField(_("name"), max_length=63)
+    owner = models.CharField(_("PostgreSQL owner"), max_length=63, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    # derived from Ownership by catalog.ownership.assign_owners(); null: unowned
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="schemas",
+        verbose_name=_("owning service"),
+    )
+
+    class Meta:
+        ordering = ["database__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["database", "name"], name="schema_unique_name")]
+        verbose_name = _("schema")
+        verbose_name_plural = _("schemas")
+
+    def __str__(self) -> str:
+        return f"{self.database.name}.{self.name}"
+
+
+class Relation(models.Model):
+    class Kind(models.TextChoices):
+        TABLE = "table", _("table")
+        PARTITIONED = "partitioned", _("partitioned table")
+        VIEW = "view", _("view")
+        MATVIEW = "matview", _("materialized view")
+        FOREIGN = "foreign", _("foreign table")
+
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="relations", verbose_name=_("schema"))
+    name = models.CharField(_("name"), max_length=63)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    owner = models.CharField(_("PostgreSQL owner"), max_length=63, blank=True)
+    estimated_rows = models.BigIntegerField(_("estimated rows"), null=True, blank=True)
+    size_bytes = models.BigIntegerField(_("size"), default=0)
+    has_primary_key = models.BooleanField(_("has a primary key"), default=False)
+    columns = ArrayField(models.CharField(max_length=63), default=list, blank=True, verbose_name=_("columns"))
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        ordering = ["schema__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["schema", "name"], name="relation_unique_name")]
+        verbose_name = _("relation")
+        verbose_name_plural = _("relations")
+
+    def __str__(self) -> str:
+        return f"{self.schema.name}.{self.name}"
+
+    @property
+    def column_count(self) -> int:
+        return len(self.columns)
+
+    @property
+    def is_view(self) -> bool:
+        return self.kind in (self.Kind.VIEW, self.Kind.MATVIEW)
+
+
+class Function(models.Model):
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="functions", verbose_name=_("schema"))
+    name = models.CharField(_("name"), max_length=63)
+    identity_arguments = models.TextField(_("arguments"), blank=True)
+    kind = models.CharField(_("kind"), max_length=10, default="function")
+    owner = models.CharField(_("PostgreSQL owner"), max_length=63, blank=True)
+    language = models.CharField(_("language"), max_length=63, blank=True)
+    security_definer = models.BooleanField(_("SECURITY DEFINER"), default=False)
+    search_path = models.TextField(_("fixed search_path"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        ordering = ["schema__name", "name", "identity_arguments"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "name", "identity_arguments"], name="function_unique_signature")
+        ]
+        verbose_name = _("function")
+        verbose_name_plural = _("functions")
+
+    def __str__(self) -> str:
+        return f"{self.schema.name}.{self.name}({self.identity_arguments})"
+
+
+class Dependency(models.Model):
+    """A direct edge from the catalog: a view reads a relation, a table references one, a function depends on one."""
+
+    class Kind(models.TextChoices):
+        VIEW = "view", _("view")
+        FK = "fk", _("foreign key")
+        FUNCTION = "function", _("function")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    consumer_relation = models.ForeignKey(
+        Relation, on_delete=models.CASCADE, null=True, blank=True, related_name="reads", verbose_name=_("consumer")
+    )
+    consumer_function = models.ForeignKey(
+        Function, on_delete=models.CASCADE, null=True, blank=True, related_name="reads", verbose_name=_("consumer")
+    )
+    source = models.ForeignKey(Relation, on_delete=models.CASCADE, related_name="read_by", verbose_name=_("source"))
+    name = models.CharField(_("constraint name"), max_length=63, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(consumer_relation__isnull=False) ^ Q(consumer_function__isnull=False),
+                name="dependency_one_consumer",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind"])]
+        verbose_name = _("dependency")
+        verbose_name_plural = _("dependencies")
+
+    def __str__(self) -> str:
+        return f"{self.consumer_relation or self.consumer_function} → {self.source} ({self.kind})"
+
+
+class Grant(models.Model):
+    """Privileges a role other than the owner holds on a relation."""
+
+    relation = models.ForeignKey(Relation, on_delete=models.CASCADE, related_name="grants", verbose_name=_("relation"))
+    grantee = models.CharField(_("grantee"), max_length=63)
+    privileges = ArrayField(models.CharField(max_length=20), verbose_name=_("privileges"))
+
+    class Meta:
+        ordering = ["grantee"]
+        constraints = [models.UniqueConstraint(fields=["relation", "grantee"], name="grant_unique_grantee")]
+        indexes = [models.Index(fields=["grantee"])]
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.privileges)} on {self.relation} to {self.grantee}"
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        OK = "ok", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("cluster"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    databases_total = models.PositiveIntegerField(default=0)
+    databases_done = models.PositiveIntegerField(default=0)
+    current_database = models.CharField(max_length=63, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["cluster", "-created_at"])]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.created_at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

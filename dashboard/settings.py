@@ -159,3 +159,11 @@ try:
     STATICFILES_DIRS.append(("vendor/plotly", Path(_plotly.__file__).parent / "package_data"))
 except ImportError:  # pragma: no cover - plotly is a pinned requirement
     pass
+
+# Monitored clusters: every session is read-only with these timeouts (see catalog.monitored).
+MONITOR_CONNECT_TIMEOUT = env_int("SEAMLINE_MONITOR_CONNECT_TIMEOUT", 5)
+MONITOR_STATEMENT_TIMEOUT_MS = env_int("SEAMLINE_MONITOR_STATEMENT_TIMEOUT_MS", 30_000)
+MONITOR_LOCK_TIMEOUT_MS = env_int("SEAMLINE_MONITOR_LOCK_TIMEOUT_MS", 1_000)
+MONITOR_APPLICATION_NAME = "seamline"
+# Fernet keys for stored cluster passwords, comma-separated, newest first (older ones still decrypt during rotation).
+FERNET_KEYS = [k for k in env_str("SEAMLINE_FERNET_KEYS").split(",") if k.strip()]

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog import catalog_file
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a catalog file (YAML: clusters and services). The whole file is validated first; on any problem "
+        "nothing is written and the command exits 1. A valid file is applied in one transaction."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="path to the YAML file, or - for standard input")
+
+    def handle(self, *args, file: str, **options) -> None:
+        try:
+            text = (options.get("stdin") or sys.stdin).read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(
+                f"cannot read {file}: {exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+        try:
+            result = catalog_file.apply(catalog_file.load(text))
+        except catalog_file.CatalogFileError as exc:
+            for problem in exc.problems:
+                self.stderr.write(f"{file}: {problem}")
+            raise CommandError(f"{len(exc.problems)} problem(s) in {file}; the catalog is unchanged") from None
+        if not result.changed:
+            self.stdout.write("catalog unchanged")
+            return
+        for verb, counts in (("created", result.created), ("updated", result.updated), ("deleted", result.deleted)):
+            if counts:
+                self.stdout.write(f"{verb}: " + ", ".join(f"{n} {label}" for label, n in sorted(counts.items())))

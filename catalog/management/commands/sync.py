@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.models import Cluster
+from catalog.monitored import CredentialsError, UnreachableError
+from catalog.sync import SyncError, sync_cluster
+
+
+class Command(BaseCommand):
+    help = "Introspect a cluster's databases now and update the catalog (read-only on the cluster)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("cluster", help="cluster name")
+        parser.add_argument(
+            "--database", action="append", dest="databases", metavar="DB", help="only this database (repeatable)"
+        )
+        parser.add_argument("--format", choices=["text", "json"], default="text")
+
+    def handle(self, *args, cluster: str, databases: list[str] | None, format: str, **options) -> None:
+        try:
+            target = Cluster.objects.get(name=cluster)
+        except Cluster.DoesNotExist:
+            raise CommandError(f"no cluster named {cluster!r} in the catalog") from None
+
+        def progress(database: str, done: int, total: int) -> None:
+            if database and format == "text" and options["verbosity"] > 1:
+                self.stderr.write(f"[{done + 1}/{total}] {database}")
+
+        try:
+            summary = sync_cluster(target, databases, progress)
+        except UnreachableError as exc:
+            raise CommandError(f"cluster {cluster} cannot be reached: {exc.kind}: {exc.message}") from None
+        except (CredentialsError, SyncError) as exc:
+            raise CommandError(f"cluster {cluster}: {exc}") from None
+        if format == "json":
+            self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+            return
+        self.stdout.write(
+            f"synced {cluster}: {', '.join(summary.databases)} ({summary.statements_sent} statements sent)"
+        )
+        labels = sorted(set(summary.created) | set(summary.updated) | set(summary.deleted) | set(summary.unchanged))
+        for label in labels:
+            self.stdout.write(
+                f"  {label:13} {summary.created[label]:6} new {summary.updated[label]:6} changed "
+                f"{summary.deleted[label]:6} removed {summary.unchanged[label]:6} unchanged"
+            )

@@ -1,0 +1,141 @@
+"""Connections to monitored clusters: credentials resolved without ever storing or showing a password, and every
+session read-only with connect, statement and lock timeouts, so Seamline can never hurt the database it watches.
+
+Passwords come from nowhere (trust, peer, a libpq service file or passfile), from an environment variable named in
+the catalog (``password_env``), or from a Fernet token stored in the catalog and decrypted with a key from
+``SEAMLINE_FERNET_KEYS``. A missing or wrong key fails closed with a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from psycopg.conninfo import conninfo_to_dict
+
+
+class CountingCursor(psycopg.Cursor):
+    """Counts the statements sent, so tests and benchmarks can pin what Seamline costs a monitored server."""
+
+    def execute(self, query, params=None, **kwargs):
+        self.connection.statements_sent += 1
+        return super().execute(query, params, **kwargs)
+
+
+class MonitoredConnection(psycopg.Connection):
+    statements_sent = 0
+
+
+class CredentialsError(Exception):
+    """The password for a cluster cannot be had: say why, never what."""
+
+
+class UnreachableError(Exception):
+    """A monitored server could not be reached or answered with an error. ``kind`` is the error class."""
+
+    def __init__(self, target: str, kind: str, message: str):
+        super().__init__(f"{target}: {kind}: {message}")
+        self.target, self.kind, self.message = target, kind, message
+
+
+def _fernet() -> MultiFernet:
+    keys = [k.strip() for k in settings.FERNET_KEYS if k.strip()]
+    if not keys:
+        raise CredentialsError("no encryption key: set SEAMLINE_FERNET_KEYS to decrypt stored passwords")
+    try:
+        return MultiFernet([Fernet(k) for k in keys])
+    except ValueError:
+        raise CredentialsError(
+            "SEAMLINE_FERNET_KEYS holds a malformed key (expected url-safe base64 of 32 bytes)"
+        ) from None
+
+
+def encrypt_password(password: str) -> str:
+    return _fernet().encrypt(password.encode()).decode()
+
+
+def decrypt_password(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialsError(
+            "the stored password cannot be decrypted with the keys in SEAMLINE_FERNET_KEYS"
+        ) from None
+
+
+def rotate_password(token: str) -> str:
+    """Re-encrypt a token with the first (newest) key of SEAMLINE_FERNET_KEYS."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialsError(
+            "the stored password cannot be decrypted with the keys in SEAMLINE_FERNET_KEYS"
+        ) from None
+
+
+def password_for(cluster: Any) -> str | None:
+    """The cluster's password, or None when libpq finds its own way in (trust, peer, service file, passfile)."""
+    if cluster.encrypted_password:
+        return decrypt_password(cluster.encrypted_password)
+    if cluster.password_env:
+        value = os.environ.get(cluster.password_env)
+        if value is None:
+            raise CredentialsError(
+                f"the environment variable {cluster.password_env} named by cluster {cluster.name} is not set"
+            )
+        return value
+    return None
+
+
+def connection_params(dsn: str, password: str | None = None, dbname: str | None = None) -> dict[str, Any]:
+    """libpq keywords for a monitored server: the DSN's own, plus timeouts and a read-only session."""
+    params: dict[str, Any] = conninfo_to_dict(dsn)
+    params.pop("password", None)  # the catalog refuses such DSNs; never let one through
+    if dbname:
+        params["dbname"] = dbname
+    if password is not None:
+        params["password"] = password
+    params.setdefault("connect_timeout", settings.MONITOR_CONNECT_TIMEOUT)
+    params["application_name"] = settings.MONITOR_APPLICATION_NAME
+    guards = (
+        f"-c default_transaction_read_only=on -c statement_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS} "
+        f"-c lock_timeout={settings.MONITOR_LOCK_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS * 2}"
+    )
+    params["options"] = f"{params['options']} {guards}" if params.get("options") else guards
+    return params
+
+
+@contextmanager
+def connect(
+    dsn: str, password: str | None = None, dbname: str | None = None, *, target: str = ""
+) -> Iterator[MonitoredConnection]:
+    """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot)."""
+    params = connection_params(dsn, password, dbname)
+    where = target or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+    try:
+        conn = MonitoredConnection.connect(**params, cursor_factory=CountingCursor)
+    except psycopg.Error as exc:
+        raise UnreachableError(where, type(exc).__name__, _scrub(exc, password)) from None
+    try:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            yield conn
+    except psycopg.Error as exc:
+        raise UnreachableError(where, type(exc).__name__, _scrub(exc, password)) from None
+    finally:
+        conn.close()
+
+
+def _scrub(exc: Exception, password: str | None) -> str:
+    """libpq does not put passwords in its messages; make sure no message of ours ever carries one either."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if password:
+        text = text.replace(password, "********")
+    return text

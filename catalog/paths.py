@@ -1,0 +1,172 @@
+"""Cross-service paths: every way one service reaches into another's data, computed from the synced catalog.
+
+Kinds (the ownership map's edge kinds):
+- ``view``: a view or matview of the consumer reads the provider's relation, directly or through other views
+  (the object is the consumer's view);
+- ``fk``: a table of the consumer references the provider's table (the object is the referencing table);
+- ``grant``: one of the consumer's db_roles holds privileges on the provider's relation (the object is the role);
+- ``function``: a function of the consumer depends on the provider's relation, where PostgreSQL records it.
+A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .models import UNOWNED, Contract, Dependency, Grant, Relation, Service
+
+
+@dataclass(frozen=True)
+class Edge:
+    consumer: str
+    provider: str
+    kind: str
+    object_parts: tuple[str, ...]
+    source_parts: tuple[str, ...]
+    declared: bool
+    cluster: str
+    privileges: tuple[str, ...] = ()
+    via: tuple[str, ...] = field(default=(), compare=False)  # views passed through, for view paths
+
+    @property
+    def object(self) -> str:
+        return ".".join(self.object_parts)
+
+    @property
+    def source(self) -> str:
+        return ".".join(self.source_parts)
+
+    def as_dict(self) -> dict:
+        data = {
+            "consumer": self.consumer,
+            "provider": self.provider,
+            "kind": self.kind,
+            "object": self.object,
+            "source": self.source,
+            "object_parts": list(self.object_parts),
+            "source_parts": list(self.source_parts),
+            "declared": self.declared,
+            "cluster": self.cluster,
+        }
+        if self.kind == "grant":
+            data["privileges"] = list(self.privileges)
+        if self.via:
+            data["via"] = list(self.via)
+        return data
+
+
+@dataclass(frozen=True)
+class _Rel:
+    id: int
+    parts: tuple[str, str, str]  # database, schema, name
+    service: str | None
+    cluster: str
+    is_view: bool
+
+
+def cross_service_edges(cluster_ids: list[int] | None = None) -> list[Edge]:
+    """Every cross-service path in the given clusters (default: all), sorted; a fixed number of queries."""
+    relations = Relation.objects.all()
+    deps = Dependency.objects.all()
+    grants = Grant.objects.all()
+    if cluster_ids is not None:
+        relations = relations.filter(schema__database__cluster_id__in=cluster_ids)
+        deps = deps.filter(source__schema__database__cluster_id__in=cluster_ids)
+        grants = grants.filter(relation__schema__database__cluster_id__in=cluster_ids)
+
+    rels: dict[int, _Rel] = {}
+    for pk, db, schema, name, service, cluster, kind in relations.values_list(
+        "pk",
+        "schema__database__name",
+        "schema__name",
+        "name",
+        "schema__service__name",
+        "schema__database__cluster__name",
+        "kind",
+    ):
+        rels[pk] = _Rel(pk, (db, schema, name), service, cluster, kind in (Relation.Kind.VIEW, Relation.Kind.MATVIEW))
+
+    contracts = set(Contract.objects.values_list("consumer__name", "provider__name"))
+
+    def edge(consumer: str, source: _Rel, kind: str, object_parts: tuple[str, ...], **extra) -> Edge:
+        provider = source.service or UNOWNED
+        return Edge(
+            consumer=consumer,
+            provider=provider,
+            kind=kind,
+            object_parts=object_parts,
+            source_parts=source.parts,
+            declared=(consumer, provider) in contracts,
+            cluster=source.cluster,
+            **extra,
+        )
+
+    edges: set[Edge] = set()
+    reads: dict[int, list[int]] = defaultdict(list)  # view -> relations it reads directly
+    for kind, consumer_rel, source_id, fn_db, fn_schema, fn_name, fn_args, fn_service in deps.values_list(
+        "kind",
+        "consumer_relation_id",
+        "source_id",
+        "consumer_function__schema__database__name",
+        "consumer_function__schema__name",
+        "consumer_function__name",
+        "consumer_function__identity_arguments",
+        "consumer_function__schema__service__name",
+    ):
+        source = rels.get(source_id)
+        if source is None:
+            continue
+        if kind == Dependency.Kind.VIEW:
+            reads[consumer_rel].append(source_id)
+        elif kind == Dependency.Kind.FK:
+            table = rels.get(consumer_rel)
+            if table and table.service and table.service != source.service:
+                edges.add(edge(table.service, source, "fk", table.parts))
+        elif kind == Dependency.Kind.FUNCTION and fn_service and fn_service != source.service:
+            edges.add(edge(fn_service, source, "function", (fn_db, fn_schema, f"{fn_name}({fn_args})")))
+
+    # views: everything a service's view reaches, through any number of other views
+    for view_id in list(reads):
+        view = rels.get(view_id)
+        if view is None or not view.service:
+            continue
+        seen: set[int] = set()
+        stack: list[tuple[int, tuple[str, ...]]] = [(s, ()) for s in reads[view_id]]
+        while stack:
+            source_id, via = stack.pop()
+            if source_id in seen or source_id == view_id:
+                continue
+            seen.add(source_id)
+            source = rels[source_id]
+            if source.service != view.service:
+                edges.add(edge(view.service, source, "view", view.parts, via=via))
+            if source.is_view:
+                stack.extend((s, (*via, ".".join(source.parts))) for s in reads.get(source_id, ()))
+
+    # grants: a service's db_roles holding privileges on another service's relations
+    role_owner: dict[str, str] = {}
+    for name, roles in Service.objects.values_list("name", "db_roles"):
+        for role in roles:
+            role_owner.setdefault(role, name)
+    for relation_id, grantee, privileges in grants.filter(grantee__in=list(role_owner)).values_list(
+        "relation_id", "grantee", "privileges"
+    ):
+        source = rels.get(relation_id)
+        consumer = role_owner[grantee]
+        if source and source.service != consumer:
+            edges.add(edge(consumer, source, "grant", (grantee,), privileges=tuple(sorted(privileges))))
+
+    return sorted(edges, key=lambda e: (e.cluster, e.consumer, e.provider, e.kind, e.object_parts, e.source_parts))
+
+
+def services_with_owned(cluster_ids: list[int] | None = None) -> list[dict]:
+    """Services with what they own, as ``database.schema`` (or ``database`` for a whole database)."""
+    out = []
+    services = Service.objects.prefetch_related("ownerships").order_by("name")
+    for service in services:
+        owns = [o.label for o in service.ownerships.all() if cluster_ids is None or o.cluster_id in cluster_ids]
+        if cluster_ids is not None and not owns:
+            continue
+        out.append({"name": service.name, "team": service.team, "owns": sorted(owns)})
+    return out

@@ -1,0 +1,60 @@
+"""Celery entry points of the ownership side: thin, they take ids and call plain functions."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Cluster, SyncRun
+from .monitored import CredentialsError, UnreachableError
+from .sync import SyncError, sync_cluster
+
+
+def start_sync(cluster: Cluster, requested_by: str = "") -> SyncRun:
+    """Queue a sync unless one is already queued or running for the cluster; return the run either way."""
+    with transaction.atomic():
+        Cluster.objects.select_for_update().get(pk=cluster.pk)  # one claim at a time per cluster
+        active = SyncRun.objects.filter(
+            cluster=cluster, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+        ).first()
+        if active:
+            return active
+        run = SyncRun.objects.create(cluster=cluster, requested_by=requested_by)
+        run.task_id = f"sync-{run.pk}"
+        run.save(update_fields=["task_id"])
+        # only once the run is committed can a worker find it
+        transaction.on_commit(lambda: sync_task.apply_async((run.pk,), task_id=run.task_id))
+    return run
+
+
+def run_sync(run_id: int) -> SyncRun:
+    """Run a queued sync, recording progress and the outcome on the SyncRun; never raises for a cluster's fault."""
+    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run = SyncRun.objects.select_related("cluster").get(pk=run_id)
+    if not claimed:
+        return run  # another worker has it, or it is done
+
+    def progress(database: str, done: int, total: int) -> None:
+        SyncRun.objects.filter(pk=run_id).update(current_database=database, databases_done=done, databases_total=total)
+
+    try:
+        summary = sync_cluster(run.cluster, progress=progress)
+    except UnreachableError as exc:
+        outcome = {"status": SyncRun.Status.FAILED, "error": f"unreachable: {exc.kind}: {exc.message}"}
+    except (CredentialsError, SyncError) as exc:
+        outcome = {"status": SyncRun.Status.FAILED, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - recorded for the user; the worker keeps going
+        outcome = {"status": SyncRun.Status.FAILED, "error": f"{type(exc).__name__}: {exc}"}
+    else:
+        outcome = {"status": SyncRun.Status.OK, "summary": summary.as_dict()}
+    SyncRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), current_database="", **outcome)
+    run.refresh_from_db()
+    return run
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def sync_task(run_id: int) -> str:
+    return run_sync(run_id).status
