@@ -170,3 +170,63 @@ def services_with_owned(cluster_ids: list[int] | None = None) -> list[dict]:
             continue
         out.append({"name": service.name, "team": service.team, "owns": sorted(owns)})
     return out
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """Something that breaks if a relation changes: a view (maybe through others), an FK, a grant or a function."""
+
+    kind: str
+    object_parts: tuple[str, ...]
+    service: str | None
+    via: tuple[str, ...] = ()
+    privileges: tuple[str, ...] = ()
+    object_id: int | None = None  # the dependent relation's id, for a link
+
+    @property
+    def object(self) -> str:
+        return ".".join(self.object_parts)
+
+
+def blast_radius(relation: Relation) -> list[Dependent]:
+    """Everything in the relation's database that depends on it, views through any depth; constant queries."""
+    db = relation.schema.database
+    names: dict[int, tuple[tuple[str, str, str], str | None]] = {
+        pk: ((db.name, schema, name), service)
+        for pk, schema, name, service in Relation.objects.filter(schema__database=db).values_list(
+            "pk", "schema__name", "name", "schema__service__name"
+        )
+    }
+    readers: dict[int, list[int]] = defaultdict(list)  # relation -> views reading it directly
+    out: set[Dependent] = set()
+    deps = Dependency.objects.filter(source__schema__database=db).values_list(
+        "kind",
+        "consumer_relation_id",
+        "source_id",
+        "consumer_function__schema__name",
+        "consumer_function__name",
+        "consumer_function__identity_arguments",
+        "consumer_function__schema__service__name",
+    )
+    for kind, consumer, source, fn_schema, fn_name, fn_args, fn_service in deps:
+        if kind == Dependency.Kind.VIEW:
+            readers[source].append(consumer)
+        elif source == relation.pk and kind == Dependency.Kind.FK:
+            parts, service = names[consumer]
+            out.add(Dependent("fk", parts, service, object_id=consumer))
+        elif source == relation.pk and kind == Dependency.Kind.FUNCTION:
+            out.add(Dependent("function", (db.name, fn_schema, f"{fn_name}({fn_args})"), fn_service))
+    stack = [(v, ()) for v in readers.get(relation.pk, ())]
+    seen: set[int] = set()
+    while stack:
+        view, via = stack.pop()
+        if view in seen:
+            continue
+        seen.add(view)
+        parts, service = names[view]
+        out.add(Dependent("view", parts, service, via=via, object_id=view))
+        stack.extend((v, (*via, ".".join(parts))) for v in readers.get(view, ()))
+    role_owner = {role: name for name, roles in Service.objects.values_list("name", "db_roles") for role in roles}
+    for grantee, privileges in relation.grants.values_list("grantee", "privileges"):
+        out.add(Dependent("grant", (grantee,), role_owner.get(grantee), privileges=tuple(sorted(privileges))))
+    return sorted(out, key=lambda d: (d.service or "", d.kind, d.object_parts))
