@@ -15,6 +15,9 @@ import psycopg
 # relkind -> Relation.kind
 RELKINDS = {"r": "table", "p": "partitioned", "v": "view", "m": "matview", "f": "foreign"}
 
+# The SQL below stays ASCII, comments included: psycopg encodes a query in the connection's client encoding, which
+# for a database created as LATIN1 or SQL_ASCII cannot represent other characters.
+
 
 @dataclass(frozen=True)
 class ClusterSettings:
@@ -48,7 +51,7 @@ class RelationRow:
     kind: str  # one of RELKINDS' values
     owner: str
     estimated_rows: int | None  # None when never analysed (reltuples < 0) or not a table-like relation
-    size_bytes: int  # pg_total_relation_size; 0 for views
+    size_bytes: int  # estimated from relpages (heap + TOAST + indexes); 0 for views and partitioned parents
     has_primary_key: bool
     columns: tuple[str, ...]  # live (not dropped) user columns in attnum order
     comment: str
@@ -126,13 +129,14 @@ class DatabaseCatalog:
     function_dependencies: list[FunctionDependency] = field(default_factory=list)
 
 
-# The namespaces whose contents we report: everything but PostgreSQL's own schemas, other sessions' temporary
-# schemas and schemas an extension created as one of its members. Every query starts from this CTE so that both ends
-# of every edge (view -> source, foreign key, grant, function -> relation) are objects the catalog also lists.
+# The namespaces whose contents we report: everything but PostgreSQL's own schemas, temporary schemas and schemas an
+# extension created as one of its members. Every query starts from this CTE, and applies the extension filters below
+# to both ends of every edge (view -> source, foreign key, function -> relation), so that an edge never names an
+# object the catalog itself leaves out (a view over pg_stat_statements, a function reading pg_class).
 # A regular expression rather than LIKE: "_" is a LIKE wildcard, and "%" would need escaping for the driver.
 _USER_NAMESPACES = """
     user_namespace AS (
-        SELECT n.oid, n.nspname
+        SELECT n.oid, n.nspname, n.nspowner
         FROM pg_namespace n
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
           AND n.nspname !~ '^pg_(toast_)?temp_'
@@ -142,8 +146,8 @@ _USER_NAMESPACES = """
           )
     )"""
 
-# Relations an extension installed (pg_stat_statements' views, ...): pg_depend's depender index makes this an index
-# probe per relation rather than a scan.
+# Objects an extension installed (pg_stat_statements' views, pg_trgm's functions, ...). An anti-join: the planner runs
+# it as a hash join or a probe of pg_depend's (classid, objid) index, linear in either case.
 _NOT_EXTENSION_RELATION = """NOT EXISTS (
               SELECT FROM pg_depend e
               WHERE e.classid = 'pg_class'::regclass AND e.objid = {alias}.oid AND e.deptype = 'e'
@@ -211,9 +215,8 @@ def database_info(conn: psycopg.Connection) -> DatabaseInfo:
 
 SCHEMAS_SQL = f"""
 WITH {_USER_NAMESPACES}
-SELECT n.nspname, pg_get_userbyid(s.nspowner), coalesce(d.description, '')
+SELECT n.nspname, pg_get_userbyid(n.nspowner), coalesce(d.description, '')
 FROM user_namespace n
-JOIN pg_namespace s ON s.oid = n.oid
 -- A join rather than obj_description(): that function looks the catalog up again for every row.
 LEFT JOIN pg_description d
        ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass AND d.objsubid = 0
@@ -234,9 +237,13 @@ SELECT
     pg_get_userbyid(c.relowner),
     -- reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+; 0 before): "unknown", not "empty".
     CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0 THEN c.reltuples::bigint END,
-    -- Views and foreign tables have no storage. Partitioned parents have none either (their partitions are listed
-    -- on their own), so this is 0 for them. The size functions return NULL for a relation dropped meanwhile.
-    CASE WHEN c.relkind IN ('r', 'p', 'm') THEN coalesce(pg_total_relation_size(c.oid), 0) ELSE 0 END,
+    -- Size from the page counts VACUUM and ANALYZE keep (heap + TOAST + indexes), not pg_total_relation_size: that
+    -- one locks each table in turn and would wait behind (and fail on) any ACCESS EXCLUSIVE lock a live database
+    -- holds. Views, foreign tables and partitioned parents have no storage of their own.
+    CASE WHEN c.relkind IN ('r', 'm')
+         THEN (c.relpages::bigint + coalesce(t.relpages, 0) + coalesce(ix.pages, 0))
+              * current_setting('block_size')::bigint
+         ELSE 0 END,
     EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
     coalesce(cols.names, '{{}}'),
     coalesce(d.description, '')
@@ -249,6 +256,12 @@ LEFT JOIN LATERAL (
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 ) cols ON true
 LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+LEFT JOIN (
+    SELECT i.indrelid, sum(ic.relpages)::bigint AS pages
+    FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+    GROUP BY i.indrelid
+) ix ON ix.indrelid = c.oid
 WHERE c.relkind IN {_RELKINDS_SQL}
   AND {_NOT_EXTENSION_RELATION.format(alias="c")}
 ORDER BY n.nspname, c.relname
@@ -258,8 +271,8 @@ ORDER BY n.nspname, c.relname
 def relations(conn: psycopg.Connection) -> list[RelationRow]:
     """Tables (partitions included), partitioned tables, views, matviews and foreign tables, by schema and name.
 
-    Note that ``pg_total_relation_size`` briefly takes an ACCESS SHARE lock on each table and its indexes, so a table
-    held in ACCESS EXCLUSIVE mode (VACUUM FULL, most ALTER TABLEs) makes this wait: the caller's lock_timeout bounds it.
+    Reads the catalogs only and takes no lock on any table, so a table locked for VACUUM FULL, TRUNCATE or ALTER
+    TABLE neither delays nor fails it. Sizes are therefore estimates, as fresh as the last VACUUM or ANALYZE.
     """
     return [
         RelationRow(
@@ -289,8 +302,8 @@ SELECT
     pg_get_userbyid(p.proowner),
     l.lanname,
     p.prosecdef,
-    -- proconfig holds "name=value" strings from SET clauses; the value is kept as PostgreSQL stores it
-    -- (e.g. 'a, pg_temp', or '"My Schema", public' with the identifier quoting the user wrote).
+    -- proconfig holds "name=value" strings from SET clauses; the value is kept as PostgreSQL normalised it: a list
+    -- of identifiers, quoted where needed ('a, pg_temp', '"My Schema", pg_temp').
     (SELECT substr(cfg, length('search_path=') + 1)
        FROM unnest(p.proconfig) AS cfg
       WHERE starts_with(cfg, 'search_path=')
@@ -301,7 +314,8 @@ JOIN user_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0
 WHERE {_NOT_EXTENSION_FUNCTION.format(alias="p")}
-ORDER BY n.nspname, p.proname, 3
+-- name columns sort bytewise (collation "C"); text ones are made to as well, whatever the database's locale.
+ORDER BY n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) COLLATE "C"
 """
 
 
@@ -398,9 +412,10 @@ WITH {_USER_NAMESPACES}
 SELECT
     n.nspname,
     c.relname,
-    -- grantee 0 is PUBLIC. The same privilege can be granted by several grantors: DISTINCT merges them.
-    CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END,
-    array_agg(DISTINCT acl.privilege_type ORDER BY acl.privilege_type)
+    -- grantee 0 is PUBLIC. (A role may really be named "PUBLIC", quoted; it would read the same.)
+    -- The same privilege can be granted by several grantors (WITH GRANT OPTION): DISTINCT merges them.
+    CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END AS grantee_name,
+    array_agg(DISTINCT acl.privilege_type COLLATE "C" ORDER BY acl.privilege_type COLLATE "C")
 FROM pg_class c
 JOIN user_namespace n ON n.oid = c.relnamespace
 -- A NULL relacl means the default (owner-only) privileges: aclexplode(NULL) yields no rows, as wanted.
@@ -409,7 +424,8 @@ WHERE c.relkind IN {_RELKINDS_SQL}
   AND acl.grantee <> c.relowner
   AND {_NOT_EXTENSION_RELATION.format(alias="c")}
 GROUP BY n.nspname, c.relname, acl.grantee
-ORDER BY 1, 2, 3
+-- name columns sort bytewise (collation "C"); the text column is made to as well, whatever the database's locale.
+ORDER BY n.nspname, c.relname, CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END COLLATE "C"
 """
 
 
@@ -447,7 +463,7 @@ JOIN user_namespace rn ON rn.oid = r.relnamespace
 WHERE r.relkind IN {_RELKINDS_SQL}
   AND {_NOT_EXTENSION_FUNCTION.format(alias="p")}
   AND {_NOT_EXTENSION_RELATION.format(alias="r")}
-ORDER BY 1, 2, 3, 4, 5
+ORDER BY pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid) COLLATE "C", rn.nspname, r.relname
 """
 
 

@@ -101,6 +101,8 @@ def connection_params(dsn: str, password: str | None = None, dbname: str | None 
     if password is not None:
         params["password"] = password
     params.setdefault("connect_timeout", settings.MONITOR_CONNECT_TIMEOUT)
+    # names come back as str whatever the database's encoding (SQL_ASCII would otherwise give bytes)
+    params["client_encoding"] = "UTF8"
     params["application_name"] = settings.MONITOR_APPLICATION_NAME
     guards = (
         f"-c default_transaction_read_only=on -c statement_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS} "

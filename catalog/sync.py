@@ -22,6 +22,14 @@ from .models import Cluster, Database, Dependency, Function, Grant, Relation, Sc
 from .monitored import connect, password_for
 from .ownership import assign_owners
 
+LABELS = {
+    "catalog.Database": "databases",
+    "catalog.Schema": "schemas",
+    "catalog.Relation": "relations",
+    "catalog.Function": "functions",
+    "catalog.Dependency": "dependencies",
+    "catalog.Grant": "grants",
+}
 Progress = Callable[[str, int, int], None]  # (database being synced, databases done, databases in all)
 
 
@@ -82,7 +90,8 @@ def sync_cluster(cluster: Cluster, databases: list[str] | None = None, progress:
     with transaction.atomic():
         if databases is None:
             _, deleted = Database.objects.filter(cluster=cluster).exclude(name__in=wanted).delete()
-            summary.deleted["databases"] += deleted.get("catalog.Database", 0)
+            for model_label, n in deleted.items():
+                summary.deleted[LABELS.get(model_label, model_label)] += n
         Cluster.objects.filter(pk=cluster.pk).update(
             server_version=server.server_version,
             max_connections=server.max_connections,
@@ -239,9 +248,15 @@ def _reconcile(
     if changed:
         model.objects.bulk_update(changed, sorted(changed_fields), batch_size=500)
     if gone:
-        model.objects.filter(pk__in=gone).delete()
-    summary.created[label] += len(created)
-    summary.updated[label] += len(changed)
-    summary.deleted[label] += len(gone)
-    summary.unchanged[label] += len(wanted) - len(created) - len(changed)
+        # count what goes with them too (a dropped schema takes its relations), under the same labels
+        _, deleted = model.objects.filter(pk__in=gone).delete()
+        for model_label, n in deleted.items():
+            summary.deleted[LABELS.get(model_label, model_label)] += n
+    for counter, n in (
+        (summary.created, len(created)),
+        (summary.updated, len(changed)),
+        (summary.unchanged, len(wanted) - len(created) - len(changed)),
+    ):
+        if n:
+            counter[label] += n
     return result

@@ -1,0 +1,117 @@
+"""The ownership map from a real sync of the demo, in JSON, DOT and Mermaid, from the CLI and the web."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from catalog import ownership_map
+from catalog.models import Cluster, Contract, Service
+from catalog.paths import cross_service_edges
+from catalog.sync import sync_cluster
+
+
+@pytest.fixture
+def synced_demo(demo_catalog):
+    cluster = Cluster.objects.get(name="demo")
+    sync_cluster(cluster)
+    return cluster
+
+
+def as_map(capsys, *args) -> dict:
+    call_command("ownership_map", *args)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_seed_view_reads_public_users_as_unowned(synced_demo, capsys):
+    data = as_map(capsys, "--cluster", "demo", "--format", "json")
+    edge = next(e for e in data["edges"] if e["object"] == "shop.user_service.shared_users")
+    assert edge == {
+        "consumer": "user_service",
+        "provider": "(unowned)",
+        "kind": "view",
+        "object": "shop.user_service.shared_users",
+        "source": "shop.public.users",
+        "object_parts": ["shop", "user_service", "shared_users"],
+        "source_parts": ["shop", "public", "users"],
+        "declared": False,
+        "cluster": "demo",
+    }
+    assert {"name": "payment_service", "team": "payments", "owns": ["payments"]} in data["services"]
+
+
+def test_it_finds_every_kind_of_cross_service_path_in_the_demo(synced_demo):
+    edges = cross_service_edges([synced_demo.pk])
+    kinds = {(e.consumer, e.provider, e.kind, e.object, e.source) for e in edges}
+    # order_service reads product prices through a view: declared (order_service consumes product_service)
+    assert (
+        "order_service",
+        "product_service",
+        "view",
+        "shop.order_service.product_prices",
+        "shop.product_service.products",
+    ) in kinds
+    # a cross-service foreign key and a direct grant to order_service's role
+    assert (
+        "order_service",
+        "product_service",
+        "fk",
+        "shop.order_service.order_items",
+        "shop.product_service.products",
+    ) in kinds
+    grant = next(e for e in edges if e.kind == "grant" and e.source == "shop.product_service.products")
+    assert grant.object == "order_svc" and "SELECT" in grant.privileges
+    # views over views: customer_names reaches public.users through user_service.shared_users
+    via = next(e for e in edges if e.object == "shop.order_service.customer_names" and e.source == "shop.public.users")
+    assert via.via == ("shop.user_service.shared_users",)
+    declared = {e.declared for e in edges if e.consumer == "order_service" and e.provider == "product_service"}
+    assert declared == {True}
+
+
+def test_a_contract_makes_a_path_declared(synced_demo):
+    edges = [e for e in cross_service_edges() if e.consumer == "user_service" and e.provider == "(unowned)"]
+    assert edges and not any(e.declared for e in edges)
+    Contract.objects.filter(consumer__name="order_service", provider__name="product_service").delete()
+    assert not any(e.declared for e in cross_service_edges() if e.provider == "product_service")
+
+
+def test_it_writes_dot_and_mermaid(synced_demo, capsys):
+    call_command("ownership_map", "--format", "dot")
+    dot = capsys.readouterr().out
+    assert dot.startswith("digraph ownership {")
+    assert '"order_service" -> "product_service"' in dot
+    assert '"user_service" -> "(unowned)"' in dot and "color=red" in dot
+    call_command("ownership_map", "--format", "mermaid")
+    mermaid = capsys.readouterr().out
+    assert mermaid.startswith("flowchart LR")
+    assert '["order_service"]' in mermaid and "-.->" in mermaid
+
+
+def test_it_escapes_hostile_names_in_dot_and_mermaid(db):
+    Service.objects.create(name='evil "svc" <b>\\', team="t")
+    dot = ownership_map.render("dot")
+    assert '"evil \\"svc\\" <b>\\\\"' in dot
+    mermaid = ownership_map.render("mermaid")
+    assert '"evil #quot;svc#quot; #lt;b#gt;\\"' in mermaid
+    assert "<b>" not in mermaid
+
+
+def test_the_web_offers_the_same_downloads(synced_demo, viewer_client, capsys):
+    call_command("ownership_map", "--cluster", "demo", "--format", "json")
+    cli = capsys.readouterr().out
+    response = viewer_client.get(reverse("map_download"), {"format": "json", "cluster": "demo"})
+    assert response["Content-Disposition"] == 'attachment; filename="ownership-map.json"'
+    assert response.content.decode() == cli
+    for fmt in ("dot", "mermaid"):
+        assert viewer_client.get(reverse("map_download"), {"format": fmt}).status_code == 200
+    assert viewer_client.get(reverse("map_download"), {"format": "pdf"}).status_code == 400
+
+
+def test_an_unknown_cluster_is_a_clear_error(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no cluster named 'nowhere'"):
+        call_command("ownership_map", "--cluster", "nowhere")

@@ -1,0 +1,152 @@
+"""Introspection sync against the real test primary: idempotent upserts, constant cost to the monitored server,
+clear failures, and the demo's ownership as the seed describes it."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from catalog.models import Cluster, Dependency, Grant, Relation, Schema
+from catalog.monitored import CredentialsError, encrypt_password
+from catalog.sync import SyncError, sync_cluster
+
+from .conftest import pg
+
+
+@pytest.fixture
+def demo(demo_catalog):
+    return Cluster.objects.get(name="demo")
+
+
+def relation(database: str, schema: str, name: str) -> Relation:
+    return Relation.objects.get(schema__database__name=database, schema__name=schema, name=name)
+
+
+def test_it_syncs_the_demo_with_its_owners(demo):
+    summary = sync_cluster(demo)
+    assert summary.databases == ["shop", "payments"]
+    owners = dict(Schema.objects.filter(database__cluster=demo).values_list("name", "service__name"))
+    assert owners == {
+        "public": None,  # public is never owned implicitly, not even in payments
+        "user_service": "user_service",
+        "order_service": "order_service",
+        "product_service": "product_service",
+        "payments": "payment_service",
+    }
+    shared = relation("shop", "user_service", "shared_users")
+    assert shared.kind == "view"
+    assert shared.columns == relation("shop", "public", "users").columns
+    assert Dependency.objects.filter(consumer_relation=shared, source=relation("shop", "public", "users")).exists()
+    demo.refresh_from_db()
+    assert demo.max_connections == 100
+    assert demo.usable_connections == 97
+    assert demo.monitor_role_is_superuser is True
+
+
+def test_a_second_sync_of_an_unchanged_database_touches_nothing(demo):
+    sync_cluster(demo)
+    before = {r.pk: r for r in Relation.objects.all()}
+    summary = sync_cluster(demo)
+    assert not summary.created and not summary.deleted
+    # the simulator keeps writing, so row estimates and sizes may move; nothing else may
+    assert set(summary.updated) <= {"relations", "databases"}
+    assert {r.pk for r in Relation.objects.all()} == set(before)
+
+
+def test_it_sends_a_constant_number_of_statements_whatever_the_size(demo, demo_databases):
+    small = sync_cluster(demo, ["payments"]).statements_sent
+    with pg(dbname="payments") as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bulk")
+        for i in range(60):
+            conn.execute(f"CREATE TABLE IF NOT EXISTS bulk.t{i} (id int primary key, v text)")
+            conn.execute(f"CREATE OR REPLACE VIEW bulk.v{i} AS SELECT * FROM bulk.t{i}")
+    try:
+        big = sync_cluster(demo, ["payments"])
+        assert big.created["relations"] == 120
+        assert big.statements_sent == small
+    finally:
+        with pg(dbname="payments") as conn:
+            conn.execute("DROP SCHEMA bulk CASCADE")
+    gone = sync_cluster(demo, ["payments"])
+    assert (gone.deleted["schemas"], gone.deleted["relations"]) == (1, 120)
+
+
+def test_it_follows_changes_in_the_database(demo, demo_databases):
+    sync_cluster(demo, ["payments"])
+    with pg(dbname="payments") as conn:
+        conn.execute("CREATE TABLE payments.sync_probe (id int)")
+        conn.execute("GRANT SELECT ON payments.sync_probe TO analyst")
+    try:
+        summary = sync_cluster(demo, ["payments"])
+        probe = relation("payments", "payments", "sync_probe")
+        assert not probe.has_primary_key
+        assert Grant.objects.get(relation=probe).privileges == ["SELECT"]
+        assert summary.created["relations"] == 1 and summary.created["grants"] == 1
+        with pg(dbname="payments") as conn:
+            conn.execute("ALTER TABLE payments.sync_probe ADD PRIMARY KEY (id)")
+        sync_cluster(demo, ["payments"])
+        probe.refresh_from_db()
+        assert probe.has_primary_key
+    finally:
+        with pg(dbname="payments") as conn:
+            conn.execute("DROP TABLE IF EXISTS payments.sync_probe")
+    sync_cluster(demo, ["payments"])
+    assert not Relation.objects.filter(name="sync_probe").exists()
+
+
+def test_it_reports_an_unreachable_cluster_with_exit_1(db, capsys):
+    Cluster.objects.create(name="gone", dsn="host=127.0.0.1 port=9 user=postgres dbname=postgres")
+    with pytest.raises(CommandError, match="gone cannot be reached: OperationalError"):
+        call_command("sync", "gone")
+
+
+def test_it_refuses_a_database_the_cluster_does_not_have(demo):
+    with pytest.raises(SyncError, match="no database named 'nope'"):
+        sync_cluster(demo, ["nope"])
+
+
+def test_a_missing_password_variable_fails_closed(demo, monkeypatch):
+    monkeypatch.delenv("SEAMLINE_TEST_NO_SUCH_VAR", raising=False)
+    demo.password_env = "SEAMLINE_TEST_NO_SUCH_VAR"
+    with pytest.raises(CredentialsError, match="SEAMLINE_TEST_NO_SUCH_VAR .* is not set"):
+        sync_cluster(demo)
+
+
+def test_an_encrypted_password_without_its_key_fails_closed(demo, settings):
+    from cryptography.fernet import Fernet
+
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]
+    demo.encrypted_password = encrypt_password("s3cret-value")
+    settings.FERNET_KEYS = []
+    with pytest.raises(CredentialsError, match="SEAMLINE_FERNET_KEYS"):
+        sync_cluster(demo)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # the wrong key
+    with pytest.raises(CredentialsError, match="cannot be decrypted"):
+        sync_cluster(demo)
+
+
+def test_the_sync_command_prints_a_summary(demo, capsys):
+    call_command("sync", "demo", "--database", "payments")
+    out = capsys.readouterr().out
+    assert "synced demo: payments" in out
+    assert "statements sent" in out
+
+
+def test_it_runs_read_only_with_timeouts(demo, demo_databases):
+    from catalog.monitored import connect
+
+    with connect(demo.dsn, dbname="shop") as conn:
+        settings_seen = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('transaction_read_only', 'statement_timeout', 'lock_timeout', 'application_name')"
+            ).fetchall()
+        )
+        assert settings_seen["transaction_read_only"] == "on"
+        assert int(settings_seen["statement_timeout"]) == settings.MONITOR_STATEMENT_TIMEOUT_MS
+        assert int(settings_seen["lock_timeout"]) == settings.MONITOR_LOCK_TIMEOUT_MS
+        assert settings_seen["application_name"] == "seamline"
+        with pytest.raises(Exception, match="read-only transaction"):
+            conn.execute("CREATE TABLE public.must_not_exist (id int)")
