@@ -60,28 +60,32 @@ def graph_figure(edges: list[Edge], teams: dict[str, str]) -> go.Figure:
     # a fixed seed keeps the picture still between refreshes
     pos = nx.spring_layout(graph, seed=7, k=1.2) if graph.number_of_nodes() else {}
     fig = go.Figure()
+    arrows = []
     for (consumer, provider), group in sorted(pairs.items()):
         declared = all(e.declared for e in group)
         (x0, y0), (x1, y1) = pos[consumer], pos[provider]
         kinds = Counter(e.kind for e in group)
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=3,
-            arrowsize=1,
-            arrowwidth=min(1 + len(group), 8),
-            arrowcolor=DECLARED if declared else UNDECLARED,
-            standoff=14,
-            startstandoff=14,
-            opacity=0.75,
-            hovertext=f"{consumer} → {provider}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        # plain dicts, set once: add_annotation revalidates every earlier one and turns quadratic
+        arrows.append(
+            {
+                "x": x1,
+                "y": y1,
+                "ax": x0,
+                "ay": y0,
+                "xref": "x",
+                "yref": "y",
+                "axref": "x",
+                "ayref": "y",
+                "showarrow": True,
+                "arrowhead": 3,
+                "arrowsize": 1,
+                "arrowwidth": min(1 + len(group), 8),
+                "arrowcolor": DECLARED if declared else UNDECLARED,
+                "standoff": 14,
+                "startstandoff": 14,
+                "opacity": 0.75,
+                "hovertext": f"{consumer} → {provider}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+            }
         )
     names = list(graph.nodes)
     fig.add_trace(
@@ -101,6 +105,7 @@ def graph_figure(edges: list[Edge], teams: dict[str, str]) -> go.Figure:
         )
     )
     fig.update_layout(
+        annotations=arrows,
         showlegend=False,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         height=520,

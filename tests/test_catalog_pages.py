@@ -1,0 +1,151 @@
+"""The architects' pages: what each shows on the synced demo, hostile names escaped, query counts that do not grow
+with the catalog, and Sync now as a permission-checked POST."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from catalog.models import Cluster, Contract, Database, Dependency, Grant, Ownership, Relation, Schema, Service, SyncRun
+from catalog.sync import sync_cluster
+
+
+@pytest.fixture
+def synced_demo(demo_catalog):
+    cluster = Cluster.objects.get(name="demo")
+    sync_cluster(cluster)
+    return cluster
+
+
+@pytest.fixture
+def big_catalog(db):
+    """200 services, each owning a schema with relations, views reading the next service, FKs and grants."""
+    cluster = Cluster.objects.create(name="big", dsn="host=127.0.0.1 dbname=postgres")
+    database = Database.objects.create(cluster=cluster, name="db")
+    services = Service.objects.bulk_create(
+        Service(name=f"svc{i:03}", team=f"team{i % 7}", db_roles=[f"role{i:03}"]) for i in range(200)
+    )
+    Ownership.objects.bulk_create(Ownership(service=s, cluster=cluster, database="db", schema=s.name) for s in services)
+    Contract.objects.bulk_create(Contract(consumer=s, provider=services[0]) for s in services[1:])
+    schemas = Schema.objects.bulk_create(Schema(database=database, name=s.name, service=s) for s in services)
+    tables = Relation.objects.bulk_create(Relation(schema=s, name="t", kind="table", columns=["id"]) for s in schemas)
+    views = Relation.objects.bulk_create(Relation(schema=s, name="v", kind="view", columns=["id"]) for s in schemas)
+    Dependency.objects.bulk_create(
+        Dependency(kind="view", consumer_relation=views[i], source=tables[(i + 1) % 200]) for i in range(200)
+    )
+    Dependency.objects.bulk_create(
+        Dependency(kind="fk", consumer_relation=tables[i], source=tables[(i + 2) % 200], name="fk") for i in range(200)
+    )
+    Grant.objects.bulk_create(
+        Grant(relation=tables[i], grantee=f"role{(i + 3) % 200:03}", privileges=["SELECT"]) for i in range(200)
+    )
+    return cluster
+
+
+def test_the_services_page_counts_paths_in_and_out(viewer_client, synced_demo):
+    response = viewer_client.get(reverse("services"))
+    rows = {s.name: s for s in response.context["services"]}
+    assert rows["product_service"].inbound_count >= 3  # order_service's view, FK and grant
+    assert rows["order_service"].outbound_count >= 6
+    assert rows["order_service"].relation_count == 7
+    assert "unowned schema" in response.content.decode()
+
+
+def test_the_service_page_shows_who_reads_its_data_and_how(viewer_client, synced_demo):
+    product = Service.objects.get(name="product_service")
+    body = viewer_client.get(reverse("service", args=[product.pk])).content.decode()
+    assert "shop.order_service.product_prices" in body
+    assert "shop.product_service.products" in body
+    assert "Who reads its data, and how" in body
+
+
+def test_the_relation_page_shows_the_blast_radius(viewer_client, synced_demo):
+    users = Relation.objects.get(schema__name="public", name="users")
+    response = viewer_client.get(reverse("relation", args=[users.pk]))
+    objects = {(d.kind, d.object) for d in response.context["dependents"]}
+    assert ("view", "shop.user_service.shared_users") in objects
+    assert ("view", "shop.order_service.order_summaries") in objects  # two views deep
+    assert ("fk", "shop.order_service.orders") in objects
+    assert ("grant", "order_svc") in objects
+    assert response.context["other_services"] == ["order_service", "user_service"]
+
+
+def test_the_paths_page_filters_by_kind_service_and_declared(viewer_client, synced_demo):
+    response = viewer_client.get(reverse("paths"), {"kind": "fk", "declared": "no"}, headers={"HX-Request": "true"})
+    edges = response.context["edges"]
+    assert edges and all(e.kind == "fk" and not e.declared for e in edges)
+    assert response.content.decode().lstrip().startswith('<section class="card" id="path-table">')
+    response = viewer_client.get(reverse("paths"), {"service": "payment_service"})
+    assert response.context["edges"] == []
+
+
+def test_the_schema_pages_show_owners_and_unowned(viewer_client, synced_demo):
+    response = viewer_client.get(reverse("schemas"), {"unowned": "1"})
+    assert {s.name for s in response.context["schemas"]} == {"public"}
+    public = Schema.objects.get(database__name="shop", name="public")
+    body = viewer_client.get(reverse("schema", args=[public.pk])).content.decode()
+    assert "(unowned)" in body and "users" in body
+
+
+def test_the_map_serves_its_figures_as_json(viewer_client, synced_demo):
+    assert viewer_client.get(reverse("map")).status_code == 200
+    data = viewer_client.get(reverse("map_figures"), {"cluster": "demo"}).json()
+    assert set(data) == {"graph", "matrix"}
+    names = data["graph"]["data"][0]["text"]
+    assert {"order_service", "product_service", "user_service", "(unowned)"} <= set(names)
+    assert data["matrix"]["data"][0]["type"] == "heatmap"
+
+
+def test_pages_escape_names_from_the_database(viewer_client, db):
+    cluster = Cluster.objects.create(name="c", dsn="host=x")
+    database = Database.objects.create(cluster=cluster, name="<b>db</b>")
+    schema = Schema.objects.create(database=database, name='<script>alert("s")</script>', comment="<i>c</i>")
+    relation = Relation.objects.create(schema=schema, name="<img src=x>", kind="table", comment="<u>x</u>")
+    for url in (reverse("schemas"), reverse("schema", args=[schema.pk]), reverse("relation", args=[relation.pk])):
+        body = viewer_client.get(url).content.decode()
+        for raw in ('<script>alert("s")</script>', "<img src=x>", "<b>db</b>", "<i>c</i>", "<u>x</u>"):
+            assert raw not in body
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "max_queries"),
+    [
+        ("services", [], 12),
+        ("service", ["first_service"], 14),
+        ("schemas", [], 8),
+        ("schema", ["first_schema"], 10),
+        ("relation", ["first_relation"], 14),
+        ("paths", [], 10),
+        ("map", [], 10),
+        ("map_figures", [], 10),
+        ("cluster", ["cluster"], 12),
+    ],
+)
+def test_page_query_counts_do_not_grow_with_the_catalog(
+    viewer_client, big_catalog, django_assert_max_num_queries, name, args, max_queries
+):
+    ids = {
+        "first_service": Service.objects.order_by("pk").first().pk,
+        "first_schema": Schema.objects.order_by("pk").first().pk,
+        "first_relation": Relation.objects.order_by("pk").first().pk,
+        "cluster": big_catalog.pk,
+    }
+    with django_assert_max_num_queries(max_queries):
+        response = viewer_client.get(reverse(name, args=[ids[a] for a in args]))
+    assert response.status_code == 200
+
+
+def test_sync_now_needs_the_permission_and_a_post(viewer_client, viewer, synced_demo):
+    url = reverse("cluster_sync", args=[synced_demo.pk])
+    assert viewer_client.get(url).status_code == 405
+    assert viewer_client.post(url).status_code == 403
+    assert not SyncRun.objects.exists()
+    viewer.user_permissions.add(Permission.objects.get(codename="add_syncrun"))
+    response = viewer_client.post(url)
+    assert response.status_code == 302
+    run = SyncRun.objects.get()
+    assert run.requested_by == "vera"
+    # a second request while one is queued starts nothing new
+    viewer_client.post(url)
+    assert SyncRun.objects.count() == 1
