@@ -53,7 +53,7 @@ migrations-check: $(STAMP) services
 	$(PY) manage.py makemigrations --check --dry-run
 
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=tests --ignore=.venv --ignore=.devstack --ignore=.teststack
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=tests --ignore=.venv --ignore=.devstack --ignore=.teststack* --ignore=bench
 	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 bench: $(STAMP) services

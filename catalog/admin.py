@@ -1,6 +1,12 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from .models import Cluster, Contract, Ownership, Replica, Service
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Cluster, Contract, Ownership, Replica, Service, SyncRun
+from .monitored import CredentialsError, encrypt_password
+from .ownership import assign_owners
 
 
 class ReplicaInline(admin.TabularInline):
@@ -8,11 +14,45 @@ class ReplicaInline(admin.TabularInline):
     extra = 0
 
 
+class ClusterForm(forms.ModelForm):
+    """The password is write-only: it can be set or cleared here, and is stored encrypted, never shown."""
+
+    new_password = forms.CharField(
+        label=_("New password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("stored encrypted with SEAMLINE_FERNET_KEYS; leave empty to keep the current one"),
+    )
+    clear_password = forms.BooleanField(label=_("Remove the stored password"), required=False)
+
+    class Meta:
+        model = Cluster
+        fields = ["name", "dsn", "password_env", "databases"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password"):
+            try:
+                self.instance.encrypted_password = encrypt_password(data["new_password"])
+            except CredentialsError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        elif data.get("clear_password"):
+            self.instance.encrypted_password = ""
+        return data
+
+
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin):
-    list_display = ["name", "dsn", "password_env"]
+    form = ClusterForm
+    list_display = ["name", "dsn", "password_env", "has_stored_password", "synced_at"]
     search_fields = ["name"]
+    readonly_fields = ["server_version", "max_connections", "superuser_reserved_connections", "synced_at"]
     inlines = [ReplicaInline]
+
+    @admin.display(boolean=True, description=_("stored password"))
+    def has_stored_password(self, obj: Cluster) -> bool:
+        return bool(obj.encrypted_password)
 
 
 class OwnershipInline(admin.TabularInline):
@@ -26,13 +66,46 @@ class ContractInline(admin.TabularInline):
     extra = 0
 
 
+class OwnerAssigningAdmin(admin.ModelAdmin):
+    """Ownership edited here must reach the synced schemas at once, as an import does."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        assign_owners()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        assign_owners()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        assign_owners()
+
+
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(OwnerAssigningAdmin):
     list_display = ["name", "team", "oncall", "pool_size", "max_overflow", "instances"]
     list_filter = ["team"]
     search_fields = ["name", "team", "description"]
     inlines = [OwnershipInline, ContractInline]
 
 
+@admin.register(Ownership)
+class OwnershipAdmin(OwnerAssigningAdmin):
+    list_display = ["service", "cluster", "database", "schema"]
+    list_filter = ["cluster"]
+
+
 admin.site.register(Contract)
-admin.site.register(Ownership)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ["cluster", "status", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status", "cluster"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

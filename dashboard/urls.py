@@ -17,6 +17,7 @@ urlpatterns = [
     path("replication/", views.replication, name="replication"),
     path("audits/", views.audits, name="audits"),
     path("", include("catalog.urls")),
+    path("api/v1/", include("dashboard.api")),
     path("accounts/", include("django.contrib.auth.urls")),
     # the language can be switched before logging in, from the login page
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),

@@ -55,7 +55,7 @@ def test_every_template_string_is_in_the_catalog():
         shutil.copytree(
             ROOT,
             Path(tmp) / "src",
-            ignore=shutil.ignore_patterns(".venv", ".devstack", ".teststack", ".git", "tests", "node_modules", "*.mo"),
+            ignore=shutil.ignore_patterns(".venv", ".devstack", ".teststack*", ".git", "tests", "node_modules", "*.mo", "bench"),
         )
         cwd = os.getcwd()
         os.chdir(Path(tmp) / "src")

@@ -1,0 +1,67 @@
+"""The live side's own tables. ApiToken: bearer tokens for the JSON API, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+PREFIX_LENGTH = 8
+# last_used_at is written at most this often per token, so reading the API does not mean a write per request
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def issue(self, user: models.Model, name: str = "") -> tuple[ApiToken, str]:
+        """A new token for the user: the row (hash and prefix only) and the token itself, which is never stored."""
+        token = secrets.token_urlsafe(32)
+        row = self.create(user=user, name=name, prefix=token[:PREFIX_LENGTH], key_hash=hash_token(token))
+        return row, token
+
+    def authenticate(self, token: str) -> ApiToken | None:
+        """The active user's token matching ``token``, or None.
+
+        Looked up by the SHA-256 of the presented token through a unique index: nothing secret is compared byte by
+        byte, so response times tell an attacker nothing about how close a guess came.
+        """
+        if not token:
+            return None
+        row = self.select_related("user").filter(key_hash=hash_token(token), user__is_active=True).first()
+        if row is not None:
+            now = timezone.now()
+            if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+                self.model.objects.filter(pk=row.pk).update(last_used_at=now)
+                row.last_used_at = now
+        return row
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True, help_text=_("what the token is for"))
+    prefix = models.CharField(
+        _("prefix"), max_length=PREFIX_LENGTH, editable=False, help_text=_("the token's first characters")
+    )
+    key_hash = models.CharField(_("SHA-256 of the token"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user__username", "-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)" if self.name else f"{self.prefix}…"

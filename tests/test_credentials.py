@@ -1,0 +1,120 @@
+"""Cluster credentials: encrypted at rest with Fernet, or named by an environment variable; never shown."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from catalog import catalog_file
+from catalog.models import Cluster
+from catalog.monitored import CredentialsError, connection_params, decrypt_password, password_for
+
+SECRET = "pa55-w0rd-that-must-never-show"
+
+
+@pytest.fixture
+def keys(settings):
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]
+    return settings
+
+
+@pytest.fixture
+def cluster(db):
+    return Cluster.objects.create(name="lab", dsn="host=127.0.0.1 port=9 user=monitor dbname=postgres")
+
+
+def test_it_stores_a_password_encrypted_and_reads_it_back(keys, cluster):
+    call_command("set_cluster_password", "lab", "--stdin", input_stream=io.StringIO(SECRET + "\n"))
+    cluster.refresh_from_db()
+    assert SECRET not in cluster.encrypted_password
+    assert password_for(cluster) == SECRET
+
+
+def test_it_rotates_to_a_new_key(keys, cluster):
+    call_command("set_cluster_password", "lab", "--stdin", input_stream=io.StringIO(SECRET))
+    old_key = keys.FERNET_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    keys.FERNET_KEYS = [new_key, old_key]
+    call_command("rotate_credentials")
+    keys.FERNET_KEYS = [new_key]  # the old key is gone: the rotated token must still open
+    cluster.refresh_from_db()
+    assert decrypt_password(cluster.encrypted_password) == SECRET
+
+
+def test_rotation_with_a_wrong_key_changes_nothing(keys, cluster):
+    call_command("set_cluster_password", "lab", "--stdin", input_stream=io.StringIO(SECRET))
+    cluster.refresh_from_db()
+    token = cluster.encrypted_password
+    keys.FERNET_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError, match="cannot be decrypted"):
+        call_command("rotate_credentials")
+    cluster.refresh_from_db()
+    assert cluster.encrypted_password == token
+
+
+def test_storing_without_a_key_fails_closed(settings, cluster):
+    settings.FERNET_KEYS = []
+    with pytest.raises(CommandError, match="SEAMLINE_FERNET_KEYS"):
+        call_command("set_cluster_password", "lab", "--stdin", input_stream=io.StringIO(SECRET))
+
+
+def test_a_password_from_the_environment(monkeypatch, cluster):
+    monkeypatch.setenv("LAB_PGPASSWORD", SECRET)
+    cluster.password_env = "LAB_PGPASSWORD"
+    assert password_for(cluster) == SECRET
+    monkeypatch.delenv("LAB_PGPASSWORD")
+    with pytest.raises(CredentialsError, match="LAB_PGPASSWORD"):
+        password_for(cluster)
+
+
+def test_the_password_never_shows_in_errors_pages_or_exports(keys, cluster, admin_user, client, monkeypatch):
+    call_command("set_cluster_password", "lab", "--stdin", input_stream=io.StringIO(SECRET))
+    cluster.refresh_from_db()
+    assert cluster.encrypted_password
+    # an unreachable server: the error names the server, not the password
+    with pytest.raises(CommandError) as info:
+        call_command("sync", "lab")
+    assert SECRET not in str(info.value)
+    assert SECRET not in catalog_file.dump(catalog_file.export())
+    client.force_login(admin_user)
+    for url in (reverse("cluster", args=[cluster.pk]), reverse("admin:catalog_cluster_change", args=[cluster.pk])):
+        body = client.get(url).content.decode()
+        assert SECRET not in body
+        assert cluster.encrypted_password not in body
+
+
+def test_monitored_sessions_are_read_only_with_timeouts(settings):
+    params = connection_params("host=db port=5432 dbname=app options='-c work_mem=4MB'", "pw")
+    assert params["connect_timeout"] == settings.MONITOR_CONNECT_TIMEOUT
+    assert "-c work_mem=4MB" in params["options"]
+    for guard in ("default_transaction_read_only=on", "statement_timeout=", "lock_timeout="):
+        assert guard in params["options"]
+    assert params["application_name"] == "seamline"
+
+
+def test_an_admin_sets_and_clears_the_password_without_seeing_it(keys, cluster, admin_user, client):
+    client.force_login(admin_user)
+    url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
+    form = {
+        "name": "lab",
+        "dsn": cluster.dsn,
+        "password_env": "",
+        "databases": "",
+        "new_password": SECRET,
+        "replicas-TOTAL_FORMS": "0",
+        "replicas-INITIAL_FORMS": "0",
+    }
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cluster.refresh_from_db()
+    assert password_for(cluster) == SECRET
+    body = client.get(url).content.decode()
+    assert SECRET not in body and cluster.encrypted_password not in body
+    client.post(url, {**form, "new_password": "", "clear_password": "on"})
+    cluster.refresh_from_db()
+    assert cluster.encrypted_password == ""
