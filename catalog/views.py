@@ -165,6 +165,10 @@ def paths(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def cluster_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _cluster_page(request, pk)
+
+
+def _cluster_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(
         Cluster.objects.prefetch_related("replicas", Prefetch("database_set", to_attr="synced_databases")), pk=pk
     )
@@ -192,5 +196,5 @@ def cluster_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if run.requested_by != request.user.get_username() or run.status != SyncRun.Status.QUEUED:
         messages.info(request, _("A sync of this cluster is already under way."))
     if request.htmx:
-        return cluster_detail(request, pk)
+        return _cluster_page(request, pk)
     return redirect("cluster", pk=pk)
