@@ -31,6 +31,7 @@ services:
 run: $(STAMP) services
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py load_demo
+	-@$(PY) manage.py sync demo
 	@$(PY) manage.py ensure_admin
 	@scripts/run-foreground
 

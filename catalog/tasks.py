@@ -58,3 +58,12 @@ def run_sync(run_id: int) -> SyncRun:
 @shared_task(soft_time_limit=600, time_limit=660)
 def sync_task(run_id: int) -> str:
     return run_sync(run_id).status
+
+
+@shared_task
+def sync_all_clusters() -> int:
+    """Beat's periodic entry: queue a sync of every cluster (one already under way is left to finish)."""
+    clusters = list(Cluster.objects.all())
+    for cluster in clusters:
+        start_sync(cluster, requested_by="schedule")
+    return len(clusters)

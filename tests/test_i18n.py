@@ -55,7 +55,9 @@ def test_every_template_string_is_in_the_catalog():
         shutil.copytree(
             ROOT,
             Path(tmp) / "src",
-            ignore=shutil.ignore_patterns(".venv", ".devstack", ".teststack*", ".git", "tests", "node_modules", "*.mo", "bench"),
+            ignore=shutil.ignore_patterns(
+                ".venv", ".devstack", ".teststack*", ".git", "tests", "node_modules", "*.mo", "bench"
+            ),
         )
         cwd = os.getcwd()
         os.chdir(Path(tmp) / "src")

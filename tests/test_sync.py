@@ -150,3 +150,21 @@ def test_it_runs_read_only_with_timeouts(demo, demo_databases):
         assert settings_seen["application_name"] == "seamline"
         with pytest.raises(Exception, match="read-only transaction"):
             conn.execute("CREATE TABLE public.must_not_exist (id int)")
+
+
+def test_beat_queues_a_sync_of_every_cluster_hourly(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from catalog.models import SyncRun
+    from catalog.tasks import sync_all_clusters
+
+    task = PeriodicTask.objects.get(task="catalog.tasks.sync_all_clusters")
+    assert (task.interval.every, task.interval.period, task.enabled) == (1, "hours", True)
+    Cluster.objects.create(name="a", dsn="host=x")
+    Cluster.objects.create(name="b", dsn="host=y")
+    assert sync_all_clusters() == 2
+    assert sync_all_clusters() == 2  # still queued: no second run per cluster
+    assert sorted(SyncRun.objects.values_list("cluster__name", "requested_by")) == [
+        ("a", "schedule"),
+        ("b", "schedule"),
+    ]
