@@ -76,3 +76,32 @@ def test_the_team_filter_refreshes_the_table_in_place(page, live_server, demo_ca
     table = page.locator("#service-table")
     expect(table.locator("th[scope=row] strong")).to_have_text(["payment_service"])
     expect(page).to_have_url(live_server.url + "/services/?team=payments")
+
+
+def test_an_admin_syncs_a_cluster_and_reads_the_ownership_map(page, live_server, demo_catalog, celery_worker_process):
+    from django.contrib.auth.models import User
+
+    from catalog.models import Cluster
+
+    User.objects.create_superuser("root", password=PASSWORD)
+    cluster = Cluster.objects.get(name="demo")
+    page.goto(live_server.url + f"/clusters/{cluster.pk}/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_text("Never synced.")).to_be_visible()
+    page.get_by_role("button", name="Sync now").click()
+    # htmx swaps the panel in place and polls it until the worker is done
+    expect(page.get_by_text("Synced", exact=False)).to_be_visible(timeout=60_000)
+    expect(page.locator("#sync-status table")).to_contain_text("shop")
+
+    page.get_by_role("link", name="Ownership map").click()
+    graph = page.locator("[data-figure-key=graph]")
+    expect(graph.locator("svg.main-svg").first).to_be_visible(timeout=20_000)
+    expect(graph).to_contain_text("user_service")
+    expect(graph).to_contain_text("(unowned)")
+    expect(page.locator("[data-figure-key=matrix] svg.main-svg").first).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="mermaid").click()
+    assert download.value.suggested_filename == "ownership-map.mmd"
