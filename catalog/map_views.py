@@ -20,6 +20,11 @@ from .paths import Edge, cross_service_edges
 DECLARED, UNDECLARED = "#2454d6", "#c62828"
 
 
+def label(name: str) -> str:
+    """A service name as shown: the marker for relations no service owns is translated, names are not."""
+    return _("(unowned)") if name == UNOWNED else name
+
+
 def _filtered(request: HttpRequest) -> tuple[Cluster | None, str, list[Edge]]:
     cluster = Cluster.objects.filter(name=request.GET.get("cluster", "")).first()
     team = request.GET.get("team", "")
@@ -88,14 +93,15 @@ def graph_figure(edges: list[Edge], teams: dict[str, str]) -> go.Figure:
             }
         )
     names = list(graph.nodes)
+    no_team = _("no team")
     fig.add_trace(
         go.Scatter(
             x=[pos[n][0] for n in names],
             y=[pos[n][1] for n in names],
             mode="markers+text",
-            text=names,
+            text=[label(n) for n in names],
             textposition="top center",
-            hovertext=[f"{n} ({teams.get(n) or _('no team')})" for n in names],
+            hovertext=[f"{label(n)} ({teams.get(n) or no_team})" for n in names],
             hoverinfo="text",
             marker={
                 "size": 22,
@@ -126,8 +132,8 @@ def matrix_figure(edges: list[Edge]) -> go.Figure:
         [
             _("%(consumer)s reads %(provider)s: %(count)s paths, %(undeclared)s undeclared")
             % {
-                "consumer": c,
-                "provider": p,
+                "consumer": label(c),
+                "provider": label(p),
                 "count": counts[(c, p)],
                 "undeclared": undeclared[(c, p)],
             }
@@ -138,8 +144,8 @@ def matrix_figure(edges: list[Edge]) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=providers,
-            y=consumers,
+            x=[label(p) for p in providers],
+            y=[label(c) for c in consumers],
             hovertext=hover,
             hoverinfo="text",
             colorscale="Blues",

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from .http import HtmxHttpRequest
-from .models import UNOWNED, Cluster, Grant, Relation, Schema, Service, SyncRun
+from .models import Cluster, Grant, Relation, Schema, Service, SyncRun
 from .paths import blast_radius, cross_service_edges
 from .tasks import start_sync
 
@@ -128,7 +128,7 @@ def relation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             ),
             "grants": Grant.objects.filter(relation=relation).order_by("grantee"),
             "dependents": dependents,
-            "other_services": sorted({d.service or UNOWNED for d in dependents if d.service != owner}),
+            "other_services": sorted({d.service or _("(unowned)") for d in dependents if d.service != owner}),
             "nav": "schemas",
         },
     )
