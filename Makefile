@@ -58,5 +58,5 @@ messages: $(STAMP)
 	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 bench: $(STAMP) services
-	@if ls bench/[!_]*.py >/dev/null 2>	@if ls bench/*.py >/dev/null 2>&1; then for b in bench/*.py; do1; then for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done; \
+	@if ls bench/[!_]*.py >/dev/null 2>&1; then for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done; \
 	else echo "no benchmarks yet: they arrive with the issues that set speed goals"; fi
