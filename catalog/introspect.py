@@ -209,6 +209,32 @@ WHERE d.datname = current_database()
 """
 
 
+# Changes whenever anything the statements below read could have changed: a row inserted, updated or deleted in
+# these catalogs changes its count or the sum of xmins; VACUUM and ANALYZE update pg_class in place (xmin unchanged),
+# so page and tuple counts are summed too; a renamed role changes the owners' names. A few sequential scans of the
+# catalogs, far cheaper than reading them, so an unchanged database costs one short statement.
+FINGERPRINT_SQL = """
+SELECT md5(concat_ws('|',
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_namespace),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) || ':' || coalesce(sum(relpages::bigint), 0)
+            || ':' || coalesce(sum(reltuples), 0) FROM pg_class),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_attribute),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_proc),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_constraint),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_depend),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_rewrite),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_description),
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM pg_extension),
+    (SELECT md5(string_agg(oid::text || '=' || rolname, ',' ORDER BY oid)) FROM pg_roles)
+))
+"""
+
+
+def catalog_fingerprint(conn: psycopg.Connection) -> str:
+    """A digest of the connection's database catalog: equal digests mean read_database would return the same."""
+    return conn.execute(FINGERPRINT_SQL).fetchone()[0]
+
+
 def database_info(conn: psycopg.Connection) -> DatabaseInfo:
     return DatabaseInfo(*conn.execute(DATABASE_INFO_SQL).fetchone())
 

@@ -196,6 +196,8 @@ class Database(models.Model):
     owner = models.CharField(_("owner"), max_length=63, blank=True)
     size_bytes = models.BigIntegerField(_("size"), default=0)
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    # digest of the server's catalog at the last sync (introspect.catalog_fingerprint): equal means nothing to read
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["cluster__name", "name"]

@@ -168,3 +168,59 @@ def test_beat_queues_a_sync_of_every_cluster_hourly(db):
         ("a", "schedule"),
         ("b", "schedule"),
     ]
+
+
+def test_an_unchanged_catalog_is_not_read_again(demo, demo_databases):
+    first = sync_cluster(demo, ["payments"])
+    assert first.not_changed == []
+    again = sync_cluster(demo, ["payments"])
+    assert again.not_changed == ["payments"]
+    assert again.statements_sent == 3  # settings, database list, the fingerprint
+    assert not again.changed
+    # any change to the catalog, here a comment, is seen at the next sync
+    with pg(dbname="payments") as conn:
+        conn.execute("COMMENT ON TABLE payments.refunds IS 'fingerprint probe'")
+    try:
+        changed = sync_cluster(demo, ["payments"])
+        assert changed.not_changed == []
+        assert relation("payments", "payments", "refunds").comment == "fingerprint probe"
+    finally:
+        with pg(dbname="payments") as conn:
+            conn.execute("COMMENT ON TABLE payments.refunds IS NULL")
+    assert sync_cluster(demo, ["payments"], full=True).not_changed == []
+
+
+@pytest.mark.parametrize(
+    ("ddl", "undo"),
+    [
+        (
+            "ALTER TABLE payments.refunds RENAME COLUMN reason TO why",
+            "ALTER TABLE payments.refunds RENAME why TO reason",
+        ),
+        ("GRANT SELECT ON payments.refunds TO analyst", "REVOKE SELECT ON payments.refunds FROM analyst"),
+        ("CREATE FUNCTION payments.fp_probe() RETURNS int LANGUAGE sql RETURN 1", "DROP FUNCTION payments.fp_probe()"),
+        ("ALTER TABLE payments.refunds OWNER TO postgres", "ALTER TABLE payments.refunds OWNER TO payment_svc"),
+        ("ANALYZE payments.fp_scratch", "DROP TABLE payments.fp_scratch"),
+    ],
+)
+def test_the_fingerprint_sees_every_kind_of_change(demo, demo_databases, ddl, undo):
+    from catalog import introspect
+    from catalog.monitored import connect
+
+    def fingerprint():
+        with connect(demo.dsn, dbname="payments") as conn:
+            return introspect.catalog_fingerprint(conn)
+
+    with pg(dbname="payments") as conn:
+        if ddl.startswith("ANALYZE"):  # ANALYZE updates pg_class in place, xmin unchanged: counts must show it
+            conn.execute("CREATE TABLE payments.fp_scratch AS SELECT g AS n FROM generate_series(1, 5000) g")
+        before = fingerprint()
+        conn.execute("BEGIN")
+        conn.execute(ddl)
+        if not ddl.startswith("ANALYZE"):  # ANALYZE's page counts are written in place, visible at once
+            assert fingerprint() == before  # not committed yet: not seen
+        conn.execute("COMMIT")
+        try:
+            assert fingerprint() != before
+        finally:
+            conn.execute(undo)

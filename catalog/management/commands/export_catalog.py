@@ -8,6 +8,8 @@ from catalog import catalog_file
 class Command(BaseCommand):
     help = "Print the catalog (clusters and services) as a catalog file that import_catalog reads back unchanged."
 
+    requires_system_checks = []  # scripted and fast: no need to import the web side first
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--output", "-o", help="write to this file instead of standard output")
 

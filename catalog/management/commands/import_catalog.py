@@ -14,6 +14,8 @@ class Command(BaseCommand):
         "nothing is written and the command exits 1. A valid file is applied in one transaction."
     )
 
+    requires_system_checks = []  # scripted and fast: no need to import the web side first
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="path to the YAML file, or - for standard input")
 

@@ -9,6 +9,8 @@ from catalog.models import Cluster
 class Command(BaseCommand):
     help = "Print the ownership map: services, what they own, and every cross-service path (view, fk, grant, function)."
 
+    requires_system_checks = []  # scripted and fast: no need to import the web side first
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--cluster", help="only this cluster")
         parser.add_argument("--format", choices=ownership_map.FORMATS, default="json")

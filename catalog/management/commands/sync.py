@@ -11,6 +11,8 @@ from catalog.sync import SyncError, sync_cluster
 
 class Command(BaseCommand):
     help = "Introspect a cluster's databases now and update the catalog (read-only on the cluster)."
+    # scripts and cron run this often: Django's system checks would import the whole web side for nothing
+    requires_system_checks = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("cluster", help="cluster name")
@@ -18,8 +20,11 @@ class Command(BaseCommand):
             "--database", action="append", dest="databases", metavar="DB", help="only this database (repeatable)"
         )
         parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--full", action="store_true", help="read every database even if its catalog has not changed"
+        )
 
-    def handle(self, *args, cluster: str, databases: list[str] | None, format: str, **options) -> None:
+    def handle(self, *args, cluster: str, databases: list[str] | None, format: str, full: bool, **options) -> None:
         try:
             target = Cluster.objects.get(name=cluster)
         except Cluster.DoesNotExist:
@@ -30,7 +35,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"[{done + 1}/{total}] {database}")
 
         try:
-            summary = sync_cluster(target, databases, progress)
+            summary = sync_cluster(target, databases, progress, full=full)
         except UnreachableError as exc:
             raise CommandError(f"cluster {cluster} cannot be reached: {exc.kind}: {exc.message}") from None
         except (CredentialsError, SyncError) as exc:
@@ -41,6 +46,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"synced {cluster}: {', '.join(summary.databases)} ({summary.statements_sent} statements sent)"
         )
+        if summary.not_changed:
+            self.stdout.write(
+                f"  catalog unchanged since the last sync, not read again: {', '.join(summary.not_changed)}"
+            )
         labels = sorted(set(summary.created) | set(summary.updated) | set(summary.deleted) | set(summary.unchanged))
         for label in labels:
             self.stdout.write(
