@@ -213,6 +213,7 @@ def test_the_fingerprint_sees_every_kind_of_change(demo, demo_databases, ddl, un
 
     with pg(dbname="payments") as conn:
         if ddl.startswith("ANALYZE"):  # ANALYZE updates pg_class in place, xmin unchanged: counts must show it
+            conn.execute("DROP TABLE IF EXISTS payments.fp_scratch")
             conn.execute("CREATE TABLE payments.fp_scratch AS SELECT g AS n FROM generate_series(1, 5000) g")
         before = fingerprint()
         conn.execute("BEGIN")
