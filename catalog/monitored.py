@@ -107,7 +107,9 @@ def connection_params(dsn: str, password: str | None = None, dbname: str | None 
     guards = (
         f"-c default_transaction_read_only=on -c statement_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS} "
         f"-c lock_timeout={settings.MONITOR_LOCK_TIMEOUT_MS} "
-        f"-c idle_in_transaction_session_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS * 2}"
+        f"-c idle_in_transaction_session_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS * 2} "
+        # catalog and statistics queries are short: compiling them would cost more than it saves
+        "-c jit=off"
     )
     params["options"] = f"{params['options']} {guards}" if params.get("options") else guards
     return params

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from .models import Cluster, SyncRun
 from .monitored import CredentialsError, UnreachableError
 from .sync import SyncError, sync_cluster
+
+# the project's Celery app must exist before these tasks are sent from any process (catalog never imports dashboard)
+import_string(settings.CELERY_APP)
 
 
 def start_sync(cluster: Cluster, requested_by: str = "") -> SyncRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -38,7 +39,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h for h in env_str("SEAMLINE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "django.contrib.admin.apps.SimpleAdminConfig",  # admin.autodiscover() runs in urls.py: the CLI skips it
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -107,6 +108,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("SEAMLINE_REDIS_URL", f"redis://127.0.0.1:{env_int('SEAMLINE_REDIS_PORT', 6380)}/0")
 
 # Celery: Redis as broker and result backend; beat reads its schedule from the database.
+CELERY_APP = "dashboard.celery.app"  # imported by every tasks module before it declares a task
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_RESULT_EXPIRES = 3600
@@ -153,12 +155,10 @@ LOGGING = {
 }
 
 # plotly.js is served from the installed plotly package (same version as the figures it draws), never from a CDN.
-try:
-    import plotly as _plotly
-
-    STATICFILES_DIRS.append(("vendor/plotly", Path(_plotly.__file__).parent / "package_data"))
-except ImportError:  # pragma: no cover - plotly is a pinned requirement
-    pass
+# (found without importing plotly, which every command would otherwise pay for)
+_plotly = importlib.util.find_spec("plotly")
+if _plotly and _plotly.origin:
+    STATICFILES_DIRS.append(("vendor/plotly", Path(_plotly.origin).parent / "package_data"))
 
 # Monitored clusters: every session is read-only with these timeouts (see catalog.monitored).
 MONITOR_CONNECT_TIMEOUT = env_int("SEAMLINE_MONITOR_CONNECT_TIMEOUT", 5)

@@ -7,6 +7,9 @@ from django.views.i18n import set_language
 
 from . import views
 
+# Admin modules load with the URLs (the web), not at every django.setup() (every command): see SimpleAdminConfig.
+admin.autodiscover()
+
 # One login page for the whole site: the admin's own login form sends anonymous users there.
 admin.site.login = login_required(admin.site.login)
 
