@@ -83,10 +83,14 @@ class Replica(models.Model):
 class ServiceQuerySet(models.QuerySet):
     def for_services_page(self) -> ServiceQuerySet:
         """Services with what they own, what they consume and their synced relation counts, in constant queries."""
-        return self.prefetch_related(
-            Prefetch("ownerships", queryset=Ownership.objects.select_related("cluster")),
-            Prefetch("contracts_out", queryset=Contract.objects.select_related("provider")),
-        ).annotate(relation_count=Count("schemas__relations", distinct=True))
+        return (
+            self.prefetch_related(
+                Prefetch("ownerships", queryset=Ownership.objects.select_related("cluster")),
+                Prefetch("contracts_out", queryset=Contract.objects.select_related("provider")),
+            )
+            .annotate(relation_count=Count("schemas__relations", distinct=True))
+            .order_by("name")
+        )  # GROUP BY drops Meta.ordering
 
 
 class Service(models.Model):

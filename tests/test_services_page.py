@@ -57,3 +57,8 @@ def test_its_query_count_does_not_grow_with_the_catalog(viewer_client, db, djang
     with django_assert_max_num_queries(12):
         response = viewer_client.get(reverse("services"))
     assert len(response.context["services"]) == 200
+
+
+def test_it_lists_services_by_name(viewer_client, demo_catalog):
+    names = [s.name for s in viewer_client.get(reverse("services")).context["services"]]
+    assert names == sorted(names)
