@@ -60,18 +60,17 @@ def encrypt_password(password: str) -> str:
 
 
 def decrypt_password(token: str) -> str:
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
-        raise CredentialsError(
-            "the stored password cannot be decrypted with the keys in SEAMLINE_FERNET_KEYS"
-        ) from None
+    return _open(token, "decrypt")
 
 
 def rotate_password(token: str) -> str:
     """Re-encrypt a token with the first (newest) key of SEAMLINE_FERNET_KEYS."""
+    return _open(token, "rotate")
+
+
+def _open(token: str, operation: str) -> str:
     try:
-        return _fernet().rotate(token.encode()).decode()
+        return getattr(_fernet(), operation)(token.encode()).decode()
     except InvalidToken:
         raise CredentialsError(
             "the stored password cannot be decrypted with the keys in SEAMLINE_FERNET_KEYS"
