@@ -6,6 +6,7 @@ from collections import Counter
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,6 +17,9 @@ from .http import HtmxHttpRequest
 from .models import Cluster, Grant, Relation, Schema, Service, SyncRun
 from .paths import blast_radius, cross_service_edges
 from .tasks import start_sync
+
+PATHS_PER_PAGE = 100  # a large catalog has thousands: one page must stay quick to render and to read
+DETAIL_EDGES = 50  # on a service's page, per direction; the Paths page lists the rest
 
 
 def _partial(request: HtmxHttpRequest, template: str, partial: str) -> str:
@@ -52,6 +56,8 @@ def services(request: HtmxHttpRequest) -> HttpResponse:
 def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     service = get_object_or_404(Service.objects.for_services_page(), pk=pk)
     edges = cross_service_edges()
+    inbound = [e for e in edges if e.provider == service.name]
+    outbound = [e for e in edges if e.consumer == service.name]
     schemas = (
         Schema.objects.filter(service=service)
         .select_related("database__cluster")
@@ -64,8 +70,10 @@ def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         {
             "service": service,
             "schemas": schemas,
-            "inbound": [e for e in edges if e.provider == service.name],
-            "outbound": [e for e in edges if e.consumer == service.name],
+            "inbound": inbound[:DETAIL_EDGES],
+            "outbound": outbound[:DETAIL_EDGES],
+            "inbound_more": max(len(inbound) - DETAIL_EDGES, 0),
+            "outbound_more": max(len(outbound) - DETAIL_EDGES, 0),
             "contracts_in": service.contracts_in.select_related("consumer"),
             "nav": "services",
         },
@@ -149,11 +157,16 @@ def paths(request: HtmxHttpRequest) -> HttpResponse:
         edges = [e for e in edges if e.declared == (declared == "yes")]
     if cluster:
         edges = [e for e in edges if e.cluster == cluster]
+    page = Paginator(edges, PATHS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         _partial(request, "catalog/paths.html", "path-table"),
         {
-            "edges": edges,
+            "edges": page.object_list,
+            "page": page,
+            "query": query.urlencode(),
             "kinds": ["view", "fk", "grant", "function"],
             "services": Service.objects.values_list("name", flat=True),
             "clusters": Cluster.objects.values_list("name", flat=True),

@@ -149,3 +149,25 @@ def test_sync_now_needs_the_permission_and_a_post(viewer_client, viewer, synced_
     # a second request while one is queued starts nothing new
     viewer_client.post(url)
     assert SyncRun.objects.count() == 1
+
+
+def test_the_paths_page_is_paginated_and_keeps_its_filters(viewer_client, big_catalog):
+    response = viewer_client.get(reverse("paths"), {"kind": "view"})
+    assert response.context["page"].paginator.count == 200
+    assert len(response.context["edges"]) == 100
+    body = response.content.decode()
+    assert "?kind=view&amp;page=2" in body
+    second = viewer_client.get(reverse("paths"), {"kind": "view", "page": "2"}, headers={"HX-Request": "true"})
+    assert len(second.context["edges"]) == 100
+    assert second.context["edges"][0] != response.context["edges"][0]
+
+
+def test_a_service_page_lists_the_first_paths_and_links_to_the_rest(viewer_client, big_catalog):
+    Grant.objects.bulk_create(
+        Grant(relation=r, grantee="role001", privileges=["SELECT"])
+        for r in Relation.objects.exclude(schema__service=Service.objects.get(name="svc001"))[:120]
+    )
+    response = viewer_client.get(reverse("service", args=[Service.objects.get(name="svc001").pk]))
+    assert len(response.context["outbound"]) == 50
+    assert response.context["outbound_more"] > 0
+    assert f"{reverse('paths')}?service=svc001" in response.content.decode()
