@@ -380,3 +380,13 @@ class SyncRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class CatalogState(models.Model):
+    """One row whose version moves whenever anything the cross-service paths depend on changes (a sync, an edit of
+    services, ownership or contracts), so each web process can keep the paths it computed until then."""
+
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("catalog state")

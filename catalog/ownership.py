@@ -7,6 +7,7 @@ which is never owned implicitly.
 from __future__ import annotations
 
 from .models import Ownership, Schema
+from .versioning import bump
 
 
 def owner_lookup(cluster_ids: list[int] | None = None) -> dict[tuple[int, str, str], int]:
@@ -39,4 +40,6 @@ def assign_owners(cluster_ids: list[int] | None = None) -> int:
             schema.service_id = service_id
             changed.append(schema)
     Schema.objects.bulk_update(changed, ["service"], batch_size=1000)
+    if changed:
+        bump()
     return len(changed)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .models import UNOWNED, Contract, Dependency, Grant, Relation, Service
+from .versioning import memoized
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,13 @@ class _Rel:
 
 
 def cross_service_edges(cluster_ids: list[int] | None = None) -> list[Edge]:
-    """Every cross-service path in the given clusters (default: all), sorted; a fixed number of queries."""
+    """Every cross-service path in the given clusters (default: all), sorted; kept until the catalog changes."""
+    ids = tuple(sorted(cluster_ids)) if cluster_ids is not None else None
+    return memoized("edges", (ids,), lambda: _compute_edges(cluster_ids))
+
+
+def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
+    """A fixed number of queries, whatever the catalog's size."""
     relations = Relation.objects.all()
     deps = Dependency.objects.all()
     grants = Grant.objects.all()

@@ -23,6 +23,7 @@ from .introspect import DatabaseCatalog
 from .models import Cluster, Database, Dependency, Function, Grant, Relation, Schema
 from .monitored import connect, password_for
 from .ownership import assign_owners
+from .versioning import bump
 
 LABELS = {
     "catalog.Database": "databases",
@@ -119,6 +120,7 @@ def sync_cluster(
             synced_at=timezone.now(),
         )
         summary.owners_changed = assign_owners([cluster.pk])
+        bump()
     if progress:
         progress("", len(wanted), len(wanted))
     return summary

@@ -28,6 +28,14 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_catalog_memo():
+    """Each test's catalog is rolled back or flushed afterwards, version row included: start every test clean."""
+    from catalog import versioning
+
+    versioning._memo.clear()
+
+
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_user("alice", password=PASSWORD, is_staff=True, is_superuser=True)

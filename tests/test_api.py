@@ -391,11 +391,14 @@ def big_catalog(db):
 QUERY_BUDGETS = [
     ("clusters", 6),  # count, clusters, replicas, databases
     ("services", 7),  # count, services, ownerships, contracts out, contracts in
-    ("services/svc100", 11),  # the service and its 3 prefetches, then the cross-service edges (5)
+    ("services/svc100", 12),  # the service and its 3 prefetches, the catalog version, then the edges (5)
     ("schemas", 4),  # count, schemas
     ("relations", 4),  # count, relations
-    ("paths", 8),  # the cluster, then the edges: relations, contracts, dependencies, services, grants
-    ("ownership-map", 10),  # the cluster, services, ownerships, then the edges (5)
+    (
+        "paths",
+        9,
+    ),  # the cluster, the catalog version, then the edges: relations, contracts, dependencies, services, grants
+    ("ownership-map", 11),  # the cluster, services, ownerships, the catalog version, then the edges (5)
 ]
 
 
