@@ -186,13 +186,25 @@ def _cluster_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         Cluster.objects.prefetch_related("replicas", Prefetch("database_set", to_attr="synced_databases")), pk=pk
     )
     runs = list(cluster.sync_runs.all()[:10])
+    latest = runs[0] if runs else None
+    # a sync from the command line or an older run may be newer news than the last run started here
+    shown_run = (
+        latest
+        if latest
+        and (
+            latest.is_active
+            or not cluster.synced_at
+            or (latest.finished_at and latest.finished_at >= cluster.synced_at)
+        )
+        else None
+    )
     return render(
         request,
         _partial(request, "catalog/cluster_detail.html", "sync-status"),
         {
             "cluster": cluster,
             "runs": runs,
-            "latest": runs[0] if runs else None,
+            "shown_run": shown_run,
             "schema_counts": dict(
                 Schema.objects.filter(database__cluster=cluster).values_list("database__name").annotate(n=Count("id"))
             ),

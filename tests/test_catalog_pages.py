@@ -186,3 +186,15 @@ def test_paths_are_computed_once_per_catalog_version(viewer_client, big_catalog,
     # a new contract moves the version (a signal), and the next page sees it
     Contract.objects.create(consumer=Service.objects.get(name="svc005"), provider=Service.objects.get(name="svc006"))
     assert declared() == {True}
+
+
+def test_the_cluster_page_tells_a_sync_from_the_command_line(viewer_client, demo_catalog):
+    from django.core.management import call_command
+
+    cluster = Cluster.objects.get(name="demo")
+    assert "Never synced." in viewer_client.get(reverse("cluster", args=[cluster.pk])).content.decode()
+    SyncRun.objects.create(cluster=cluster, status=SyncRun.Status.FAILED, error="unreachable: boom")
+    assert "unreachable: boom" in viewer_client.get(reverse("cluster", args=[cluster.pk])).content.decode()
+    call_command("sync", "demo")  # newer than the failed run: the page shows the success
+    body = viewer_client.get(reverse("cluster", args=[cluster.pk])).content.decode()
+    assert "Synced" in body and "unreachable: boom</p>" not in body
