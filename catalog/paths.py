@@ -151,20 +151,27 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
             if source.is_view:
                 stack.extend((s, (*via, ".".join(source.parts))) for s in reads.get(source_id, ()))
 
-    # grants: a service's db_roles holding privileges on another service's relations
-    role_owner: dict[str, str] = {}
-    for name, roles in Service.objects.values_list("name", "db_roles"):
-        for role in roles:
-            role_owner.setdefault(role, name)
-    for relation_id, grantee, privileges in grants.filter(grantee__in=list(role_owner)).values_list(
+    # grants: a service's db_roles holding privileges on another service's relations (a role two services declare
+    # gives both of them the path: the catalog cannot tell which one uses it)
+    role_users = _role_users()
+    for relation_id, grantee, privileges in grants.filter(grantee__in=list(role_users)).values_list(
         "relation_id", "grantee", "privileges"
     ):
         source = rels.get(relation_id)
-        consumer = role_owner[grantee]
-        if source and source.service != consumer:
-            edges.add(edge(consumer, source, "grant", (grantee,), privileges=tuple(sorted(privileges))))
+        for consumer in role_users[grantee]:
+            if source and source.service != consumer:
+                edges.add(edge(consumer, source, "grant", (grantee,), privileges=tuple(sorted(privileges))))
 
     return sorted(edges, key=lambda e: (e.cluster, e.consumer, e.provider, e.kind, e.object_parts, e.source_parts))
+
+
+def _role_users() -> dict[str, list[str]]:
+    """db role -> the services that declare it, by name."""
+    users: dict[str, list[str]] = defaultdict(list)
+    for name, roles in Service.objects.order_by("name").values_list("name", "db_roles"):
+        for role in roles:
+            users[role].append(name)
+    return users
 
 
 def services_with_owned(cluster_ids: list[int] | None = None) -> list[dict]:
@@ -233,7 +240,8 @@ def blast_radius(relation: Relation) -> list[Dependent]:
         parts, service = names[view]
         out.add(Dependent("view", parts, service, via=via, object_id=view))
         stack.extend((v, (*via, ".".join(parts))) for v in readers.get(view, ()))
-    role_owner = {role: name for name, roles in Service.objects.values_list("name", "db_roles") for role in roles}
+    role_users = _role_users()
     for grantee, privileges in relation.grants.values_list("grantee", "privileges"):
-        out.add(Dependent("grant", (grantee,), role_owner.get(grantee), privileges=tuple(sorted(privileges))))
+        for service in role_users.get(grantee) or [None]:
+            out.add(Dependent("grant", (grantee,), service, privileges=tuple(sorted(privileges))))
     return sorted(out, key=lambda d: (d.service or "", d.kind, d.object_parts))

@@ -115,3 +115,12 @@ def test_an_unknown_cluster_is_a_clear_error(db):
 
     with pytest.raises(CommandError, match="no cluster named 'nowhere'"):
         call_command("ownership_map", "--cluster", "nowhere")
+
+
+def test_a_role_two_services_declare_gives_both_the_grant_path(synced_demo):
+    user = Service.objects.get(name="user_service")
+    user.db_roles = ["user_svc", "order_svc"]  # a shared role, as happens in real catalogs
+    user.save()
+    grants = {(e.consumer, e.source) for e in cross_service_edges() if e.kind == "grant" and e.object == "order_svc"}
+    assert ("order_service", "shop.product_service.products") in grants
+    assert ("user_service", "shop.product_service.products") in grants
