@@ -50,7 +50,6 @@ class SyncSummary:
     deleted: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     statements_sent: int = 0
-    owners_changed: int = 0
 
     @property
     def changed(self) -> bool:
@@ -119,7 +118,7 @@ def sync_cluster(
             monitor_role_is_superuser=server.current_user_is_superuser,
             synced_at=timezone.now(),
         )
-        summary.owners_changed = assign_owners([cluster.pk])
+        assign_owners([cluster.pk])
         bump()
     if progress:
         progress("", len(wanted), len(wanted))

@@ -93,6 +93,21 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: s
         time.sleep(interval)
 
 
+SIMULATOR_ROLES = ("user_svc", "order_svc", "product_svc", "payment_svc", "analyst")
+
+
+def wait_for_simulator_gone(timeout: float = 10.0) -> None:
+    """Every session the demo traffic opened is closed (the server notices a closed client within moments)."""
+
+    def gone() -> bool:
+        with pg() as conn:
+            return conn.execute(
+                "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = ANY(%s)", [list(SIMULATOR_ROLES)]
+            ).fetchone()[0]
+
+    wait_for(gone, timeout=timeout, message="the simulator's sessions to close")
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """A real Celery worker on the test Redis, using the test database."""

@@ -16,7 +16,7 @@ from django_celery_beat.models import PeriodicTask
 
 from dashboard.celery import app as celery_app
 
-from .conftest import pg, wait_for
+from .conftest import pg, wait_for, wait_for_simulator_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"user_service", "order_service", "product_service", "payment_service"}
@@ -99,15 +99,7 @@ def test_the_foreground_stack_serves_simulates_and_stops_on_ctrl_c(demo_database
         log.close()
     output = (tmp_path / "run.log").read_text()
     assert not listening(port)
-
-    def simulator_gone():
-        with pg() as conn:
-            return conn.execute(
-                "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename IN "
-                "('user_svc', 'order_svc', 'product_svc', 'payment_svc', 'analyst')"
-            ).fetchone()[0]
-
-    wait_for(simulator_gone, timeout=10, message="the simulator's sessions to close")
+    wait_for_simulator_gone()
     assert "SIGKILL" not in output, output[-3000:]  # every process stopped on its own
     for process in ("web", "worker", "beat", "simulator"):
         assert f"{process}.1 stopped" in output

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from demo import simulator
 
-from .conftest import pg, wait_for
+from .conftest import pg, wait_for_simulator_gone
 
 CHECKS = {
     "idle in transaction": "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'order_service' "
@@ -53,12 +53,4 @@ def test_the_simulator_shows_every_kind_of_trouble_then_stops_cleanly(demo_datab
     assert not thread.is_alive(), "the simulator did not stop within 15 s"
     assert seen == {*CHECKS, "replica reads"}, f"never seen: {set(CHECKS) | {'replica reads'} - seen}; log: {lines}"
     assert lines[-1] == "simulator stopped, all pools closed"
-
-    def all_closed() -> bool:
-        with pg() as primary:
-            return primary.execute(
-                "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename IN "
-                "('user_svc', 'order_svc', 'product_svc', 'payment_svc', 'analyst')"
-            ).fetchone()[0]
-
-    wait_for(all_closed, timeout=10, message="the simulator's sessions to close")
+    wait_for_simulator_gone()
