@@ -14,8 +14,8 @@ Measured on the dev stack (`make services`; SEAMLINE_PG_HOST / SEAMLINE_PG_PORT 
   (2 schemas x 5 tables + 20 views): the sync's own count, and what pg_stat_statements saw reach the synced database
   (when the server preloads it);
 - where the time goes, in process: ``catalog.sync.sync_cluster`` with its parts timed by wrapping what it calls
-  (the introspection queries, apply_database and the SQL it sends to Seamline's database, commits, assign_owners);
-  ``--profile`` adds cProfile's top functions.
+  (connecting, stage_database, apply_database and each merge statement it sends to Seamline's database, commits,
+  assign_owners); ``--profile`` adds cProfile's top functions.
 
 Goals (issue 3): median first sync <= 0.4 x median pg_dump; median unchanged re-sync <= 0.25 x median pg_dump; the
 number of statements sent to the monitored server does not depend on the database's size (big = small).
@@ -79,16 +79,6 @@ READER, WRITER = "seamline_bench_reader", "seamline_bench_writer"
 GOAL_FIRST = 0.4  # first sync <= 0.4 x pg_dump
 GOAL_RESYNC = 0.25  # unchanged re-sync <= 0.25 x pg_dump
 SERVICES = 20  # bench-svc-00..19, each owning 5 schemas of the big database (every other schema)
-INTROSPECTION = [  # what catalog.introspect.read_database calls, one statement each
-    "database_info",
-    "schemas",
-    "relations",
-    "functions",
-    "view_dependencies",
-    "foreign_keys",
-    "privileges",
-    "function_dependencies",
-]
 
 
 @dataclass(frozen=True)
@@ -319,33 +309,30 @@ class Breakdown:
     """Seconds spent in each part of one in-process ``sync_cluster`` call."""
 
     total: float = 0.0
-    read: Counter[str] = field(default_factory=Counter)  # introspection function -> seconds (read_database: all)
-    phases: Counter[str] = field(default_factory=Counter)  # write (apply_database), owners, commit, connect, rest
-    app_sql: Counter[str] = field(default_factory=Counter)  # "write SELECT", "write INSERT", ... -> seconds
+    phases: Counter[str] = field(default_factory=Counter)  # stage, write, owners, commit, connect, rest
+    app_sql: Counter[str] = field(default_factory=Counter)  # "write MERGE_RELATIONS", "stage COPY", ... -> seconds
     app_queries: Counter[str] = field(default_factory=Counter)  # same keys -> statements sent to Seamline's DB
 
     def parts(self) -> dict[str, str]:
         """Row label -> seconds (and statements), in the order of the report's table."""
-        read = self.read["read_database"]
-        write, owners, commit, connect = (self.phases[k] for k in ("write", "owners", "commit", "connect"))
-        write_sql = {k.split()[1]: v for k, v in self.app_sql.items() if k.startswith("write ")}
+        stage, write, owners, commit, connect = (
+            self.phases[k] for k in ("stage", "write", "owners", "commit", "connect")
+        )
         rows = {
             "total (`sync_cluster` in process)": f"{self.total:.2f}",
-            "reading the catalog (monitored server's SQL, rows into dataclasses)": f"{read:.2f}",
+            "connecting to the monitored server (settings, the database, the snapshot's second connection)": (
+                f"{connect:.2f}"
+            ),
+            "reading the catalog: fingerprint, and COPY from the monitored server into staging tables "
+            "(`stage_database`, connecting excluded)": f"{stage - connect:.2f}",
         }
-        for name in INTROSPECTION:
-            rows[f"· introspect.{name}"] = f"{self.read[name]:.2f}"
-        rows["writing it (`apply_database`)"] = f"{write:.2f}"
-        for kind in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-            if kind in write_sql:
-                n = self.app_queries[f"write {kind}"]
-                rows[f"· Seamline's SQL: {kind} (psycopg binding + server)"] = f"{write_sql[kind]:.2f} ({n:.0f}×)"
-        rows["· Python: rows into models, comparing, new objects, Django compiling INSERTs"] = (
-            f"{write - sum(write_sql.values()):.2f}"
-        )
-        rows["commits (Django's deferred foreign-key checks run here)"] = f"{commit:.2f}"
+        write_sql = {k.split()[1]: v for k, v in self.app_sql.items() if k.startswith("write ")}
+        rows["merging it into the catalog tables (`apply_database`)"] = f"{write:.2f}"
+        for name, seconds in sorted(write_sql.items(), key=lambda kv: -kv[1]):
+            n = self.app_queries[f"write {name}"]
+            rows[f"· {name}"] = f"{seconds:.2f}" + (f" ({n:.0f}×)" if n > 1 else "")
+        rows["commits"] = f"{commit:.2f}"
         rows["ownership (`assign_owners`)"] = f"{owners:.2f}"
-        rows["connecting to the monitored server"] = f"{connect:.2f}"
         rows["the rest (cluster settings, database list, cluster row)"] = f"{self.phases['rest']:.2f}"
         return rows
 
@@ -362,31 +349,29 @@ def instrumented(b: Breakdown) -> Iterator[None]:
     """Time sync_cluster's parts by wrapping what it calls (the code under test is not modified)."""
     from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-    from catalog import introspect
     from catalog import sync as catalog_sync
 
     phase = ["other"]
+    # the merge statements by name, so that each gets its own row
+    statements = {
+        value: name for name, value in vars(catalog_sync).items() if name.isupper() and isinstance(value, str)
+    }
 
-    def timed(fn: Callable[..., Any], *, read: str = "", enter: str = "") -> Callable[..., Any]:
+    def timed(fn: Callable[..., Any], *, enter: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             before = phase[0]
-            if enter:
-                phase[0] = enter
+            phase[0] = enter
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                seconds = time.perf_counter() - start
+                b.phases[enter] += time.perf_counter() - start
                 phase[0] = before
-                if read:
-                    b.read[read] += seconds
-                if enter:
-                    b.phases[enter] += seconds
 
         return wrapper
 
     def sql_timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        key = f"{phase[0]} {sql.lstrip().split(None, 1)[0].upper()}"
+        key = f"{phase[0]} {statements.get(sql) or sql.lstrip().split(None, 1)[0].upper()}"
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
@@ -396,13 +381,11 @@ def instrumented(b: Breakdown) -> Iterator[None]:
 
     # A part the code no longer has (renamed while others work on it) is simply not timed: it shows as 0.
     with ExitStack() as stack:
-        for name in (*INTROSPECTION, "read_database"):
-            if hasattr(introspect, name):
-                stack.enter_context(mock.patch.object(introspect, name, timed(getattr(introspect, name), read=name)))
-        for name, label in (("apply_database", "write"), ("assign_owners", "owners")):
+        for name, label in (("stage_database", "stage"), ("apply_database", "write"), ("assign_owners", "owners")):
             if hasattr(catalog_sync, name):
-                wrapped = timed(getattr(catalog_sync, name), enter=label)
-                stack.enter_context(mock.patch.object(catalog_sync, name, wrapped))
+                stack.enter_context(
+                    mock.patch.object(catalog_sync, name, timed(getattr(catalog_sync, name), enter=label))
+                )
         real = connections[DEFAULT_DB_ALIAS]
         stack.enter_context(mock.patch.object(real, "commit", timed(real.commit, enter="commit")))
         original_connect = getattr(catalog_sync, "connect", None)
@@ -431,7 +414,8 @@ def in_process(cluster: str) -> Breakdown:
         start = time.perf_counter()
         sync_cluster(target)
         b.total = time.perf_counter() - start
-    b.phases["rest"] = b.total - b.read["read_database"] - sum(b.phases.values())
+    # connecting happens inside stage_database too, except for the cluster settings' connection
+    b.phases["rest"] = b.total - sum(v for k, v in b.phases.items() if k != "connect")
     return b
 
 
@@ -444,7 +428,6 @@ def median_breakdown(runs: list[Breakdown]) -> Breakdown:
 
     return Breakdown(
         total=median([b.total for b in runs]),
-        read=med([b.read for b in runs]),
         phases=med([b.phases for b in runs]),
         app_sql=med([b.app_sql for b in runs]),
         app_queries=med([b.app_queries for b in runs]),
@@ -624,9 +607,9 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
             f"{_set(res.server_statements['big'])} big, {_set(res.server_statements['small'])} small"
         )
     first_b, resync_b = median_breakdown(res.first_breakdowns), median_breakdown(res.resync_breakdowns)
-    floor = startup + resync_b.read["read_database"]
+    floor = startup + first_b.phases["stage"]
     figures.append(
-        f"before writing anything, a sync pays the start-up and reads the catalog ({resync_b.read['read_database']:.2f}"
+        f"before writing anything, a first sync pays the start-up and reads the catalog ({first_b.phases['stage']:.2f}"
         f" s in process): {floor:.2f} s together, {floor / d:.2f}× pg_dump"
     )
     return table, figures, breakdown_table(first_b, resync_b), all(ok for *_, ok in goals)

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 
@@ -25,6 +26,10 @@ class CountingCursor(psycopg.Cursor):
     def execute(self, query, params=None, **kwargs):
         self.connection.statements_sent += 1
         return super().execute(query, params, **kwargs)
+
+    def copy(self, statement, params=None, **kwargs):
+        self.connection.statements_sent += 1
+        return super().copy(statement, params, **kwargs)
 
 
 class MonitoredConnection(psycopg.Connection):
@@ -116,9 +121,13 @@ def connection_params(dsn: str, password: str | None = None, dbname: str | None 
 
 @contextmanager
 def connect(
-    dsn: str, password: str | None = None, dbname: str | None = None, *, target: str = ""
+    dsn: str, password: str | None = None, dbname: str | None = None, *, target: str = "", snapshot: str = ""
 ) -> Iterator[MonitoredConnection]:
-    """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot)."""
+    """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot).
+
+    ``snapshot``, from ``export_snapshot`` on another connection still in its transaction, makes this transaction see
+    exactly what that one sees, so that two connections can read one database's catalog side by side.
+    """
     params = connection_params(dsn, password, dbname)
     where = target or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
     try:
@@ -129,11 +138,19 @@ def connect(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
+            if snapshot:
+                # SET takes no bind parameters; the identifier comes from pg_export_snapshot(), quoted as a literal
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             yield conn
     except psycopg.Error as exc:
         raise UnreachableError(where, type(exc).__name__, _scrub(exc, password)) from None
     finally:
         conn.close()
+
+
+def export_snapshot(conn: MonitoredConnection) -> str:
+    """The identifier of the connection's transaction snapshot, for ``connect(snapshot=...)``."""
+    return conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
 
 
 def _scrub(exc: Exception, password: str | None) -> str:
