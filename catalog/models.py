@@ -8,6 +8,7 @@ Database, Schema, Relation, Function, Dependency, Grant, and SyncRun for each ru
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Count, Prefetch, Q
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,23 @@ class Cluster(models.Model):
         default=list,
         verbose_name=_("databases to catalog"),
         help_text=_("empty: every non-template database"),
+    )
+    # live sampling (dashboard.sampling)
+    sample_interval = models.PositiveSmallIntegerField(
+        _("sampling interval (s)"),
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_("how often each node's sessions are sampled"),
+    )
+    idle_in_transaction_threshold = models.PositiveIntegerField(
+        _("idle in transaction threshold (s)"),
+        default=30,
+        help_text=_("a session idle in transaction longer than this is listed as an offender"),
+    )
+    long_query_threshold = models.PositiveIntegerField(
+        _("long query threshold (s)"),
+        default=30,
+        help_text=_("a query running longer than this is listed as an offender"),
     )
     # read from the server by the last successful sync
     server_version = models.CharField(_("server version"), max_length=40, blank=True)

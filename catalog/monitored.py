@@ -96,7 +96,9 @@ def password_for(cluster: Any) -> str | None:
     return None
 
 
-def connection_params(dsn: str, password: str | None = None, dbname: str | None = None) -> dict[str, Any]:
+def connection_params(
+    dsn: str, password: str | None = None, dbname: str | None = None, statement_timeout_ms: int | None = None
+) -> dict[str, Any]:
     """libpq keywords for a monitored server: the DSN's own, plus timeouts and a read-only session."""
     params: dict[str, Any] = conninfo_to_dict(dsn)
     params.pop("password", None)  # the catalog refuses such DSNs; never let one through
@@ -108,10 +110,11 @@ def connection_params(dsn: str, password: str | None = None, dbname: str | None 
     # names come back as str whatever the database's encoding (SQL_ASCII would otherwise give bytes)
     params["client_encoding"] = "UTF8"
     params["application_name"] = settings.MONITOR_APPLICATION_NAME
+    statement_timeout = statement_timeout_ms or settings.MONITOR_STATEMENT_TIMEOUT_MS
     guards = (
-        f"-c default_transaction_read_only=on -c statement_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS} "
+        f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout} "
         f"-c lock_timeout={settings.MONITOR_LOCK_TIMEOUT_MS} "
-        f"-c idle_in_transaction_session_timeout={settings.MONITOR_STATEMENT_TIMEOUT_MS * 2} "
+        f"-c idle_in_transaction_session_timeout={statement_timeout * 2} "
         # catalog and statistics queries are short: compiling them would cost more than it saves
         "-c jit=off"
     )
@@ -121,14 +124,20 @@ def connection_params(dsn: str, password: str | None = None, dbname: str | None 
 
 @contextmanager
 def connect(
-    dsn: str, password: str | None = None, dbname: str | None = None, *, target: str = "", snapshot: str = ""
+    dsn: str,
+    password: str | None = None,
+    dbname: str | None = None,
+    *,
+    target: str = "",
+    snapshot: str = "",
+    statement_timeout_ms: int | None = None,
 ) -> Iterator[MonitoredConnection]:
     """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot).
 
     ``snapshot``, from ``export_snapshot`` on another connection still in its transaction, makes this transaction see
     exactly what that one sees, so that two connections can read one database's catalog side by side.
     """
-    params = connection_params(dsn, password, dbname)
+    params = connection_params(dsn, password, dbname, statement_timeout_ms)
     where = target or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
     try:
         conn = MonitoredConnection.connect(**params, cursor_factory=CountingCursor)

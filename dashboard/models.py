@@ -65,3 +65,47 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)" if self.name else f"{self.prefix}…"
+
+
+class NodeSample(models.Model):
+    """One sample of one node's sessions: whether it answered, and its client sessions in all. The history's spine:
+    a sample with no ServiceSample row for a service means that service held no connection then."""
+
+    cluster = models.ForeignKey(
+        "catalog.Cluster", on_delete=models.CASCADE, related_name="node_samples", verbose_name=_("cluster")
+    )
+    node = models.CharField(_("node"), max_length=100)  # "primary", or the replica's name
+    sampled_at = models.DateTimeField(_("sampled at"))
+    reachable = models.BooleanField(_("reachable"))
+    total = models.PositiveIntegerField(_("client sessions"), default=0)
+    max_connections = models.PositiveIntegerField(_("max_connections"), null=True, blank=True)
+    reserved_connections = models.PositiveIntegerField(_("superuser_reserved_connections"), null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "node", "sampled_at"])]
+        verbose_name = _("node sample")
+        verbose_name_plural = _("node samples")
+        permissions = [("view_full_query", _("Can see sessions' full query text"))]
+
+
+class ServiceSample(models.Model):
+    """A service's sessions on one node at one sample, by state. ``service`` is a name, not a key, so that history
+    outlives a renamed or removed service; "" holds the unattributed sessions."""
+
+    cluster = models.ForeignKey(
+        "catalog.Cluster", on_delete=models.CASCADE, related_name="service_samples", verbose_name=_("cluster")
+    )
+    node = models.CharField(_("node"), max_length=100)
+    sampled_at = models.DateTimeField(_("sampled at"))
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    active = models.PositiveIntegerField(_("active"), default=0)
+    idle = models.PositiveIntegerField(_("idle"), default=0)
+    idle_in_transaction = models.PositiveIntegerField(_("idle in transaction"), default=0)
+    idle_in_transaction_aborted = models.PositiveIntegerField(_("idle in transaction (aborted)"), default=0)
+    waiting = models.PositiveIntegerField(_("waiting on a lock"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "node", "service", "sampled_at"])]
+        verbose_name = _("service sample")
+        verbose_name_plural = _("service samples")

@@ -100,7 +100,8 @@ DATABASES = {
         "PASSWORD": env_str("SEAMLINE_DB_PASSWORD"),
         "CONN_MAX_AGE": env_int("SEAMLINE_DB_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": 5},
+        # named, so that Seamline's own sessions are recognisable in pg_stat_activity (and on its Pools page)
+        "OPTIONS": {"connect_timeout": 5, "application_name": "seamline-app"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -165,5 +166,13 @@ MONITOR_CONNECT_TIMEOUT = env_int("SEAMLINE_MONITOR_CONNECT_TIMEOUT", 5)
 MONITOR_STATEMENT_TIMEOUT_MS = env_int("SEAMLINE_MONITOR_STATEMENT_TIMEOUT_MS", 30_000)
 MONITOR_LOCK_TIMEOUT_MS = env_int("SEAMLINE_MONITOR_LOCK_TIMEOUT_MS", 1_000)
 MONITOR_APPLICATION_NAME = "seamline"
+# Live sampling: each sample's statements are short, so they get a tighter timeout than a catalog sync; the task's
+# soft and hard time limits sit above connect timeout + statement timeout.
+SAMPLE_STATEMENT_TIMEOUT_MS = env_int("SEAMLINE_SAMPLE_STATEMENT_TIMEOUT_MS", 5_000)
+SAMPLE_SOFT_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_SOFT_TIME_LIMIT", 15)
+SAMPLE_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_TIME_LIMIT", 20)
+HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
+# How long a page waits for Redis before it says live data is unavailable (seconds).
+LIVE_REDIS_TIMEOUT = float(env_str("SEAMLINE_LIVE_REDIS_TIMEOUT", "0.5"))
 # Fernet keys for stored cluster passwords, comma-separated, newest first (older ones still decrypt during rotation).
 FERNET_KEYS = [k for k in env_str("SEAMLINE_FERNET_KEYS").split(",") if k.strip()]

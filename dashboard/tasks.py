@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 
 from celery import shared_task
+from django.conf import settings
 from django.db import connection
 
+from catalog.models import Cluster
+
+from . import sampling
 from .celery import app as _app  # noqa: F401  the app exists before a task is sent
 
 
@@ -17,3 +21,30 @@ def ping() -> dict:
         cur.execute("SELECT current_database()")
         (database,) = cur.fetchone()
     return {"pong": True, "database": database, "at": time.time()}
+
+
+@shared_task(ignore_result=True)
+def dispatch_sampling() -> int:
+    """Beat runs this every second: it queues one sample_node per node that is due."""
+
+    def send(cluster_id: int, node: str, interval: int) -> None:
+        # a sample still queued when the next one is due is dropped, not run late
+        sample_node.apply_async((cluster_id, node), expires=interval)
+
+    return sampling.dispatch_due(send)
+
+
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=settings.SAMPLE_SOFT_TIME_LIMIT,
+    time_limit=settings.SAMPLE_TIME_LIMIT,
+)
+def sample_node(cluster_id: int, node: str) -> None:
+    cluster = Cluster.objects.prefetch_related("replicas").filter(pk=cluster_id).first()
+    if cluster is not None:  # removed since it was queued
+        sampling.sample_node(cluster, node)
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> int:
+    return sampling.prune_history()

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from . import views
+from . import pools_views, views
 
 # Admin modules load with the URLs (the web), not at every django.setup() (every command): see SimpleAdminConfig.
 admin.autodiscover()
@@ -16,7 +16,10 @@ admin.site.login = login_required(admin.site.login)
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
-    path("pools/", views.pools, name="pools"),
+    path("pools/", pools_views.pools_index, name="pools"),
+    path("pools/<int:pk>/", pools_views.pools_cluster, name="pools_cluster"),
+    path("pools/<int:pk>/history.json", pools_views.pools_history, name="pools_history"),
+    path("services/<int:pk>/live/", pools_views.service_live, name="service_live"),
     path("replication/", views.replication, name="replication"),
     path("audits/", views.audits, name="audits"),
     path("", include("catalog.urls")),

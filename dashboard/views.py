@@ -39,19 +39,6 @@ def _not_yet(request: HttpRequest, nav: str, title: str, explanation: str) -> Ht
 
 
 @require_GET
-def pools(request: HttpRequest) -> HttpResponse:
-    return _not_yet(
-        request,
-        "pools",
-        _("Pools"),
-        _(
-            "Connection pools are not sampled yet. This page will show, per service, the connections it holds by state "
-            "against its configured pool and the cluster's max_connections, once live sampling is built."
-        ),
-    )
-
-
-@require_GET
 def replication(request: HttpRequest) -> HttpResponse:
     return _not_yet(
         request,

@@ -1,0 +1,93 @@
+"""Activity SQL: who is connected to one node right now, and in what state. Two short statements per sample.
+
+Each function is one SQL statement over an open connection (``catalog.monitored.connect``: read-only, with timeouts)
+and returns plain dataclasses. Ages are computed by the server against its own clock (``now() - xact_start``), so a
+skewed clock on Seamline's side cannot make a transaction look younger or older than it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    max_connections: int
+    reserved_connections: int  # superuser_reserved_connections
+    in_recovery: bool
+    # False when the monitoring role can see only its own sessions' states and queries: neither a superuser nor a
+    # member of pg_read_all_stats (which pg_monitor includes). Other sessions then read as state NULL.
+    sees_all_sessions: bool
+
+
+@dataclass(frozen=True)
+class Session:
+    pid: int
+    backend_start: datetime
+    user: str
+    application_name: str
+    database: str
+    client_addr: str | None  # None for a Unix socket (and when not visible)
+    state: str | None  # active, idle, idle in transaction, idle in transaction (aborted), fastpath function call,
+    # disabled; None when the monitoring role may not see it
+    wait_event_type: str | None
+    wait_event: str | None
+    xact_seconds: float | None  # age of the open transaction
+    query_seconds: float | None  # age of the current (or, when idle, last) query
+    state_seconds: float | None  # time in the current state
+    query: str  # the raw text, as track_activity_query_size cut it; "" when not visible
+    blocked_by: tuple[int, ...]  # pg_blocking_pids, for sessions waiting on a lock
+
+    @property
+    def waiting_on_lock(self) -> bool:
+        return self.wait_event_type == "Lock"
+
+
+SETTINGS_SQL = """
+SELECT
+    current_setting('max_connections')::int,
+    current_setting('superuser_reserved_connections')::int,
+    pg_is_in_recovery(),
+    coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
+        OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+"""
+
+
+def node_settings(conn: psycopg.Connection) -> NodeSettings:
+    return NodeSettings(*conn.execute(SETTINGS_SQL).fetchone())
+
+
+# Client backends only: autovacuum, WAL senders and background workers use no pool. The sampler's own session is
+# left out. pg_blocking_pids() takes the lock manager's partition locks, so it runs only for sessions that wait on a
+# lock. The ages are epoch seconds of server-side intervals.
+SESSIONS_SQL = """
+SELECT
+    a.pid,
+    a.backend_start,
+    coalesce(a.usename, ''),
+    coalesce(a.application_name, ''),
+    coalesce(a.datname, ''),
+    host(a.client_addr),
+    a.state,
+    a.wait_event_type,
+    a.wait_event,
+    extract(epoch FROM now() - a.xact_start)::float8,
+    extract(epoch FROM now() - a.query_start)::float8,
+    extract(epoch FROM now() - a.state_change)::float8,
+    coalesce(a.query, ''),
+    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END
+FROM pg_stat_activity a
+WHERE a.backend_type = 'client backend'
+  AND a.pid <> pg_backend_pid()
+ORDER BY a.pid
+"""
+
+
+def sessions(conn: psycopg.Connection) -> list[Session]:
+    return [
+        Session(*row[:13], blocked_by=tuple(row[13] or ()))  # type: ignore[call-arg]
+        for row in conn.execute(SESSIONS_SQL)
+    ]

@@ -1,0 +1,137 @@
+"""The Pools screens: every cluster's headroom, one cluster's services and offenders, a service's Live panel, and
+the history figures. All read snapshots (Redis) and history rows, never a monitored server."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from catalog.http import HtmxHttpRequest
+from catalog.models import Cluster, Service
+
+from . import history, pools, snapshots
+from .sampling import PRIMARY, nodes_of
+
+REFRESH_SECONDS = 5
+
+
+def _clusters():
+    return Cluster.objects.prefetch_related("replicas").order_by("name")
+
+
+@require_GET
+def pools_index(request: HtmxHttpRequest) -> HttpResponse:
+    clusters = list(_clusters())
+    try:
+        views, unavailable = pools.load(clusters, node=None), False
+    except snapshots.LiveDataUnavailable:
+        views, unavailable = {}, True
+    template = "dashboard/pools_index.html"
+    if request.htmx:
+        template += "#live"
+    return render(
+        request,
+        template,
+        {
+            "clusters": [(c, views.get(c.pk, [])) for c in clusters],
+            "unavailable": unavailable,
+            "refresh": REFRESH_SECONDS,
+            "nav": "pools",
+        },
+    )
+
+
+@require_GET
+def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(_clusters(), pk=pk)
+    node_names = [n.name for n in nodes_of(cluster)]
+    node = request.GET.get("node") or PRIMARY
+    if node not in node_names:
+        raise Http404(_("No such node."))
+    view, unavailable, queries = None, False, {}
+    try:
+        view = pools.load([cluster], node=node)[cluster.pk][0]
+        pools.link_services(view)
+        if request.user.has_perm("dashboard.view_full_query") and view.has_figures:
+            queries = snapshots.read_queries(cluster.pk, node)
+    except snapshots.LiveDataUnavailable:
+        unavailable = True
+    window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
+    service = request.GET.get("service", "")
+    template = "dashboard/pools_cluster.html"
+    if request.htmx:
+        template += "#live"
+    return render(
+        request,
+        template,
+        {
+            "cluster": cluster,
+            "nodes": node_names,
+            "node": node,
+            "view": view,
+            "unavailable": unavailable,
+            "queries": queries,
+            "windows": list(history.WINDOWS),
+            "window": window,
+            "chart_services": _chart_services(view),
+            "service": service,
+            "refresh": REFRESH_SECONDS,
+            "nav": "pools",
+        },
+    )
+
+
+def _chart_services(view: pools.NodeView | None) -> list[str]:
+    """The services charted on a cluster's page: those with rows now, busiest first, then the unattributed."""
+    rows = sorted(view.rows, key=lambda r: -r.counts["total"]) if view else []
+    return [r.service for r in rows]
+
+
+@require_GET
+def pools_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
+    """A service's (or, with service="", the unattributed sessions') history on one node, as a plotly figure."""
+    cluster = get_object_or_404(_clusters(), pk=pk)
+    node = request.GET.get("node") or PRIMARY
+    if node not in [n.name for n in nodes_of(cluster)]:
+        raise Http404(_("No such node."))
+    window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
+    name = request.GET.get("service", "")
+    service = Service.objects.filter(name=name).first() if name else None
+    series = history.service_series(cluster, node, name, window)
+    title = name or _("unattributed sessions")
+    return JsonResponse(history.service_figure(series, service.connection_budget if service else None, title))
+
+
+@require_GET
+def service_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The Live panel of a service's page: its row on every node of every cluster it uses (owns data on, or has
+    sessions on), served as a partial the service page loads and refreshes."""
+    service = get_object_or_404(Service, pk=pk)
+    clusters = list(_clusters())
+    try:
+        views = pools.load(clusters, node=None)
+        unavailable = False
+    except snapshots.LiveDataUnavailable:
+        views, unavailable = {}, True
+    owned = set(service.ownerships.values_list("cluster_id", flat=True))
+    entries = []
+    for cluster in clusters:
+        for view in views.get(cluster.pk, []):
+            row = next((r for r in view.rows if r.service == service.name), None)
+            if row or (cluster.pk in owned and view.name == PRIMARY):
+                entries.append((view, row))
+    part = "charts" if request.GET.get("part") == "charts" else "numbers"
+    return render(
+        request,
+        f"dashboard/service_live.html#{part}",
+        {
+            "service": service,
+            "entries": entries,
+            "unavailable": unavailable,
+            "refresh": REFRESH_SECONDS,
+            "windows": list(history.WINDOWS),
+            "window": history.DEFAULT_WINDOW,
+        },
+    )

@@ -1,0 +1,78 @@
+"""The latest snapshot of each node, in Redis: what every page and command reads instead of the monitored server.
+
+A snapshot is one JSON document per node (``dashboard.sampling`` writes it), plus the full query texts of the
+sessions it lists under a key of their own, read only for users allowed to see them. Redis answers within a short
+timeout or the reader raises LiveDataUnavailable: a page then says so, and renders everything else.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import redis
+from django.conf import settings
+
+# Kept long after the node stopped being sampled: an old snapshot is shown as stale (with its age), never dropped to
+# look like an empty node.
+TTL_SECONDS = 7 * 24 * 3600
+
+
+class LiveDataUnavailable(Exception):
+    """Redis cannot be reached or did not answer in time."""
+
+
+@cache
+def client() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=settings.LIVE_REDIS_TIMEOUT,
+        socket_timeout=settings.LIVE_REDIS_TIMEOUT,
+    )
+
+
+def key(cluster_id: int, node: str, part: str = "snapshot") -> str:
+    return f"seamline:pools:{cluster_id}:{node}:{part}"
+
+
+def write(cluster_id: int, node: str, snapshot: dict[str, Any], queries: dict[int, str]) -> None:
+    try:
+        pipe = client().pipeline(transaction=True)
+        pipe.set(key(cluster_id, node), json.dumps(snapshot), ex=TTL_SECONDS)
+        pipe.set(key(cluster_id, node, "queries"), json.dumps(queries), ex=TTL_SECONDS)
+        pipe.execute()
+    except redis.RedisError as exc:
+        raise LiveDataUnavailable(str(exc)) from exc
+
+
+def read(cluster_id: int, node: str) -> dict[str, Any] | None:
+    return read_many([(cluster_id, node)])[(cluster_id, node)]
+
+
+def read_many(nodes: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any] | None]:
+    """The snapshots of many nodes in one round trip; None for a node never sampled."""
+    if not nodes:
+        return {}
+    try:
+        values = client().mget([key(cluster_id, node) for cluster_id, node in nodes])
+    except redis.RedisError as exc:
+        raise LiveDataUnavailable(str(exc)) from exc
+    return {n: (json.loads(v) if v is not None else None) for n, v in zip(nodes, values, strict=True)}
+
+
+def read_queries(cluster_id: int, node: str) -> dict[int, str]:
+    """Full query texts by pid, of the sessions the node's snapshot lists."""
+    try:
+        value = client().get(key(cluster_id, node, "queries"))
+    except redis.RedisError as exc:
+        raise LiveDataUnavailable(str(exc)) from exc
+    return {int(pid): text for pid, text in json.loads(value).items()} if value else {}
+
+
+def claim(cluster_id: int, node: str, seconds: int) -> bool:
+    """True once per ``seconds`` for a node, whoever asks: the sampling dispatcher's "is it due?"."""
+    try:
+        return bool(client().set(key(cluster_id, node, "due"), b"1", nx=True, px=int(seconds * 1000)))
+    except redis.RedisError as exc:
+        raise LiveDataUnavailable(str(exc)) from exc
