@@ -26,7 +26,7 @@ class NodeSettings:
 @dataclass(frozen=True)
 class Session:
     pid: int
-    backend_start: datetime
+    backend_start: datetime | None  # None when not visible
     user: str
     application_name: str
     database: str
@@ -80,7 +80,10 @@ SELECT
     coalesce(a.query, ''),
     CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END
 FROM pg_stat_activity a
-WHERE a.backend_type = 'client backend'
+WHERE (a.backend_type = 'client backend'
+       -- a role without pg_read_all_stats sees other roles' sessions with backend_type (and state, ages, query)
+       -- NULL, but their role, application and database: client backends as far as it can tell
+       OR a.backend_type IS NULL AND a.usename IS NOT NULL AND a.datname IS NOT NULL)
   AND a.pid <> pg_backend_pid()
 ORDER BY a.pid
 """

@@ -26,6 +26,7 @@ from ninja.security import HttpBearer, SessionAuth
 from catalog.api import router as catalog_router
 
 from .models import ApiToken
+from .pools_api import router as pools_router
 
 app_name = "api-v1"
 
@@ -80,8 +81,9 @@ def _authenticated(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 api = NinjaAPI(
     title="Seamline API",
     version="1",
-    description="Read-only access to Seamline's catalog: clusters, services, schemas, relations, cross-service "
-    "paths and the ownership map. Authenticate with a session cookie or `Authorization: Bearer <token>`.",
+    description="Read-only access to Seamline's catalog (clusters, services, schemas, relations, cross-service "
+    "paths, the ownership map) and to the live pools (each node's latest snapshot, and history). Authenticate with "
+    "a session cookie or `Authorization: Bearer <token>`.",
     auth=AUTH,
     renderer=Utf8JSONRenderer(),
     urls_namespace=app_name,
@@ -91,6 +93,7 @@ api = NinjaAPI(
 )
 api.add_exception_handler(AuthenticationError, _unauthorized)
 api.add_router("/", catalog_router)
+api.add_router("/", pools_router)
 
 
 def _login_not_required(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:

@@ -53,6 +53,7 @@ class NodeView:
     snapshot: dict[str, Any] | None
     now: datetime
     rows: list[ServiceRow] = field(default_factory=list)
+    service_ids: dict[str, int] = field(default_factory=dict)  # catalog ids by service name, for links
 
     @property
     def sampled_at(self) -> datetime | None:
@@ -120,6 +121,7 @@ def load(clusters: list[Cluster], node: str | None = PRIMARY, now: datetime | No
     for cluster, name in wanted:
         view = NodeView(cluster, name, found[(cluster.pk, name)], now)
         view.rows = rows_of(view, services, owners.get(cluster.pk, set()))
+        view.service_ids = {name: s.pk for name, s in services.items()}
         views[cluster.pk].append(view)
     return views
 
@@ -159,7 +161,7 @@ def link_services(view: NodeView) -> None:
     """Give every session a snapshot lists the catalog id of its service (``service_pk``), for links."""
     if not view.has_figures:
         return
-    ids = dict(Service.objects.values_list("name", "pk"))
+    ids = view.service_ids
     for part in ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions"):
         for session in view.snapshot[part]:
             session["service_pk"] = ids.get(session["service"])

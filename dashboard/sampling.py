@@ -92,7 +92,7 @@ def _add(counters: dict[str, Any], session: activity.Session, state: str) -> Non
 
 
 def _finish(counters: dict[str, Any]) -> dict[str, Any]:
-    counters["wait_events"] = counters["wait_events"].most_common(3)
+    counters["wait_events"] = [[event, n] for event, n in counters["wait_events"].most_common(3)]
     for k in ("oldest_xact_seconds", "longest_query_seconds"):
         if counters[k] is not None:
             counters[k] = round(counters[k], 1)
@@ -122,7 +122,7 @@ def summarize(
         service = owner.get(session.pid)
         return {
             "pid": session.pid,
-            "backend_start": session.backend_start.isoformat(),
+            "backend_start": session.backend_start.isoformat() if session.backend_start else None,
             "service": service.name if service else None,
             "team": service.team if service else None,
             "user": session.user,

@@ -6,6 +6,7 @@ settings at it through the environment; nothing here is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -52,12 +53,12 @@ def viewer_client(client, viewer):
     return client
 
 
-def pg(port: int | None = None, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
-    """A superuser connection to the test stack (primary unless another port is given)."""
+def pg(port: int | None = None, dbname: str = "postgres", user: str = "postgres", **kwargs) -> psycopg.Connection:
+    """A connection to the test stack, as the superuser unless told otherwise (primary unless another port is given)."""
     return psycopg.connect(
         host=settings.PG_HOST,
         port=port or settings.PG_PORT,
-        user="postgres",
+        user=user,
         dbname=dbname,
         autocommit=True,
         connect_timeout=5,
@@ -138,3 +139,129 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# --- sessions held in known states, for the pools tests ------------------------------------------------------------
+
+HELD_DB = "seamline_pools_test"
+REPORTER = "seamline_pt_reporter"  # a login role the service pt_reports declares in db_roles
+
+
+class HeldSessions:
+    """Sessions on the test primary, each held in one known state until the fixture ends:
+
+    - ``idle_in_xact``: application pt_orders, an open transaction holding a row lock, idle;
+    - ``aborted``: application pt_orders, a transaction that failed and was not rolled back;
+    - ``blocked``: application pt_orders, an UPDATE waiting for the row ``idle_in_xact`` holds;
+    - ``sleeper``: role seamline_pt_reporter (no application_name), running pg_sleep(600);
+    - ``stranger``: application pt_stranger, idle: no service declares it.
+    """
+
+    def __init__(self) -> None:
+        self.conns: list[psycopg.Connection] = []
+        self.threads: list = []
+        self.pids: dict[str, int] = {}
+
+    def connect(self, application_name: str, user: str = "postgres") -> psycopg.Connection:
+        conn = pg(dbname=HELD_DB, user=user, application_name=application_name)
+        self.conns.append(conn)
+        return conn
+
+    def in_background(self, conn: psycopg.Connection, sql: str) -> None:
+        import threading
+
+        def run() -> None:
+            with contextlib.suppress(psycopg.Error):  # terminated at the end of the test
+                conn.execute(sql)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def start(self) -> None:
+        self.idle_in_xact = self.connect("pt_orders")
+        self.idle_in_xact.autocommit = False
+        self.idle_in_xact.execute("UPDATE pt_items SET v = v + 1 WHERE id = 1")
+        self.aborted = self.connect("pt_orders")
+        self.aborted.autocommit = False
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            self.aborted.execute("SELECT 1 / 0")
+        self.blocked = self.connect("pt_orders")
+        self.in_background(self.blocked, "UPDATE pt_items SET v = v + 2 WHERE id = 1")
+        self.sleeper = self.connect("", user=REPORTER)
+        self.in_background(self.sleeper, "SELECT pg_sleep(600)")
+        self.stranger = self.connect("pt_stranger")
+        self.pids = {name: getattr(self, name).info.backend_pid for name in
+                     ("idle_in_xact", "aborted", "blocked", "sleeper", "stranger")}  # fmt: skip
+
+        def settled() -> bool:
+            with pg() as conn:
+                states = dict(
+                    conn.execute(
+                        "SELECT pid, coalesce(wait_event_type, '') || '/' || state FROM pg_stat_activity"
+                        " WHERE pid = ANY(%s)",
+                        [list(self.pids.values())],
+                    ).fetchall()
+                )
+            return (
+                states.get(self.pids["blocked"], "").startswith("Lock/")
+                and states.get(self.pids["sleeper"], "").endswith("/active")
+                and states.get(self.pids["aborted"], "").endswith("idle in transaction (aborted)")
+            )
+
+        wait_for(settled, timeout=15, message="the held sessions to reach their states")
+
+    def stop(self) -> None:
+        pids = [c.info.backend_pid for c in self.conns if not c.closed]
+        with pg() as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
+        for conn in self.conns:
+            conn.close()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def held_sessions():
+    with pg() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {HELD_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {HELD_DB}")
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [REPORTER]).fetchone():
+            admin.execute(f"CREATE ROLE {REPORTER} LOGIN")
+    with pg(dbname=HELD_DB) as conn:
+        conn.execute("CREATE TABLE pt_items (id int PRIMARY KEY, v int NOT NULL)")
+        conn.execute("INSERT INTO pt_items VALUES (1, 0)")
+        conn.execute(f"GRANT SELECT ON pt_items TO {REPORTER}")
+    held = HeldSessions()
+    try:
+        held.start()
+        yield held
+    finally:
+        held.stop()
+        with pg() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {HELD_DB} WITH (FORCE)")
+            admin.execute(f"DROP ROLE IF EXISTS {REPORTER}")
+
+
+@pytest.fixture
+def pools_cluster(db):
+    """Cluster "pt" on the test primary (its replica too), with the two services the held sessions belong to.
+    Offender thresholds are 0 s, so every held session is an offender at once. Redis' snapshots are cleared."""
+    from catalog.models import Cluster, Ownership, Service
+    from dashboard import snapshots
+
+    for key in snapshots.client().scan_iter("seamline:pools:*"):
+        snapshots.client().delete(key)
+    dsn = f"host={settings.PG_HOST} port={settings.PG_PORT} user=postgres dbname=postgres"
+    cluster = Cluster.objects.create(
+        name="pt", dsn=dsn, databases=[HELD_DB], idle_in_transaction_threshold=0, long_query_threshold=0
+    )
+    cluster.replicas.create(
+        name="pt-replica", dsn=f"host={settings.PG_HOST} port={settings.REPLICA_PORT} user=postgres dbname=postgres"
+    )
+    orders = Service.objects.create(
+        name="pt_orders", team="checkout", application_names=["pt_orders"], pool_size=2, max_overflow=1, instances=2
+    )
+    Service.objects.create(name="pt_reports", team="insights", db_roles=[REPORTER], pool_size=1)
+    Ownership.objects.create(service=orders, cluster=cluster, database=HELD_DB, schema="public")
+    return cluster

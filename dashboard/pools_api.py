@@ -1,0 +1,100 @@
+"""The JSON API of the pools: each node's latest snapshot, and a service's history, read from Redis and the history
+tables (never from a monitored server). Mounted under /api/v1/ by dashboard.api."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+
+from catalog.models import Cluster
+
+from . import history, pools, snapshots
+from .sampling import PRIMARY, nodes_of
+
+router = Router(tags=["pools"])
+
+
+class Counters(Schema):
+    total: int
+    active: int
+    idle: int
+    idle_in_transaction: int
+    idle_in_transaction_aborted: int
+    waiting: int
+    oldest_xact_seconds: float | None
+    longest_query_seconds: float | None
+
+
+class ServicePool(Counters):
+    service: str
+    team: str
+    budget: int | None  # (pool_size + max_overflow) x instances; None for a service not in the catalog
+
+
+class NodePools(Schema):
+    cluster: str
+    node: str
+    status: str  # fresh, stale (older than three intervals), unreachable, never (not sampled yet)
+    sampled_at: datetime | None
+    age_seconds: float | None
+    error: str | None = None  # for an unreachable node: the error's class
+    unreachable_since: datetime | None = None
+    max_connections: int | None
+    reserved_connections: int | None
+    sees_all_sessions: bool | None = None  # False: the monitoring role lacks pg_monitor
+    services: list[ServicePool]
+    unattributed: Counters | None
+
+
+class ClusterPools(Schema):
+    cluster: str
+    nodes: list[NodePools]
+
+
+class HistoryOut(Schema):
+    cluster: str
+    node: str
+    service: str  # "" for the unattributed sessions
+    window: str
+    bucket_seconds: int
+    buckets: list[datetime]
+    by_state: dict[str, list[float | None]]  # average sessions per bucket; null where the node was not sampled
+
+
+@router.get("/pools/{cluster}", response=ClusterPools, summary="Latest pool snapshot of every node of a cluster")
+def cluster_pools(request: HttpRequest, cluster: str) -> dict:
+    target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
+    try:
+        views = pools.load([target], node=None)[target.pk]
+    except snapshots.LiveDataUnavailable:
+        raise HttpError(503, "live data unavailable: Redis cannot be reached") from None
+    return {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]}
+
+
+class HistoryQuery(Schema):
+    service: str = ""
+    node: str = PRIMARY
+    window: str = history.DEFAULT_WINDOW
+
+
+@router.get("/pools/{cluster}/history", response=HistoryOut, summary="A service's sessions by state over time")
+def pool_history(request: HttpRequest, cluster: str, q: Query[HistoryQuery]) -> dict:
+    target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
+    if q.node not in [n.name for n in nodes_of(target)]:
+        raise HttpError(404, f"cluster {cluster} has no node named {q.node!r}")
+    if q.window not in history.WINDOWS:
+        raise HttpError(422, f"window must be one of {', '.join(history.WINDOWS)}")
+    series = history.service_series(target, q.node, q.service, q.window)
+    return {
+        "cluster": target.name,
+        "node": q.node,
+        "service": q.service,
+        "window": q.window,
+        "bucket_seconds": int(history.WINDOWS[q.window][1].total_seconds()),
+        "buckets": series.buckets,
+        "by_state": series.by_state,
+    }
