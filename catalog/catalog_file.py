@@ -19,7 +19,13 @@ from psycopg.conninfo import conninfo_to_dict
 from .models import Cluster, Contract, Ownership, Replica, Service
 from .ownership import assign_owners
 
-CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases"}
+CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling"}
+# cluster key "sampling": file key -> (Cluster field, smallest value)
+SAMPLING_KEYS = {
+    "interval": ("sample_interval", 1),
+    "idle_in_transaction_seconds": ("idle_in_transaction_threshold", 0),
+    "long_query_seconds": ("long_query_threshold", 0),
+}
 REPLICA_KEYS = {"name", "dsn"}
 SERVICE_KEYS = {
     "name",
@@ -88,6 +94,15 @@ def load(text: str) -> dict[str, Any]:
             cluster_names.add(name)
         _dsn(c.get("dsn"), f"{path}.dsn", problems, required=True)
         _optional_str(c, "password_env", path, problems)
+        sampling = c.get("sampling", {})
+        if sampling is not None and not isinstance(sampling, dict):
+            problems.append(f"{path}.sampling: must be a mapping with {', '.join(sorted(SAMPLING_KEYS))}")
+        elif sampling:
+            _unknown(sampling, set(SAMPLING_KEYS), f"{path}.sampling", problems)
+            for key, (_, least) in SAMPLING_KEYS.items():
+                v = sampling.get(key)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < least or v > 86400):
+                    problems.append(f"{path}.sampling.{key}: must be a whole number of seconds ≥ {least}, got {v!r}")
         for j, db in enumerate(_list(c, "databases", path, problems)):
             _identifier(db, f"{path}.databases[{j}]", problems)
         replica_seen: set[str] = set()
@@ -179,6 +194,10 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 "dsn": c["dsn"],
                 "password_env": c.get("password_env") or "",
                 "databases": list(c.get("databases") or []),
+                **{
+                    field: (c.get("sampling") or {}).get(key, Cluster._meta.get_field(field).default)
+                    for key, (field, _) in SAMPLING_KEYS.items()
+                },
             },
         )
         clusters[cluster.name] = cluster
@@ -241,6 +260,13 @@ def export() -> dict[str, Any]:
             entry["replicas"] = [{"name": r.name, "dsn": r.dsn} for r in c.replicas.all()]
         if c.databases:
             entry["databases"] = list(c.databases)
+        sampling = {
+            key: getattr(c, field)
+            for key, (field, _) in SAMPLING_KEYS.items()
+            if getattr(c, field) != Cluster._meta.get_field(field).default
+        }
+        if sampling:
+            entry["sampling"] = sampling
         clusters.append(entry)
     services = []
     for s in Service.objects.prefetch_related(

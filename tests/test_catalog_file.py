@@ -124,3 +124,27 @@ def test_it_moves_an_ownership_between_services_in_one_file(db):
     )
     catalog_file.apply(catalog_file.load(moved))
     assert Ownership.objects.get(database="ledger").service.name == "accounts"
+
+
+def test_sampling_settings_round_trip_and_are_validated(db):
+    text = """
+clusters:
+  - name: s
+    dsn: "host=x dbname=postgres"
+    sampling: {interval: 10, long_query_seconds: 120}
+services: []
+"""
+    catalog_file.apply(catalog_file.load(text))
+    cluster = Cluster.objects.get(name="s")
+    assert (cluster.sample_interval, cluster.idle_in_transaction_threshold, cluster.long_query_threshold) == (
+        10,
+        30,
+        120,
+    )
+    assert catalog_file.export()["clusters"][0]["sampling"] == {"interval": 10, "long_query_seconds": 120}
+    bad = "clusters:\n  - {name: b, dsn: 'host=x', sampling: {interval: 0, often: 1}}\nservices: []\n"
+    with pytest.raises(catalog_file.CatalogFileError) as info:
+        catalog_file.load(bad)
+    problems = "\n".join(info.value.problems)
+    assert "clusters[0].sampling.interval: must be a whole number of seconds ≥ 1, got 0" in problems
+    assert "often" in problems
