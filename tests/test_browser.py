@@ -105,3 +105,36 @@ def test_an_admin_syncs_a_cluster_and_reads_the_ownership_map(page, live_server,
     with page.expect_download() as download:
         page.get_by_role("link", name="mermaid").click()
     assert download.value.suggested_filename == "ownership-map.mmd"
+
+
+def test_the_pools_page_refreshes_itself_pauses_and_draws_its_history(
+    page, live_server, held_sessions, pools_cluster, viewer, monkeypatch
+):
+    from dashboard import pools_views
+    from dashboard.sampling import PRIMARY, sample_node
+
+    monkeypatch.setattr(pools_views, "REFRESH_SECONDS", 1)
+    sample_node(pools_cluster, PRIMARY)
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    refreshes: list[str] = []
+    page.on("request", lambda r: refreshes.append(r.url) if r.headers.get("hx-request") else None)
+    page.goto(f"{live_server.url}/pools/{pools_cluster.pk}/")
+    row = page.locator("#live tr", has=page.locator("th > a", has_text="pt_orders"))  # the services table's row
+    expect(row).to_contain_text("3 / 6")
+    expect(page.locator(".figure .main-svg").first).to_be_visible()  # plotly drew the history
+    expect(page.locator(".figure.error")).to_have_count(0)
+    page.wait_for_timeout(2500)
+    assert len(refreshes) >= 2  # the live panel polled
+    page.get_by_role("button", name="Pause auto-refresh").click()
+    expect(page.get_by_role("button", name="Resume auto-refresh")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(300)  # a request already on its way may land
+    paused_at = len(refreshes)
+    page.wait_for_timeout(2500)
+    assert len(refreshes) == paused_at
+    expect(row).to_contain_text("3 / 6")  # still shown while paused
+    page.get_by_role("button", name="Resume auto-refresh").click()
+    page.wait_for_timeout(2500)
+    assert len(refreshes) > paused_at
