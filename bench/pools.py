@@ -341,11 +341,13 @@ def prepare_app(admin: psycopg.Connection, instance: Instance) -> Any:
     return Cluster.objects.prefetch_related("replicas").get(name=CLUSTER)
 
 
-def bench_user() -> Any:
+def bench_user(superuser: bool = True) -> Any:
+    """A superuser (who sees everything, full query texts included), or a user with no permission at all."""
     from django.contrib.auth import get_user_model
 
     user, _ = get_user_model().objects.update_or_create(
-        username="bench-pools", defaults={"is_staff": True, "is_superuser": True}
+        username="bench-pools" if superuser else "bench-pools-viewer",
+        defaults={"is_staff": superuser, "is_superuser": superuser},
     )
     user.set_unusable_password()
     user.save()
@@ -452,7 +454,7 @@ def statement_kind(query: str) -> str:
     text = query.strip().upper()
     if "PG_STAT_ACTIVITY" in text:
         return "sessions SQL"
-    if "SUPERUSER_RESERVED_CONNECTIONS" in text:
+    if "PG_IS_IN_RECOVERY" in text:  # SETTINGS_SQL (pg_stat_statements shows the setting names as $1, $2)
         return "settings SQL"
     if text.startswith("BEGIN") or text.startswith("START TRANSACTION"):
         return "BEGIN"
@@ -465,6 +467,7 @@ def statement_kind(query: str) -> str:
 class Statements:
     calls: Counter[str] = field(default_factory=Counter)  # by kind
     ms: Counter[str] = field(default_factory=Counter)  # planning + execution, by kind
+    plan_ms: Counter[str] = field(default_factory=Counter)  # planning alone
     rows: Counter[str] = field(default_factory=Counter)
     other: list[str] = field(default_factory=list)
 
@@ -475,6 +478,7 @@ class Statements:
     def __iadd__(self, other: Statements) -> Statements:
         self.calls += other.calls
         self.ms += other.ms
+        self.plan_ms += other.plan_ms
         self.rows += other.rows
         self.other += other.other
         return self
@@ -490,13 +494,14 @@ def read_statements(instance: Instance) -> Statements:
     out = Statements()
     with meter(instance) as conn:
         rows = conn.execute(
-            "SELECT query, calls, total_plan_time + total_exec_time, rows FROM pg_stat_statements"
+            "SELECT query, calls, total_plan_time + total_exec_time, total_plan_time, rows FROM pg_stat_statements"
             " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'postgres')"
         ).fetchall()
-    for query, calls, ms, nrows in rows:
+    for query, calls, ms, plan_ms, nrows in rows:
         kind = statement_kind(query)
         out.calls[kind] += calls
         out.ms[kind] += ms
+        out.plan_ms[kind] += plan_ms
         out.rows[kind] += nrows
         if kind == "other":
             out.other.append(" ".join(query.split())[:80])
@@ -641,15 +646,21 @@ class PageParts:
     redis_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
     kb: float = 0.0
+    listed: int = 0  # sessions the snapshot lists (offenders, blocked and blockers, unattributed)
 
 
-def page_parts(client: Any, page: Page, requests: int = 50) -> PageParts:
+def listed(snapshot: dict[str, Any]) -> int:
+    parts = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
+    return sum(len(snapshot[part]) for part in parts)
+
+
+def page_parts(client: Any, page: Page, snapshot: dict[str, Any], requests: int = 50) -> PageParts:
     """Where one page's time goes: Seamline's database (every statement), Redis (snapshot reads), the rest."""
     from django.db import connection
 
     from dashboard import snapshots
 
-    parts = PageParts()
+    parts = PageParts(listed=listed(snapshot))
     sql: list[float] = [0.0, 0]
     redis_ms = [0.0]
 
@@ -762,6 +773,7 @@ class Results:
     parts: dict[str, PageParts] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     sampler: dict[str, list[float]] = field(default_factory=dict)
+    sampler_statements: Statements = field(default_factory=Statements)  # of the in-process samples
     profile: str = ""
 
 
@@ -778,6 +790,9 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
     from django.conf import settings
     from django.test import Client
 
+    from dashboard import sampling
+    from dashboard.sampling import PRIMARY
+
     res = Results()
     fleet, procs = Fleet(), Processes(tmp)
     try:
@@ -791,6 +806,10 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
         fleet.open(instance)
         held = time.monotonic()
         print(f"  holding {len(fleet.conns)} sessions on PostgreSQL {instance.version} at 127.0.0.1:{instance.port}")
+        # for comparison: the cluster's partial while the sessions are younger than the thresholds (short lists)
+        partial = pages_of(cluster)[1]
+        short = sampling.sample_node(cluster, PRIMARY)
+        short_parts = page_parts(client, partial, short)
 
         base = start_stack(procs, tmp)
         first = wait_for_sample(cluster, None, procs)
@@ -807,13 +826,17 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
         # the pages are timed against a snapshot whose offender lists are filled: sessions older than the thresholds
         threshold = max(cluster.idle_in_transaction_threshold, cluster.long_query_threshold)
         time.sleep(max(0.0, held + threshold + 2 - time.monotonic()))
+        reset_statements(instance)
         res.sampler = time_sampler(cluster)
-        from dashboard import sampling
-
-        res.snapshot = sampling.sample_node(cluster, sampling.PRIMARY)
+        res.sampler_statements = read_statements(instance)
+        res.snapshot = snap = sampling.sample_node(cluster, PRIMARY)
         pages = pages_of(cluster)
         res.pages = time_pages(client, pages, args.requests)
-        res.parts = {p.label: page_parts(client, p) for p in pages}
+        res.parts = {p.label: page_parts(client, p, snap) for p in pages}
+        res.parts[f"{partial.label}, sessions younger than the thresholds"] = short_parts
+        viewer_client = Client()
+        viewer_client.force_login(bench_user(superuser=False))
+        res.parts[f"{partial.label}, user without `view_full_query`"] = page_parts(viewer_client, partial, snap)
         slow = [p for p in pages if median(res.pages[p.label]) > GOAL_PAGE_MS]
         if args.profile or slow:
             res.profile = "\n".join(profile_page(client, p) for p in (slow or pages[1:2]))
