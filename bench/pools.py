@@ -18,8 +18,9 @@ Measured:
   ``HX-Request: true``, what the page polls every 5 s), in process with django.test.Client as a logged-in superuser
   (who is also shown full query texts), against the snapshot of the node once its sessions are older than the
   offender thresholds, so that every list on the page is filled: ``--requests`` (default 300) requests of each after
-  20 of warm-up, interleaved, p50 and p95; then where the time goes (Seamline's database, Redis, the rest), and
-  ``--profile`` adds cProfile's top functions;
+  20 of warm-up, interleaved, p50 and p95; then where the time goes (Seamline's database, Redis, the rest), also
+  for the cluster's partial while the sessions were still younger than the thresholds (short lists) and for a user
+  without ``view_full_query``; cProfile's top functions are printed when a page misses its goal, or on ``--profile``;
 - statements reaching the monitored server in ``--seconds`` (default 60) with a real Celery worker and beat (the
   migration's schedule: dispatch every second, each node sampled at its cluster's interval) and ``manage.py
   runserver`` running, while 1 and then 50 viewers poll the cluster page's partial over HTTP every 5 s (each loads
@@ -625,18 +626,29 @@ def get(client: Any, page: Page) -> Any:
     return resp
 
 
-def time_pages(client: Any, pages: list[Page], requests: int) -> dict[str, list[float]]:
-    """Each page's server time (ms) in process: warm-up, then the pages interleaved so noise hits them alike."""
+def time_pages(
+    client: Any, pages: list[Page], requests: int, refresh: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each page's server time (ms) in process: warm-up, then the pages interleaved so noise hits them alike.
+    ``refresh`` (a sample, untimed) every 40 rounds keeps the snapshot fresh, as the sampler would: 50 viewers
+    polling every 5 s ask for each snapshot some 50 times. Returns all the times, and apart those of the first
+    request after each new snapshot (the one that renders the session lists the others get from the cache)."""
     for page in pages:
         for _ in range(WARM_UP):
             get(client, page)
     times: dict[str, list[float]] = {p.label: [] for p in pages}
-    for _ in range(requests):
+    first: dict[str, list[float]] = {p.label: [] for p in pages}
+    for i in range(requests):
+        if i % 40 == 0:
+            refresh()
         for page in pages:
             start = time.perf_counter()
             get(client, page)
-            times[page.label].append((time.perf_counter() - start) * 1000)
-    return times
+            ms = (time.perf_counter() - start) * 1000
+            times[page.label].append(ms)
+            if i % 40 == 0:
+                first[page.label].append(ms)
+    return times, first
 
 
 @dataclass
@@ -646,7 +658,7 @@ class PageParts:
     redis_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
     kb: float = 0.0
-    listed: int = 0  # sessions the snapshot lists (offenders, blocked and blockers, unattributed)
+    listed: int | None = None  # sessions the page lists (offenders, blocked and blockers, unattributed)
 
 
 def listed(snapshot: dict[str, Any]) -> int:
@@ -654,13 +666,16 @@ def listed(snapshot: dict[str, Any]) -> int:
     return sum(len(snapshot[part]) for part in parts)
 
 
-def page_parts(client: Any, page: Page, snapshot: dict[str, Any], requests: int = 50) -> PageParts:
+def page_parts(client: Any, page: Page, refresh: Callable[[], dict[str, Any]], requests: int = 50) -> PageParts:
     """Where one page's time goes: Seamline's database (every statement), Redis (snapshot reads), the rest."""
     from django.db import connection
 
     from dashboard import snapshots
 
-    parts = PageParts(listed=listed(snapshot))
+    for _ in range(WARM_UP):
+        get(client, page)
+    snapshot = refresh()
+    parts = PageParts(listed=listed(snapshot) if page.url != "/pools/" else None)  # the index lists none
     sql: list[float] = [0.0, 0]
     redis_ms = [0.0]
 
@@ -770,10 +785,12 @@ def time_sampler(cluster: Any, samples: int = 20) -> dict[str, list[float]]:
 class Results:
     snapshot: dict[str, Any] = field(default_factory=dict)  # the node's snapshot the pages were timed against
     pages: dict[str, list[float]] = field(default_factory=dict)
+    first_pages: dict[str, list[float]] = field(default_factory=dict)  # the first request after each new snapshot
     parts: dict[str, PageParts] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     sampler: dict[str, list[float]] = field(default_factory=dict)
     sampler_statements: Statements = field(default_factory=Statements)  # of the in-process samples
+    interval: int = 0  # the cluster's sampling interval (s)
     profile: str = ""
 
 
@@ -803,13 +820,17 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
         client = Client()
         client.force_login(bench_user())
         cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        res.interval = cluster.sample_interval
         fleet.open(instance)
         held = time.monotonic()
         print(f"  holding {len(fleet.conns)} sessions on PostgreSQL {instance.version} at 127.0.0.1:{instance.port}")
+
         # for comparison: the cluster's partial while the sessions are younger than the thresholds (short lists)
+        def refresh() -> dict[str, Any]:
+            return sampling.sample_node(cluster, PRIMARY)
+
         partial = pages_of(cluster)[1]
-        short = sampling.sample_node(cluster, PRIMARY)
-        short_parts = page_parts(client, partial, short)
+        short_parts = page_parts(client, partial, refresh)
 
         base = start_stack(procs, tmp)
         first = wait_for_sample(cluster, None, procs)
@@ -818,8 +839,9 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
             win = run_window(instance, cluster, base, cookie, viewers, args.seconds, procs)
             res.windows.append(win)
             print(
-                f"  {viewers} viewer(s), {args.seconds:.0f} s: {win.statements.total} statements reached the "
-                f"monitored server in {win.samples} samples; {win.requests} requests, {len(win.failed)} failed"
+                f"  {viewers} viewer{'s' if viewers > 1 else ''}, {args.seconds:.0f} s: {win.statements.total} "
+                f"statements reached the monitored server in {win.samples} samples; {win.requests} requests, "
+                f"{len(win.failed)} failed"
             )
         procs.stop()
 
@@ -829,17 +851,19 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
         reset_statements(instance)
         res.sampler = time_sampler(cluster)
         res.sampler_statements = read_statements(instance)
-        res.snapshot = snap = sampling.sample_node(cluster, PRIMARY)
+        res.snapshot = refresh()
         pages = pages_of(cluster)
-        res.pages = time_pages(client, pages, args.requests)
-        res.parts = {p.label: page_parts(client, p, snap) for p in pages}
+        res.pages, res.first_pages = time_pages(client, pages, args.requests, refresh)
+        res.parts = {p.label: page_parts(client, p, refresh) for p in pages}
         res.parts[f"{partial.label}, sessions younger than the thresholds"] = short_parts
         viewer_client = Client()
         viewer_client.force_login(bench_user(superuser=False))
-        res.parts[f"{partial.label}, user without `view_full_query`"] = page_parts(viewer_client, partial, snap)
+        res.parts[f"{partial.label}, user without `view_full_query`"] = page_parts(viewer_client, partial, refresh)
         slow = [p for p in pages if median(res.pages[p.label]) > GOAL_PAGE_MS]
         if args.profile or slow:
-            res.profile = "\n".join(profile_page(client, p) for p in (slow or pages[1:2]))
+            # the polled partial first: what every open page costs every 5 s
+            chosen = [p for p in slow if p.partial][:1] or slow[:1] or pages[1:2]
+            res.profile = profile_page(client, chosen[0])
     finally:
         fleet.close()
         procs.stop()
@@ -874,13 +898,12 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
     stats = Statements()
     for win in res.windows:
         stats += win.statements
-    samples = stats.calls["sessions SQL"]
-    per_sample = sum(stats.ms.values()) / samples if samples else float("nan")
-    seen = stats.rows["sessions SQL"] / samples if samples else 0
+    quiet = res.sampler_statements
     goals.append(
         (
             "sampler's database time per node and sample (planning + execution)",
-            f"{per_sample:.2f} ms ({seen:.0f} sessions)",
+            f"{per_sample(stats):.2f} ms during the windows, {per_sample(quiet):.2f} ms quiet; "
+            f"{stats.rows['sessions SQL'] / max(1, stats.calls['sessions SQL']):.0f} sessions",
             "reported",
             None,
         )
@@ -892,6 +915,7 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
     ]
 
     snap = res.snapshot
+    first = "; ".join(f"{label} {fmt_ms(times)}" for label, times in res.first_pages.items() if times)
     per_service = ", ".join(f"{s['service']} {s['total']}" for s in snap["services"])
     figures = [
         f"sessions on the monitored node when the pages were timed: {snap['total']} client sessions of "
@@ -899,6 +923,8 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         f"{snap['unattributed']['total']}); the page lists {len(snap['idle_in_transaction'])} idle in transaction, "
         f"{len(snap['long_queries'])} long queries, {len(snap['blocked'])} blocked sessions with "
         f"{len(snap['blockers'])} blocker(s), {len(snap['unattributed_sessions'])} unattributed sessions",
+        f"the first request after each new snapshot renders the session lists, which the following requests for "
+        f"that snapshot take from the cache (the table's figures include both): {first}",
         "states as the sampler saw them: "
         + ", ".join(
             f"{state.replace('_', ' ')} {sum(s[state] for s in [*snap['services'], snap['unattributed']])}"
@@ -907,38 +933,57 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
     ]
     for win in res.windows:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(win.statements.calls.items()))
+        who = f"{win.viewers} viewer{'s' if win.viewers > 1 else ''}"
+        every = win.seconds / max(1, win.samples)
+        pages = f"{win.pages} whole page{'s' if win.pages != 1 else ''}"
         figures.append(
-            f"{win.viewers} viewer(s) polling for {win.seconds:.0f} s: {win.statements.total} statements reached "
-            f"database postgres ({kinds}) in {win.samples} samples; {win.requests} requests "
-            f"({win.pages} whole pages, {len(win.partial_ms)} partials), {len(win.failed)} failed; a partial's round "
-            f"trip over HTTP to `runserver` {fmt_ms(win.partial_ms) if win.partial_ms else 'n/a'}"
+            f"{who} polling for {win.seconds:.0f} s: {win.statements.total} statements reached database postgres "
+            f"({kinds}) in {win.samples} samples (one per {every:.1f} s; the cluster's interval is {res.interval} s); "
+            f"{win.requests} requests ({pages}, {len(win.partial_ms)} partials), {len(win.failed)} failed; a "
+            f"partial's round trip over HTTP to `runserver` {fmt_ms(win.partial_ms) if win.partial_ms else 'n/a'}"
             + (f"; failures: {Counter(win.failed).most_common(3)}" if win.failed else "")
         )
     if stats.other:
         figures.append(f"other statements seen in database postgres: {sorted(set(stats.other))[:5]}")
-    if samples:
+    for what, st in (("the worker's samples during the windows", stats), ("in-process samples, quiet", quiet)):
         figures.append(
-            f"sampler, database time per statement (planning + execution, mean over {samples} samples): "
-            + ", ".join(f"{k} {stats.ms[k] / stats.calls[k]:.3f} ms" for k in sorted(stats.calls) if stats.calls[k])
+            f"sampler, database time per statement, {what} (mean over {st.calls['sessions SQL']} samples; "
+            "planning in brackets): "
+            + ", ".join(
+                f"{k} {st.ms[k] / st.calls[k]:.3f} ms ({st.plan_ms[k] / st.calls[k]:.3f})"
+                for k in sorted(st.calls)
+                if st.calls[k]
+            )
         )
     sampler = res.sampler
     figures.append(
         f"a sample's wall time in process (`sampling.sample_node`, medians of {len(sampler['total'])}): "
         f"{median(sampler['total']):.1f} ms, of which "
         + ", ".join(f"{k} {median(sampler[k]):.1f} ms" for k in SAMPLER_PARTS)
+        + "; every sample opens a new connection, whose cost to the server (a backend started) the database time "
+        "above leaves out"
     )
 
     breakdown = [
-        "| page | server time p50 | Seamline's database | Redis | the rest (views, templates, middleware) | size |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| page | sessions listed | server time p50 | Seamline's database | Redis "
+        "| the rest (views, templates, middleware) | size |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, parts in res.parts.items():
         total, sql, rds = median(parts.total_ms), median(parts.sql_ms), median(parts.redis_ms)
+        queries = statistics.median(parts.queries)
+        shown = "—" if parts.listed is None else parts.listed
         breakdown.append(
-            f"| {label} | {total:.1f} ms | {sql:.1f} ms ({statistics.median(parts.queries):.0f} statements) "
+            f"| {label} | {shown} | {total:.1f} ms | {sql:.1f} ms ({queries:.0f} statements) "
             f"| {rds:.1f} ms | {total - sql - rds:.1f} ms | {parts.kb:.0f} KiB |"
         )
     return table, figures, breakdown, all(ok for *_, ok in goals if ok is not None)
+
+
+def per_sample(stats: Statements) -> float:
+    """Database time (ms) of one sample: every statement of the samples, over the number of samples."""
+    samples = stats.calls["sessions SQL"]
+    return sum(stats.ms.values()) / samples if samples else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from django.db.models import Count, DateTimeField, F, Func, Sum, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog.models import Cluster
 
@@ -75,14 +76,17 @@ def service_series(cluster: Cluster, node: str, service: str, window: str, now: 
     return Series(buckets, by_state)
 
 
+STATE_LABELS = {
+    "active": gettext_lazy("active"),
+    "idle": gettext_lazy("idle"),
+    "idle_in_transaction": gettext_lazy("idle in transaction"),
+    "idle_in_transaction_aborted": gettext_lazy("idle in transaction (aborted)"),
+    "waiting": gettext_lazy("waiting on a lock"),
+}
+
+
 def state_labels() -> dict[str, str]:
-    return {
-        "active": _("active"),
-        "idle": _("idle"),
-        "idle_in_transaction": _("idle in transaction"),
-        "idle_in_transaction_aborted": _("idle in transaction (aborted)"),
-        "waiting": _("waiting on a lock"),
-    }
+    return {state: str(label) for state, label in STATE_LABELS.items()}
 
 
 COLOURS = {

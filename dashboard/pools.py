@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -157,14 +158,24 @@ def rows_of(view: NodeView, services: dict[str, Service], owners: set[str]) -> l
     return rows
 
 
-def link_services(view: NodeView) -> None:
-    """Give every session a snapshot lists the catalog id of its service (``service_pk``), for links."""
+LISTS = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
+
+
+def prepare_sessions(view: NodeView, queries: dict[int, str] | None = None) -> None:
+    """Ready the sessions a snapshot lists for the page, once per request rather than once per row: the link to
+    each one's service (``service_url``) and, for users allowed to see it, its full query text (``full_query``)."""
     if not view.has_figures:
         return
-    ids = view.service_ids
-    for part in ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions"):
+    urls: dict[str, str | None] = {}
+    for part in LISTS:
         for session in view.snapshot[part]:
-            session["service_pk"] = ids.get(session["service"])
+            name = session["service"]
+            if name not in urls:
+                pk = view.service_ids.get(name)
+                urls[name] = reverse("service", args=[pk]) if pk else None
+            session["service_url"] = urls[name]
+            if queries is not None:
+                session["full_query"] = queries.get(session["pid"])
 
 
 def _zero() -> dict[str, Any]:

@@ -50,12 +50,12 @@ def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     node = request.GET.get("node") or PRIMARY
     if node not in node_names:
         raise Http404(_("No such node."))
-    view, unavailable, queries = None, False, {}
+    view, unavailable = None, False
+    full_text = request.user.has_perm("dashboard.view_full_query")
     try:
         view = pools.load([cluster], node=node)[cluster.pk][0]
-        pools.link_services(view)
-        if request.user.has_perm("dashboard.view_full_query") and view.has_figures:
-            queries = snapshots.read_queries(cluster.pk, node)
+        queries = snapshots.read_queries(cluster.pk, node) if full_text and view.has_figures else None
+        pools.prepare_sessions(view, queries)
     except snapshots.LiveDataUnavailable:
         unavailable = True
     window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
@@ -72,7 +72,7 @@ def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "node": node,
             "view": view,
             "unavailable": unavailable,
-            "queries": queries,
+            "full_text": full_text,
             "windows": list(history.WINDOWS),
             "window": window,
             "chart_services": _chart_services(view),

@@ -106,6 +106,9 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Each process's own memory: rendered fragments of live snapshots (keyed on the snapshot's time, so never stale).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "seamline"}}
+
 REDIS_URL = env_str("SEAMLINE_REDIS_URL", f"redis://127.0.0.1:{env_int('SEAMLINE_REDIS_PORT', 6380)}/0")
 
 # Celery: Redis as broker and result backend; beat reads its schedule from the database.
