@@ -219,3 +219,24 @@ def test_the_held_database_is_the_one_sampled(held_sessions, pools_cluster):
     snapshot = sample_node(pools_cluster, PRIMARY)
     listed = [s for s in snapshot["idle_in_transaction"] if s["pid"] == held_sessions.pids["idle_in_xact"]]
     assert listed[0]["database"] == HELD_DB and listed[0]["application_name"] == "pt_orders"
+
+
+def test_a_stopped_replica_shows_as_unreachable_the_primary_stays_fresh_and_it_recovers(pools_cluster):
+    import subprocess
+
+    from .conftest import ROOT
+
+    devstack = [str(ROOT / "scripts" / "devstack")]
+    subprocess.run([*devstack, "stop-node", "replica"], check=True, capture_output=True)
+    try:
+        down = sample_node(pools_cluster, "pt-replica")
+        assert (down["status"], down["error"]) == ("unreachable", "OperationalError")
+        assert sample_node(pools_cluster, PRIMARY)["status"] == "ok"
+    finally:
+        subprocess.run([*devstack, "start"], check=True, capture_output=True)
+    back = wait_for(
+        lambda: (s := sample_node(pools_cluster, "pt-replica"))["status"] == "ok" and s,
+        timeout=30,
+        message="the replica to answer again",
+    )
+    assert back["in_recovery"] is True
