@@ -57,6 +57,12 @@ class Cluster(models.Model):
         default=30,
         help_text=_("a query running longer than this is listed as an offender"),
     )
+    # replication status thresholds (dashboard.health)
+    lag_warn_seconds = models.PositiveIntegerField(_("replay lag WARN at (s)"), default=30)
+    lag_crit_seconds = models.PositiveIntegerField(_("replay lag CRIT at (s)"), default=300)
+    lag_warn_bytes = models.BigIntegerField(_("replay lag WARN at (bytes)"), default=16 * 1024**2)
+    lag_crit_bytes = models.BigIntegerField(_("replay lag CRIT at (bytes)"), default=1024**3)
+    slot_crit_bytes = models.BigIntegerField(_("inactive slot CRIT at (bytes retained)"), default=1024**3)
     # read from the server by the last successful sync
     server_version = models.CharField(_("server version"), max_length=40, blank=True)
     max_connections = models.PositiveIntegerField(_("max_connections"), null=True, blank=True)

@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
-from django.db.models import Count, DateTimeField, F, Func, Sum, Value
+from django.db.models import Avg, Count, DateTimeField, F, Func, Max, Sum, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.models import Cluster
 
-from .models import NodeSample, ServiceSample
+from .models import NodeSample, ReplicaSample, ServiceSample
 
 WINDOWS = {
     "1h": (timedelta(hours=1), timedelta(seconds=15)),
@@ -133,3 +133,24 @@ def service_figure(series: Series, budget: int | None, title: str) -> dict[str, 
         hovermode="x unified",
     )
     return fig.to_plotly_json()
+
+
+def replica_series(
+    cluster: Cluster, replica: str, window: str, now: datetime | None = None
+) -> tuple[list[datetime], list[float | None], list[float | None]]:
+    """A replica's replay lag per bucket: the worst seconds and the average bytes (None where not sampled)."""
+    span, bucket = WINDOWS[window]
+    now = now or timezone.now()
+    start = now - span
+    rows = {
+        row["bucket"]: row
+        for row in ReplicaSample.objects.filter(cluster=cluster, node=replica, sampled_at__gte=start)
+        .annotate(bucket=_bin(bucket))
+        .values("bucket")
+        .annotate(seconds=Max("replay_lag_seconds"), size=Avg("replay_lag_bytes"))
+    }
+    first = start - (start - ORIGIN) % bucket
+    buckets = [first + i * bucket for i in range(int(span / bucket) + 1)]
+    seconds = [None if b not in rows or rows[b]["seconds"] is None else round(rows[b]["seconds"], 2) for b in buckets]
+    size = [None if b not in rows or rows[b]["size"] is None else round(rows[b]["size"]) for b in buckets]
+    return buckets, seconds, size

@@ -109,3 +109,22 @@ class ServiceSample(models.Model):
         indexes = [models.Index(fields=["cluster", "node", "service", "sampled_at"])]
         verbose_name = _("service sample")
         verbose_name_plural = _("service samples")
+
+
+class ReplicaSample(models.Model):
+    """A standby's lag at one sample: seconds of replay delay (as the standby sees it, honest when the primary is
+    idle) and bytes behind the primary's position at its latest sample."""
+
+    cluster = models.ForeignKey(
+        "catalog.Cluster", on_delete=models.CASCADE, related_name="replica_samples", verbose_name=_("cluster")
+    )
+    node = models.CharField(_("replica"), max_length=100)
+    sampled_at = models.DateTimeField(_("sampled at"))
+    receiving = models.BooleanField(_("WAL receiver streaming"))
+    replay_lag_bytes = models.BigIntegerField(_("replay lag (bytes)"), null=True, blank=True)
+    replay_lag_seconds = models.FloatField(_("replay lag (s)"), null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "node", "sampled_at"])]
+        verbose_name = _("replica sample")
+        verbose_name_plural = _("replica samples")

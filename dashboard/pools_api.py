@@ -12,7 +12,7 @@ from ninja.errors import HttpError
 
 from catalog.models import Cluster
 
-from . import history, pools, snapshots
+from . import health, history, pools, snapshots
 from .sampling import PRIMARY, nodes_of
 
 router = Router(tags=["pools"])
@@ -98,3 +98,62 @@ def pool_history(request: HttpRequest, cluster: str, q: Query[HistoryQuery]) -> 
         "buckets": series.buckets,
         "by_state": series.by_state,
     }
+
+
+class ReplicaHealth(Schema):
+    name: str
+    node_status: str
+    state: str | None
+    sync_state: str | None
+    receiver_status: str | None
+    slot_name: str | None
+    sent_lag_bytes: int | None
+    replay_lag_bytes: int | None
+    replay_lag_seconds: float | None
+    replay_paused: bool | None
+    status: str  # OK, WARN, CRIT
+    reasons: list[str]
+
+
+class SlotHealth(Schema):
+    slot_name: str
+    slot_type: str
+    active: bool
+    retained_bytes: int | None
+    wal_status: str | None
+    status: str
+    reasons: list[str]
+
+
+class PrimaryHealth(Schema):
+    node: str
+    node_status: str
+    wal_bytes_per_second: int | None
+
+
+class ClusterHealth(Schema):
+    cluster: str
+    status: str  # the worst of its replicas, slots and primary
+    reasons: list[str]
+    sampled_at: datetime | None
+    primary: PrimaryHealth
+    replicas: list[ReplicaHealth]
+    slots: list[SlotHealth]
+
+
+class HealthOut(Schema):
+    status: str  # the worst of every cluster
+    clusters: list[ClusterHealth]
+
+
+@router.get("/health", response=HealthOut, tags=["health"], summary="Replication health of every cluster")
+def health_status(request: HttpRequest) -> dict:
+    """For external checkers: OK / WARN / CRIT per cluster, replica and slot, with reasons; read from snapshots."""
+    from .replication_views import cluster_health
+
+    clusters = list(Cluster.objects.prefetch_related("replicas").order_by("name"))
+    try:
+        assessed = [e["health"] for e in cluster_health(clusters)]
+    except snapshots.LiveDataUnavailable:
+        raise HttpError(503, "live data unavailable: Redis cannot be reached") from None
+    return {"status": health.worst(*(a["status"] for a in assessed)), "clusters": assessed}

@@ -22,9 +22,9 @@ from django.utils import timezone
 from catalog.models import Cluster, Service
 from catalog.monitored import CredentialsError, UnreachableError, connect, password_for
 
-from . import activity, snapshots
+from . import activity, replication, snapshots
 from .masking import mask_literals
-from .models import NodeSample, ServiceSample
+from .models import NodeSample, ReplicaSample, ServiceSample
 
 log = logging.getLogger(__name__)
 
@@ -216,13 +216,44 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
         ) as conn:
             node_settings = activity.node_settings(conn)
             sessions = activity.sessions(conn)
+            # a node's side of replication, by what it is now: a promotion shows on the next sample
+            side = replication.standby(conn) if node_settings.in_recovery else replication.primary(conn)
             sampled_at = timezone.now()  # Seamline's clock: ages on pages are measured against it
     except (UnreachableError, CredentialsError) as exc:
         return _unreachable(cluster, node, exc)
     snapshot, queries = summarize(cluster, node, sampled_at, node_settings, sessions, services)
+    previous = snapshots.read(cluster.pk, node)
+    snapshot["replication"] = _replication(cluster, node, sampled_at, node_settings.in_recovery, side, previous)
     snapshots.write(cluster.pk, node, snapshot, queries)
     _record(cluster, node, sampled_at, snapshot)
     return snapshot
+
+
+def _replication(
+    cluster: Cluster,
+    node: str,
+    at: datetime,
+    in_recovery: bool,
+    side: dict[str, Any],
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The snapshot's replication part: the primary's WAL rate from the last sample; a standby's byte lag against
+    the primary's position in its latest snapshot (at most one interval old)."""
+    side = {"role": "standby" if in_recovery else "primary", **side}
+    before = (previous or {}).get("replication") or {}
+    if not in_recovery:
+        side["wal_bytes_per_second"] = None
+        if before.get("role") == "primary" and before.get("wal_lsn") is not None:
+            seconds = (at - datetime.fromisoformat(previous["sampled_at"])).total_seconds()
+            if seconds > 0:
+                side["wal_bytes_per_second"] = round(max(0, side["wal_lsn"] - before["wal_lsn"]) / seconds)
+        return side
+    primary = snapshots.read(cluster.pk, PRIMARY) if node != PRIMARY else None
+    primary_lsn = ((primary or {}).get("replication") or {}).get("wal_lsn")
+    replayed = side.get("replayed_lsn")
+    side["primary_wal_lsn"] = primary_lsn
+    side["replay_lag_bytes"] = max(0, primary_lsn - replayed) if primary_lsn is not None and replayed else None
+    return side
 
 
 def _unreachable(cluster: Cluster, node: str, exc: Exception) -> dict[str, Any]:
@@ -262,7 +293,17 @@ def _record(cluster: Cluster, node: str, at: datetime, snapshot: dict[str, Any])
         for name, counters in [(s["service"], s) for s in snapshot["services"]] + [("", snapshot["unattributed"])]
         if counters["total"]
     ]
+    rep = snapshot.get("replication") or {}
     with transaction.atomic():
+        if rep.get("role") == "standby":
+            ReplicaSample.objects.create(
+                cluster=cluster,
+                node=node,
+                sampled_at=at,
+                receiving=rep.get("receiver_status") == "streaming",
+                replay_lag_bytes=rep.get("replay_lag_bytes"),
+                replay_lag_seconds=rep.get("replay_delay_seconds"),
+            )
         NodeSample.objects.create(
             cluster=cluster,
             node=node,
@@ -291,6 +332,6 @@ def prune_history(now: datetime | None = None) -> int:
     """Delete history older than HISTORY_RETENTION_DAYS; return the rows deleted."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.HISTORY_RETENTION_DAYS)
     deleted = 0
-    for model in (ServiceSample, NodeSample):  # nothing points at them: each is one DELETE
+    for model in (ServiceSample, ReplicaSample, NodeSample):  # nothing points at them: each is one DELETE
         deleted += model.objects.filter(sampled_at__lt=cutoff).delete()[0]
     return deleted

@@ -177,5 +177,7 @@ SAMPLE_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_TIME_LIMIT", 20)
 HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
 # How long a page waits for Redis before it says live data is unavailable (seconds).
 LIVE_REDIS_TIMEOUT = float(env_str("SEAMLINE_LIVE_REDIS_TIMEOUT", "0.5"))
+# Bearer token a Prometheus scraper may send to GET /metrics (API tokens work too); empty: API tokens only.
+METRICS_TOKEN = env_str("SEAMLINE_METRICS_TOKEN")
 # Fernet keys for stored cluster passwords, comma-separated, newest first (older ones still decrypt during rotation).
 FERNET_KEYS = [k for k in env_str("SEAMLINE_FERNET_KEYS").split(",") if k.strip()]

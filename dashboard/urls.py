@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from . import pools_views, views
+from . import metrics, pools_views, replication_views, views
 
 # Admin modules load with the URLs (the web), not at every django.setup() (every command): see SimpleAdminConfig.
 admin.autodiscover()
@@ -16,11 +16,13 @@ admin.site.login = login_required(admin.site.login)
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("pools/", pools_views.pools_index, name="pools"),
     path("pools/<int:pk>/", pools_views.pools_cluster, name="pools_cluster"),
     path("pools/<int:pk>/history.json", pools_views.pools_history, name="pools_history"),
     path("services/<int:pk>/live/", pools_views.service_live, name="service_live"),
-    path("replication/", views.replication, name="replication"),
+    path("replication/", replication_views.replication_page, name="replication"),
+    path("replication/<int:pk>/history.json", replication_views.replication_history, name="replication_history"),
     path("audits/", views.audits, name="audits"),
     path("", include("catalog.urls")),
     path("api/v1/", include("dashboard.api")),

@@ -1,4 +1,4 @@
-"""Views of the live side. Until sampling exists these pages say so plainly: no numbers that were not measured."""
+"""The overview, the liveness probe, and the pages not built yet (which say so plainly: no made-up figures)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster, Service
+
+from . import snapshots
+from .pools_views import REFRESH_SECONDS
 
 
 @require_GET
@@ -21,34 +25,42 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def overview(request: HttpRequest) -> HttpResponse:
-    clusters = Cluster.objects.prefetch_related("replicas")
+def overview(request: HtmxHttpRequest) -> HttpResponse:
+    """Every cluster at a glance, worst first: the page on-call opens first. Read from snapshots only."""
+    from .replication_views import cluster_health
+
+    clusters = list(Cluster.objects.prefetch_related("replicas").order_by("name"))
+    try:
+        entries, unavailable = cluster_health(clusters), False
+    except snapshots.LiveDataUnavailable:
+        entries, unavailable = [{"cluster": c, "health": None, "nodes": []} for c in clusters], True
+    for e in entries:
+        h = e["health"]
+        lags = [r for r in (h["replicas"] if h else []) if r["replay_lag_seconds"] is not None]
+        e["worst_lag"] = max(lags, key=lambda r: r["replay_lag_seconds"], default=None)
+        e["primary"] = e["nodes"][0] if e["nodes"] else None
+    entries.sort(key=lambda e: (-_RANK.get(e["health"]["status"] if e["health"] else "", 0), e["cluster"].name))
+    template = "dashboard/overview.html"
+    if request.htmx:
+        template += "#live"
     return render(
         request,
-        "dashboard/overview.html",
+        template,
         {
-            "clusters": clusters,
+            "entries": entries,
+            "unavailable": unavailable,
             "service_count": Service.objects.count(),
+            "refresh": REFRESH_SECONDS,
             "nav": "overview",
         },
     )
 
 
+_RANK = {"CRIT": 2, "WARN": 1, "OK": 0}
+
+
 def _not_yet(request: HttpRequest, nav: str, title: str, explanation: str) -> HttpResponse:
     return render(request, "dashboard/not_yet.html", {"nav": nav, "title": title, "explanation": explanation})
-
-
-@require_GET
-def replication(request: HttpRequest) -> HttpResponse:
-    return _not_yet(
-        request,
-        "replication",
-        _("Replication"),
-        _(
-            "Replication is not sampled yet. This page will show lag in bytes and seconds from the primary and "
-            "from each replica, slots and the WAL they retain, once live sampling is built."
-        ),
-    )
 
 
 @require_GET

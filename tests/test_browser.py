@@ -138,3 +138,52 @@ def test_the_pools_page_refreshes_itself_pauses_and_draws_its_history(
     page.get_by_role("button", name="Resume auto-refresh").click()
     page.wait_for_timeout(2500)
     assert len(refreshes) > paused_at
+
+
+def test_the_replication_page_shows_a_paused_replica_go_crit_with_its_reason(
+    page, live_server, pools_cluster, viewer, settings
+):
+    from dashboard.sampling import nodes_of, sample_node
+
+    from .conftest import pg, wait_for
+
+    pools_cluster.lag_warn_bytes, pools_cluster.lag_crit_bytes = 1024**2, 4 * 1024**2
+    pools_cluster.save()
+
+    def sample() -> None:
+        for node in nodes_of(pools_cluster):
+            sample_node(pools_cluster, node.name)
+
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    with pg(port=settings.REPLICA_PORT) as standby, pg() as primary:
+        standby.execute("SELECT pg_wal_replay_pause()")
+        try:
+            primary.execute(
+                "CREATE TEMP TABLE wal_writer AS SELECT repeat(md5(g::text), 32) FROM generate_series(1, 0) g"
+            )
+            primary.execute("CREATE TABLE IF NOT EXISTS public.seamline_browser_wal (payload text)")
+            primary.execute(
+                "INSERT INTO public.seamline_browser_wal"
+                " SELECT repeat(md5(g::text), 32) FROM generate_series(1, 8192) g"
+            )
+            sample()
+            page.goto(live_server.url + "/replication/")
+            card = page.locator(f"#cluster-{pools_cluster.pk}")
+            expect(card.locator(".status").first).to_have_text("CRIT")
+            expect(card).to_contain_text("replay is paused on pt-replica")
+            expect(card).to_contain_text("(CRIT at")
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+            primary.execute("DROP TABLE IF EXISTS public.seamline_browser_wal")
+    from dashboard import health, pools
+
+    def caught_up() -> bool:
+        sample()
+        return health.assess(pools_cluster, pools.load([pools_cluster], node=None)[pools_cluster.pk])["status"] == "OK"
+
+    wait_for(caught_up, timeout=60, message="the replica to catch up")
+    page.reload()
+    expect(page.locator(f"#cluster-{pools_cluster.pk} .status").first).to_have_text("OK")

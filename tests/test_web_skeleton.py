@@ -32,7 +32,7 @@ def test_it_shows_every_page_with_the_navigation(viewer_client, name):
     assert 'aria-current="page"' in body
 
 
-@pytest.mark.parametrize("name", ["replication", "audits"])
+@pytest.mark.parametrize("name", ["audits"])
 def test_it_says_plainly_what_is_not_built_yet(viewer_client, name):
     body = viewer_client.get(reverse(name)).content.decode()
     assert "not sampled yet" in body or "not built yet" in body
@@ -72,6 +72,10 @@ def test_it_serves_htmx_and_plotly_from_static_files(viewer_client):
 
     body = viewer_client.get(reverse("overview")).content.decode()
     assert "/static/django_htmx/htmx" in body
-    assert "cdn" not in body.lower()
+    # every script, stylesheet and image comes from this site: no absolute or protocol-relative URL in src/href
+    # (a plain "cdn" search once failed on a random CSRF token that happened to contain those letters)
+    import re
+
+    assert re.findall(r'(?:src|href)="(?:https?:)?//[^"]*"', body) == []
     assert finders.find("vendor/plotly/plotly.min.js")
     assert finders.find("django_htmx/htmx-2.min.js")

@@ -1,0 +1,197 @@
+"""Replication health: OK / WARN / CRIT per replica, per slot and per cluster, each with its reasons in words.
+
+Made from the nodes' latest snapshots (never from the servers): the primary's view (pg_stat_replication, slots) and
+each registered replica's own (its WAL receiver, replay position and delay) are checked against each other, so a
+replica missing from the primary's view, a receiver that is not streaming or a slot nobody consumes is a problem
+named as such, never silently absent. Thresholds are the cluster's (catalog.models.Cluster).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import humanize
+from django.utils.translation import gettext as _
+
+from catalog.models import Cluster
+
+from .pools import NEVER, STALE, UNREACHABLE, NodeView
+from .sampling import PRIMARY
+
+OK, WARN, CRIT = "OK", "WARN", "CRIT"
+_RANK = {OK: 0, WARN: 1, CRIT: 2}
+
+
+def worst(*statuses: str) -> str:
+    return max(statuses, key=_RANK.__getitem__, default=OK)
+
+
+@dataclass
+class Verdict:
+    status: str = OK
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, status: str, reason: str) -> None:
+        self.status = worst(self.status, status)
+        self.reasons.append(reason)
+
+
+def _size(n: int | None) -> str:
+    return "—" if n is None else humanize.naturalsize(n, binary=True)
+
+
+def _node_problem(view: NodeView, verdict: Verdict, what: str) -> bool:
+    """Unreachable, never sampled or stale: say so; True when there are no fresh figures to judge."""
+    if view.status == UNREACHABLE:
+        verdict.add(CRIT, _("%(what)s cannot be reached (%(error)s)") % {"what": what, "error": view.snapshot["error"]})
+        return True
+    if view.status == NEVER:
+        verdict.add(WARN, _("%(what)s has not been sampled yet") % {"what": what})
+        return True
+    if view.status == STALE:
+        verdict.add(
+            WARN, _("the last sample of %(what)s is %(age)d s old") % {"what": what, "age": view.age_seconds or 0}
+        )
+    return False
+
+
+def _match(replica: dict[str, Any], standbys: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """The primary's pg_stat_replication row of a registered replica: by the slot its receiver streams through,
+    else by application_name (its receiver's, or its registered name)."""
+    slot = replica.get("slot_name")
+    if slot:
+        found = next((s for s in standbys if s.get("slot_name") == slot), None)
+        if found:
+            return found
+    for app in (replica.get("application_name"), name):
+        found = next((s for s in standbys if app and s.get("application_name") == app), None)
+        if found:
+            return found
+    return None
+
+
+def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
+    """The cluster's replication health (the JSON of ``manage.py replication`` and /api/v1/health)."""
+    by_name = {v.name: v for v in views}
+    primary = by_name[PRIMARY]
+    cluster_verdict = Verdict()
+    primary_side: dict[str, Any] = {}
+    if not _node_problem(primary, cluster_verdict, _("the primary")):
+        primary_side = primary.snapshot.get("replication") or {}
+        if primary_side.get("role") == "standby":
+            cluster_verdict.add(CRIT, _("the registered primary is in recovery: a standby, not a primary"))
+            primary_side = {}
+    standbys = primary_side.get("standbys") or []
+    matched_pids: set[int] = set()
+
+    replicas = []
+    for view in views:
+        if view.name == PRIMARY:
+            continue
+        verdict = Verdict()
+        side: dict[str, Any] = {}
+        row = None
+        if not _node_problem(view, verdict, view.name):
+            side = view.snapshot.get("replication") or {}
+            if side.get("role") != "standby":
+                verdict.add(
+                    CRIT, _("%(name)s is not in recovery: it was promoted, or is no replica") % {"name": view.name}
+                )
+            else:
+                if side.get("receiver_status") != "streaming":
+                    verdict.add(
+                        CRIT,
+                        _("%(name)s is not streaming: its WAL receiver is %(status)s")
+                        % {"name": view.name, "status": side.get("receiver_status") or _("not running")},
+                    )
+                if side.get("replay_paused"):
+                    verdict.add(WARN, _("replay is paused on %(name)s") % {"name": view.name})
+        # Matched by what the replica says of itself; when it cannot say (down), by what it said when it last did.
+        last_ok = ((view.snapshot or {}).get("last_ok") or {}).get("replication") or {}
+        identity = side if side.get("role") == "standby" else last_ok
+        if primary_side and (side.get("role") == "standby" or view.status in (UNREACHABLE, NEVER)):
+            row = _match(identity, standbys, view.name)
+            if row:
+                matched_pids.add(row["pid"])
+            else:
+                verdict.add(
+                    CRIT,
+                    _("%(name)s is not streaming: it is missing from the primary's pg_stat_replication")
+                    % {"name": view.name},
+                )
+        lag_bytes = row["replay_lag_bytes"] if row else side.get("replay_lag_bytes")
+        lag_seconds = side.get("replay_delay_seconds")
+        if side.get("role") == "standby":
+            for level, seconds, size in (
+                (CRIT, cluster.lag_crit_seconds, cluster.lag_crit_bytes),
+                (WARN, cluster.lag_warn_seconds, cluster.lag_warn_bytes),
+            ):
+                if (lag_seconds or 0) >= seconds or (lag_bytes or 0) >= size:
+                    verdict.add(
+                        level,
+                        _("%(name)s replays %(lag)s s / %(bytes)s behind (%(level)s at %(s)s s or %(b)s)")
+                        % {
+                            "name": view.name,
+                            "lag": f"{lag_seconds or 0:.0f}",
+                            "bytes": _size(lag_bytes),
+                            "level": level,
+                            "s": seconds,
+                            "b": _size(size),
+                        },
+                    )
+                    break
+        replicas.append(
+            {
+                "name": view.name,
+                "node_status": view.status,
+                "state": row["state"] if row else ("not streaming" if primary_side else side.get("receiver_status")),
+                "sync_state": row["sync_state"] if row else None,
+                "receiver_status": side.get("receiver_status"),
+                "slot_name": (row or {}).get("slot_name") or side.get("slot_name"),
+                "sent_lag_bytes": row["sent_lag_bytes"] if row else None,
+                "replay_lag_bytes": lag_bytes,
+                "replay_lag_seconds": None if lag_seconds is None else round(lag_seconds, 1),
+                "replay_paused": side.get("replay_paused"),
+                "last_message_seconds": side.get("last_message_seconds"),
+                "status": verdict.status,
+                "reasons": verdict.reasons,
+            }
+        )
+        cluster_verdict.status = worst(cluster_verdict.status, verdict.status)
+        cluster_verdict.reasons += verdict.reasons
+
+    slots = []
+    for slot in primary_side.get("slots") or []:
+        verdict = Verdict()
+        retained = slot.get("retained_bytes")
+        if slot.get("wal_status") == "lost":
+            verdict.add(CRIT, _("slot %(slot)s has lost WAL its consumer needs") % {"slot": slot["slot_name"]})
+        elif slot.get("wal_status") == "unreserved":
+            verdict.add(WARN, _("slot %(slot)s is about to lose WAL (unreserved)") % {"slot": slot["slot_name"]})
+        if not slot.get("active"):
+            level = CRIT if (retained or 0) >= cluster.slot_crit_bytes else WARN
+            verdict.add(
+                level,
+                _("slot %(slot)s has no active consumer and retains %(bytes)s of WAL")
+                % {"slot": slot["slot_name"], "bytes": _size(retained)},
+            )
+        slots.append({**slot, "status": verdict.status, "reasons": verdict.reasons})
+        cluster_verdict.status = worst(cluster_verdict.status, verdict.status)
+        cluster_verdict.reasons += verdict.reasons
+
+    unregistered = [s for s in standbys if s["pid"] not in matched_pids]
+    return {
+        "cluster": cluster.name,
+        "status": cluster_verdict.status,
+        "reasons": cluster_verdict.reasons,
+        "sampled_at": primary.snapshot["sampled_at"] if primary.snapshot else None,
+        "primary": {
+            "node": PRIMARY,
+            "node_status": primary.status,
+            "wal_bytes_per_second": primary_side.get("wal_bytes_per_second"),
+        },
+        "replicas": replicas,
+        "slots": slots,
+        "unregistered_standbys": unregistered,
+    }

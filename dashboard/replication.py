@@ -1,0 +1,109 @@
+"""Replication SQL: what a primary says of its standbys and slots, and what a standby says of itself.
+
+One statement per side and sample, chosen by ``pg_is_in_recovery()`` (read by the activity sampler first): functions
+that only a primary can answer (``pg_current_wal_lsn()``) are never sent to a node in recovery, so a promotion shows
+on the next sample. LSNs come back as bytes since the start of WAL (``lsn - '0/0'``), so any two can be subtracted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+# On the primary: its position, each connected standby (with the slot it streams through, if any), every slot.
+PRIMARY_SQL = """
+SELECT
+    pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
+    coalesce((
+        SELECT json_agg(json_build_object(
+            'pid', r.pid,
+            'application_name', r.application_name,
+            'client_addr', host(r.client_addr),
+            'state', r.state,
+            'sync_state', r.sync_state,
+            'slot_name', s.slot_name,
+            'sent_lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), r.sent_lsn)::bigint,
+            'write_lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), r.write_lsn)::bigint,
+            'flush_lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), r.flush_lsn)::bigint,
+            'replay_lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint,
+            'write_lag_seconds', extract(epoch FROM r.write_lag)::float8,
+            'flush_lag_seconds', extract(epoch FROM r.flush_lag)::float8,
+            'replay_lag_seconds', extract(epoch FROM r.replay_lag)::float8
+        ) ORDER BY r.application_name, r.pid)
+        FROM pg_stat_replication r
+        LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
+    ), '[]'::json),
+    coalesce((
+        SELECT json_agg(json_build_object(
+            'slot_name', s.slot_name,
+            'slot_type', s.slot_type,
+            'active', s.active,
+            'wal_status', s.wal_status,
+            'retained_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint,
+            'safe_wal_size', s.safe_wal_size,
+            'xmin_age', age(s.xmin),
+            'catalog_xmin_age', age(s.catalog_xmin)
+        ) ORDER BY s.slot_name)
+        FROM pg_replication_slots s
+    ), '[]'::json)
+"""
+
+
+def primary(conn: psycopg.Connection) -> dict[str, Any]:
+    """Position (bytes), standbys as pg_stat_replication shows them, and slots."""
+    lsn, standbys, slots = conn.execute(PRIMARY_SQL).fetchone()
+    return {"wal_lsn": lsn, "standbys": standbys, "slots": slots}
+
+
+# On a standby. The replay delay must not lie when the primary is idle: a standby that has replayed all it received
+# is 0 s behind only while its WAL receiver streams and has heard from the primary lately (the primary sends a
+# keepalive every wal_sender_timeout / 2 at the latest); otherwise it is as far behind as its last message.
+STANDBY_SQL = """
+WITH w AS (
+    SELECT status, sender_host, sender_port, slot_name, last_msg_receipt_time, latest_end_lsn,
+           substring(conninfo FROM 'application_name=([^ ]+)') AS application_name
+    FROM pg_stat_wal_receiver
+), pos AS (
+    SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::bigint AS received,
+           pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replayed
+)
+SELECT
+    (SELECT status FROM w),
+    (SELECT sender_host FROM w),
+    (SELECT sender_port FROM w),
+    (SELECT slot_name FROM w),
+    (SELECT application_name FROM w),
+    extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8,
+    pos.received,
+    pos.replayed,
+    pg_is_wal_replay_paused(),
+    CASE
+        WHEN pos.received IS NOT NULL AND pos.received = pos.replayed
+             AND (SELECT status FROM w) = 'streaming'
+             AND (SELECT last_msg_receipt_time FROM w) > now() - interval '1 minute'
+        THEN 0
+        WHEN pos.received IS NOT NULL AND pos.received = pos.replayed
+        THEN extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8
+        ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+    END
+FROM pos
+"""
+
+
+def standby(conn: psycopg.Connection) -> dict[str, Any]:
+    """The WAL receiver, received and replayed positions (bytes), whether replay is paused, the replay delay (s)."""
+    row = conn.execute(STANDBY_SQL).fetchone()
+    keys = (
+        "receiver_status",
+        "sender_host",
+        "sender_port",
+        "slot_name",
+        "application_name",
+        "last_message_seconds",
+        "received_lsn",
+        "replayed_lsn",
+        "replay_paused",
+        "replay_delay_seconds",
+    )
+    return dict(zip(keys, row, strict=True))
