@@ -71,18 +71,19 @@ def test_it_reads_both_sides_and_matches_the_replica(watched):
     assert health(watched)["primary"]["wal_bytes_per_second"] is not None  # from two samples
 
 
-def test_paused_replay_turns_warn_then_crit_and_back_to_ok(watched, viewer_client):
-    with pg(port=pg().info.port) as primary:
-        assert primary.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
-    from django.conf import settings
-
+def test_paused_replay_turns_warn_then_crit_and_back_to_ok(watched, viewer_client, settings):
     with pg(port=settings.REPLICA_PORT) as standby:
         standby.execute("SELECT pg_wal_replay_pause()")
         try:
             write_wal(4)
-            warn = wait_for(lambda: (b := health(watched)) and replica(b)["status"] == "WARN" and b, timeout=30)
+            # the WAL writer flushes within moments (the test stack commits asynchronously): wait for the lag
+            warn = wait_for(
+                lambda: (b := health(watched)) and (replica(b)["replay_lag_bytes"] or 0) >= 2 * MB and b,
+                timeout=30,
+                message="the paused replica to fall 2 MB behind",
+            )
             r = replica(warn)
-            assert r["replay_paused"] is True and r["replay_lag_bytes"] >= 2 * MB
+            assert r["status"] == "WARN" and r["replay_paused"] is True
             assert any("replay is paused on pt-replica" in reason for reason in r["reasons"])
             assert any("behind (WARN at" in reason for reason in r["reasons"])
             write_wal(16)
@@ -93,6 +94,10 @@ def test_paused_replay_turns_warn_then_crit_and_back_to_ok(watched, viewer_clien
             assert pt["status"] == "CRIT" and pt["replicas"][0]["replay_paused"] is True
             page = viewer_client.get("/replication/").content.decode()
             assert "replay is paused on pt-replica" in page and 'class="status crit"' in page
+            settings.METRICS_TOKEN = "scrape-me"
+            scraped = viewer_client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").content.decode()
+            assert 'seamline_replica_status{cluster="pt",replica="pt-replica"} 2.0' in scraped
+            assert 'seamline_cluster_replication_status{cluster="pt"} 2.0' in scraped
         finally:
             standby.execute("SELECT pg_wal_replay_resume()")
     ok = wait_for(lambda: (b := health(watched)) and b["status"] == "OK" and b, timeout=60, message="catch-up")
