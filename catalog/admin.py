@@ -28,7 +28,20 @@ class ClusterForm(forms.ModelForm):
 
     class Meta:
         model = Cluster
-        fields = ["name", "dsn", "password_env", "databases"]
+        fields = [
+            "name",
+            "dsn",
+            "password_env",
+            "databases",
+            "sample_interval",
+            "idle_in_transaction_threshold",
+            "long_query_threshold",
+            "lag_warn_seconds",
+            "lag_crit_seconds",
+            "lag_warn_bytes",
+            "lag_crit_bytes",
+            "slot_crit_bytes",
+        ]
 
     def clean(self):
         data = super().clean()

@@ -19,13 +19,15 @@ from psycopg.conninfo import conninfo_to_dict
 from .models import Cluster, Contract, Ownership, Replica, Service
 from .ownership import assign_owners
 
-CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling"}
+CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling", "replication"}
 # cluster key "sampling": file key -> (Cluster field, smallest value)
 SAMPLING_KEYS = {
     "interval": ("sample_interval", 1),
     "idle_in_transaction_seconds": ("idle_in_transaction_threshold", 0),
     "long_query_seconds": ("long_query_threshold", 0),
 }
+# cluster key "replication": the status thresholds; file key -> Cluster field (same name)
+REPLICATION_KEYS = ("lag_warn_seconds", "lag_crit_seconds", "lag_warn_bytes", "lag_crit_bytes", "slot_crit_bytes")
 REPLICA_KEYS = {"name", "dsn"}
 SERVICE_KEYS = {
     "name",
@@ -103,6 +105,15 @@ def load(text: str) -> dict[str, Any]:
                 v = sampling.get(key)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < least or v > 86400):
                     problems.append(f"{path}.sampling.{key}: must be a whole number of seconds ≥ {least}, got {v!r}")
+        thresholds = c.get("replication", {})
+        if thresholds is not None and not isinstance(thresholds, dict):
+            problems.append(f"{path}.replication: must be a mapping with {', '.join(REPLICATION_KEYS)}")
+        elif thresholds:
+            _unknown(thresholds, set(REPLICATION_KEYS), f"{path}.replication", problems)
+            for key in REPLICATION_KEYS:
+                v = thresholds.get(key)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    problems.append(f"{path}.replication.{key}: must be a whole number ≥ 0, got {v!r}")
         for j, db in enumerate(_list(c, "databases", path, problems)):
             _identifier(db, f"{path}.databases[{j}]", problems)
         replica_seen: set[str] = set()
@@ -198,6 +209,10 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                     field: (c.get("sampling") or {}).get(key, Cluster._meta.get_field(field).default)
                     for key, (field, _) in SAMPLING_KEYS.items()
                 },
+                **{
+                    key: (c.get("replication") or {}).get(key, Cluster._meta.get_field(key).default)
+                    for key in REPLICATION_KEYS
+                },
             },
         )
         clusters[cluster.name] = cluster
@@ -267,6 +282,11 @@ def export() -> dict[str, Any]:
         }
         if sampling:
             entry["sampling"] = sampling
+        thresholds = {
+            key: getattr(c, key) for key in REPLICATION_KEYS if getattr(c, key) != Cluster._meta.get_field(key).default
+        }
+        if thresholds:
+            entry["replication"] = thresholds
         clusters.append(entry)
     services = []
     for s in Service.objects.prefetch_related(

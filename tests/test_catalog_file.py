@@ -126,12 +126,13 @@ def test_it_moves_an_ownership_between_services_in_one_file(db):
     assert Ownership.objects.get(database="ledger").service.name == "accounts"
 
 
-def test_sampling_settings_round_trip_and_are_validated(db):
+def test_sampling_and_replication_settings_round_trip_and_are_validated(db):
     text = """
 clusters:
   - name: s
     dsn: "host=x dbname=postgres"
     sampling: {interval: 10, long_query_seconds: 120}
+    replication: {lag_warn_seconds: 60, slot_crit_bytes: 1000}
 services: []
 """
     catalog_file.apply(catalog_file.load(text))
@@ -142,9 +143,15 @@ services: []
         120,
     )
     assert catalog_file.export()["clusters"][0]["sampling"] == {"interval": 10, "long_query_seconds": 120}
-    bad = "clusters:\n  - {name: b, dsn: 'host=x', sampling: {interval: 0, often: 1}}\nservices: []\n"
+    assert (cluster.lag_warn_seconds, cluster.lag_crit_seconds, cluster.slot_crit_bytes) == (60, 300, 1000)
+    assert catalog_file.export()["clusters"][0]["replication"] == {"lag_warn_seconds": 60, "slot_crit_bytes": 1000}
+    bad = (
+        "clusters:\n  - {name: b, dsn: 'host=x', sampling: {interval: 0, often: 1},"
+        " replication: {lag_warn_bytes: -1}}\nservices: []\n"
+    )
     with pytest.raises(catalog_file.CatalogFileError) as info:
         catalog_file.load(bad)
     problems = "\n".join(info.value.problems)
     assert "clusters[0].sampling.interval: must be a whole number of seconds ≥ 1, got 0" in problems
     assert "often" in problems
+    assert "clusters[0].replication.lag_warn_bytes: must be a whole number ≥ 0, got -1" in problems

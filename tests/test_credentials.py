@@ -97,6 +97,18 @@ def test_monitored_sessions_are_read_only_with_timeouts(settings):
     assert params["application_name"] == "seamline"
 
 
+SAMPLING_AND_THRESHOLDS = (
+    "sample_interval",
+    "idle_in_transaction_threshold",
+    "long_query_threshold",
+    "lag_warn_seconds",
+    "lag_crit_seconds",
+    "lag_warn_bytes",
+    "lag_crit_bytes",
+    "slot_crit_bytes",
+)
+
+
 def test_an_admin_sets_and_clears_the_password_without_seeing_it(keys, cluster, admin_user, client):
     client.force_login(admin_user)
     url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
@@ -105,6 +117,7 @@ def test_an_admin_sets_and_clears_the_password_without_seeing_it(keys, cluster, 
         "dsn": cluster.dsn,
         "password_env": "",
         "databases": "",
+        **{f: getattr(cluster, f) for f in SAMPLING_AND_THRESHOLDS},
         "new_password": SECRET,
         "replicas-TOTAL_FORMS": "0",
         "replicas-INITIAL_FORMS": "0",
@@ -118,3 +131,24 @@ def test_an_admin_sets_and_clears_the_password_without_seeing_it(keys, cluster, 
     client.post(url, {**form, "new_password": "", "clear_password": "on"})
     cluster.refresh_from_db()
     assert cluster.encrypted_password == ""
+
+
+def test_an_admin_edits_the_sampling_interval_and_the_thresholds(cluster, admin_user, client):
+    client.force_login(admin_user)
+    url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
+    form = {
+        "name": cluster.name,
+        "dsn": cluster.dsn,
+        "password_env": "",
+        "databases": "",
+        **{f: getattr(cluster, f) for f in SAMPLING_AND_THRESHOLDS},
+        "sample_interval": 15,
+        "lag_warn_seconds": 45,
+        "replicas-TOTAL_FORMS": "0",
+        "replicas-INITIAL_FORMS": "0",
+    }
+    assert client.post(url, form).status_code == 302
+    cluster.refresh_from_db()
+    assert (cluster.sample_interval, cluster.lag_warn_seconds) == (15, 45)
+    form["sample_interval"] = 0  # at least a second
+    assert client.post(url, form).status_code == 200
