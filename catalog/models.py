@@ -448,3 +448,134 @@ class CatalogState(models.Model):
 
     class Meta:
         verbose_name = _("catalog state")
+
+
+# --- audits (catalog.rules, catalog.audits) ------------------------------------------------------------------------
+
+
+class RuleSeverity(models.Model):
+    """A rule's severity, where it differs from the rule's default (docs/rules.md)."""
+
+    class Severity(models.TextChoices):
+        CRITICAL = "critical", _("critical")
+        HIGH = "high", _("high")
+        MEDIUM = "medium", _("medium")
+        LOW = "low", _("low")
+
+    rule = models.CharField(_("rule"), max_length=60, unique=True)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+
+    class Meta:
+        ordering = ["rule"]
+        verbose_name = _("rule severity")
+        verbose_name_plural = _("rule severities")
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.severity}"
+
+
+class AuditRun(models.Model):
+    """One audit of one cluster: a sync, then every rule; its findings are written with its final status, in one
+    transaction, so a run that fails or is killed never shows half its findings."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("manual")
+        SCHEDULED = "scheduled", _("scheduled")
+        CLI = "cli", _("command line")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="audit_runs", verbose_name=_("cluster"))
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
+    user = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("user")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(_("phase"), max_length=20, blank=True)  # syncing, checking
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    counts = models.JSONField(_("findings by severity"), default=dict, blank=True)
+    resolved_count = models.PositiveIntegerField(_("resolved"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # one audit per cluster at a time: a second trigger joins the active one
+            models.UniqueConstraint(
+                fields=["cluster"], condition=Q(status__in=["queued", "running"]), name="audit_one_active_per_cluster"
+            )
+        ]
+        verbose_name = _("audit run")
+        verbose_name_plural = _("audit runs")
+
+    def __str__(self) -> str:
+        return f"{self.cluster.name} #{self.pk} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def task_id(self) -> str:
+        return f"audit-{self.pk}"
+
+
+class AuditFinding(models.Model):
+    class State(models.TextChoices):
+        NEW = "new", _("new")
+        PERSISTING = "persisting", _("persisting")
+        RESOLVED = "resolved", _("resolved")
+
+    run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="findings", verbose_name=_("run"))
+    rule = models.CharField(_("rule"), max_length=60)
+    severity = models.CharField(_("severity"), max_length=10)
+    object = models.TextField(_("object"))
+    object_parts = models.JSONField(_("object parts"), default=list)
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    related_service = models.CharField(_("related service"), max_length=100, blank=True)
+    message = models.TextField(_("message"))
+    remediation = models.TextField(_("remediation SQL"), blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    suppressed = models.BooleanField(_("suppressed"), default=False)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["run", "state"])]
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.object}"
+
+
+class Suppression(models.Model):
+    """A finding of a rule on one object, accepted for a reason until an expiry; who and when are recorded."""
+
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="suppressions", verbose_name=_("cluster")
+    )
+    rule = models.CharField(_("rule"), max_length=60)
+    object = models.TextField(_("object"))
+    reason = models.TextField(_("reason"))
+    expires_at = models.DateTimeField(_("expires"))
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.object} until {self.expires_at:%Y-%m-%d}"

@@ -72,3 +72,38 @@ def sync_all_clusters() -> int:
     for cluster in clusters:
         start_sync(cluster, requested_by="schedule")
     return len(clusters)
+
+
+# --- audits --------------------------------------------------------------------------------------------------------
+# At-least-once: the message is acknowledged only when the task ends (acks_late), and handed back to the broker when
+# the worker process running it dies (reject_on_worker_lost), so a killed audit is run again by another worker;
+# run_audit counts the attempts itself and gives up after MAX_ATTEMPTS. The hard time limit stays below the Redis
+# visibility timeout (settings), so a running task is never delivered twice at once.
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.AUDIT_SOFT_TIME_LIMIT,
+    time_limit=settings.AUDIT_TIME_LIMIT,
+    ignore_result=True,
+)
+def audit_task(run_id: int) -> str:
+    from .audits import run_audit
+
+    return run_audit(run_id).status
+
+
+def enqueue_audit(run) -> None:
+    audit_task.apply_async((run.pk,), task_id=run.task_id, queue=settings.AUDIT_QUEUE)
+
+
+@shared_task
+def audit_all_clusters() -> int:
+    """Beat's daily entry: an audit of every cluster (one already under way is joined, not doubled)."""
+    from .audits import start_audit
+
+    clusters = list(Cluster.objects.all())
+    for cluster in clusters:
+        start_audit(cluster, trigger="scheduled")
+    return len(clusters)

@@ -101,7 +101,13 @@ DATABASES = {
         "CONN_MAX_AGE": env_int("SEAMLINE_DB_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
         # named, so that Seamline's own sessions are recognisable in pg_stat_activity (and on its Pools page)
-        "OPTIONS": {"connect_timeout": 5, "application_name": "seamline-app"},
+        # and bounded: no statement of Seamline's own runs longer, or waits for a lock longer, than these
+        "OPTIONS": {
+            "connect_timeout": 5,
+            "application_name": "seamline-app",
+            "options": f"-c statement_timeout={env_int('SEAMLINE_DB_STATEMENT_TIMEOUT_MS', 60_000)}"
+            f" -c lock_timeout={env_int('SEAMLINE_DB_LOCK_TIMEOUT_MS', 10_000)}",
+        },
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -124,6 +130,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
+# Audits run on a queue of their own (workers: -Q celery,audits), one message at a time per worker process, and are
+# acknowledged late; their hard time limit stays below the broker's visibility timeout, after which Redis would
+# deliver an unacknowledged message again.
+AUDIT_QUEUE = env_str("SEAMLINE_AUDIT_QUEUE", "audits")
+AUDIT_SOFT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_SOFT_TIME_LIMIT", 1500)
+AUDIT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_TIME_LIMIT", 1800)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SEAMLINE_BROKER_VISIBILITY_TIMEOUT", 3600)}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # The demo (database "shop" and "payments" on the dev primary) and its traffic simulator.
 DEMO_PRIMARY = {"host": PG_HOST, "port": PG_PORT, "user": "postgres"}

@@ -121,6 +121,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             "worker",
             "--pool",
             "solo",
+            "--queues",
+            "celery,audits",
             "--loglevel",
             "WARNING",
             "--hostname",
