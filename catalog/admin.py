@@ -4,9 +4,10 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Cluster, Contract, Ownership, Replica, Service, SyncRun
+from .models import AuditRun, Cluster, Contract, Ownership, Replica, RuleSeverity, Service, Suppression, SyncRun
 from .monitored import CredentialsError, encrypt_password
 from .ownership import assign_owners
+from .rules import RULES
 
 
 class ReplicaInline(admin.TabularInline):
@@ -122,3 +123,46 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditRun)
+class AuditRunAdmin(admin.ModelAdmin):
+    """Runs are written by the audit only; the admin shows them (and may delete old ones)."""
+
+    list_display = ["cluster", "status", "trigger", "user", "created_at", "finished_at", "counts"]
+    list_filter = ["status", "trigger", "cluster"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RuleSeverityForm(forms.ModelForm):
+    rule = forms.ChoiceField(label=_("rule"), choices=[(code, code) for code in sorted(RULES)])
+
+    class Meta:
+        model = RuleSeverity
+        fields = ["rule", "severity"]
+
+
+@admin.register(RuleSeverity)
+class RuleSeverityAdmin(admin.ModelAdmin):
+    form = RuleSeverityForm
+    list_display = ["rule", "severity"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """Who suppressed a finding, and when, is recorded from the request, never typed in."""
+
+    list_display = ["cluster", "rule", "object", "reason", "expires_at", "created_by", "created_at"]
+    list_filter = ["cluster", "rule"]
+    fields = ["cluster", "rule", "object", "reason", "expires_at", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,13 +26,22 @@ from .sync import SyncError, sync_cluster
 MAX_ATTEMPTS = 3
 
 
+def given_up_after() -> timedelta:
+    """How long a queued or running audit may take in all, redeliveries included, before it counts as lost."""
+    return timedelta(seconds=settings.AUDIT_TIME_LIMIT * MAX_ATTEMPTS)
+
+
 def start_audit(
     cluster: Cluster, trigger: str, user=None, enqueue: Callable[[AuditRun], None] | None = None
 ) -> AuditRun:
     """Queue an audit of the cluster, or return the one already queued or running. ``enqueue`` (default: the
     Celery task, once the run is committed) sends it to a worker."""
     with transaction.atomic():
-        active = AuditRun.objects.filter(cluster=cluster, status__in=AuditRun.ACTIVE).first()
+        active = AuditRun.objects.select_for_update().filter(cluster=cluster, status__in=AuditRun.ACTIVE).first()
+        if active and active.created_at < timezone.now() - given_up_after():
+            # its message was lost (a broker flushed, a worker that never knew the task): it would block every audit
+            _fail(active, "no worker completed it in time: the task was lost")
+            active = None
         if active:
             return active
         try:

@@ -189,7 +189,7 @@ def unowned_schema(s: Snapshot):
                 (database, schema),
                 None,
                 None,
-                f"schema {database}.{schema} holds {objects} objects and no service owns it",
+                f"schema {database}.{schema} holds {objects} relations or functions, and no service owns it",
                 "",
             )
 

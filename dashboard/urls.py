@@ -23,7 +23,6 @@ urlpatterns = [
     path("services/<int:pk>/live/", pools_views.service_live, name="service_live"),
     path("replication/", replication_views.replication_page, name="replication"),
     path("replication/<int:pk>/history.json", replication_views.replication_history, name="replication_history"),
-    path("audits/", views.audits, name="audits"),
     path("", include("catalog.urls")),
     path("api/v1/", include("dashboard.api")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from catalog.audit_views import last_finished
 from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster, Service
 
@@ -40,6 +40,9 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         e["worst_lag"] = max(lags, key=lambda r: r["replay_lag_seconds"], default=None)
         e["primary"] = e["nodes"][0] if e["nodes"] else None
     entries.sort(key=lambda e: (-_RANK.get(e["health"]["status"] if e["health"] else "", 0), e["cluster"].name))
+    audited = last_finished(clusters)
+    for e in entries:
+        e["audit"] = audited.get(e["cluster"].pk)
     template = "dashboard/overview.html"
     if request.htmx:
         template += "#live"
@@ -57,17 +60,3 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
 
 
 _RANK = {"CRIT": 2, "WARN": 1, "OK": 0}
-
-
-def _not_yet(request: HttpRequest, nav: str, title: str, explanation: str) -> HttpResponse:
-    return render(request, "dashboard/not_yet.html", {"nav": nav, "title": title, "explanation": explanation})
-
-
-@require_GET
-def audits(request: HttpRequest) -> HttpResponse:
-    return _not_yet(
-        request,
-        "audits",
-        _("Audits"),
-        _("No ownership audit has run yet: audit rules and their findings are not built yet."),
-    )

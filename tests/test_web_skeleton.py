@@ -32,13 +32,6 @@ def test_it_shows_every_page_with_the_navigation(viewer_client, name):
     assert 'aria-current="page"' in body
 
 
-@pytest.mark.parametrize("name", ["audits"])
-def test_it_says_plainly_what_is_not_built_yet(viewer_client, name):
-    body = viewer_client.get(reverse(name)).content.decode()
-    assert "not sampled yet" in body or "not built yet" in body
-    assert "<table" not in body  # no made-up figures
-
-
 def test_it_logs_in_and_out(client, viewer):
     from .conftest import PASSWORD
 

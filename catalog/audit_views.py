@@ -1,0 +1,159 @@
+"""The Audits screen: the latest run of every cluster, one cluster's findings (filterable, with new / persisting /
+resolved badges), "Run audit now" with live progress, the history of findings by severity, and a service's
+scorecard."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import plotly.graph_objects as go
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Q
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from .audits import start_audit
+from .http import HtmxHttpRequest
+from .models import AuditFinding, AuditRun, Cluster, Service
+from .rules import RULES, SEVERITIES
+
+COLOURS = {"critical": "#991b1b", "high": "#dc2626", "medium": "#e0a100", "low": "#9aa5b1"}
+HISTORY_RUNS = 60
+
+
+def latest_runs(clusters: list[Cluster]) -> dict[int, AuditRun]:
+    """Each cluster's newest run (any status), in one query."""
+    runs = AuditRun.objects.filter(cluster__in=clusters).order_by("cluster_id", "-created_at", "-pk")
+    return {r.cluster_id: r for r in runs.distinct("cluster_id")}
+
+
+def last_finished(clusters: list[Cluster]) -> dict[int, AuditRun]:
+    """Each cluster's newest finished run (succeeded or failed), in one query."""
+    runs = AuditRun.objects.filter(cluster__in=clusters, status__in=["succeeded", "failed"])
+    return {r.cluster_id: r for r in runs.order_by("cluster_id", "-finished_at", "-pk").distinct("cluster_id")}
+
+
+@require_GET
+def audits_page(request: HtmxHttpRequest) -> HttpResponse:
+    clusters = list(Cluster.objects.order_by("name"))
+    latest = latest_runs(clusters)
+    finished = last_finished(clusters)
+    chosen = next((c for c in clusters if c.name == request.GET.get("cluster")), clusters[0] if clusters else None)
+    context = {
+        "clusters": [(c, latest.get(c.pk), finished.get(c.pk)) for c in clusters],
+        "cluster": chosen,
+        "severities": SEVERITIES,
+        "rules": sorted(RULES),
+        "filters": {k: request.GET.get(k, "") for k in ("severity", "rule", "service", "team")},
+        "nav": "audits",
+    }
+    if chosen:
+        context |= _findings(request, chosen, latest.get(chosen.pk), finished.get(chosen.pk))
+    template = "catalog/audits.html"
+    if request.htmx and request.GET.get("part") == "progress":
+        if not context.get("active"):  # done: show its findings
+            response = HttpResponse(status=204)
+            response["HX-Refresh"] = "true"
+            return response
+        template += "#progress"
+    elif request.htmx:
+        template += "#findings"
+    return render(request, template, context)
+
+
+def _findings(request: HtmxHttpRequest, cluster: Cluster, latest: AuditRun | None, finished: AuditRun | None) -> dict:
+    shown = finished if finished and finished.status == AuditRun.Status.SUCCEEDED else None
+    if finished and finished.status == AuditRun.Status.FAILED:
+        shown = (
+            AuditRun.objects.filter(cluster=cluster, status=AuditRun.Status.SUCCEEDED)
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
+    findings = AuditFinding.objects.filter(run=shown) if shown else AuditFinding.objects.none()
+    f = request.GET
+    if f.get("severity"):
+        findings = findings.filter(severity=f["severity"])
+    if f.get("rule"):
+        findings = findings.filter(rule=f["rule"])
+    if f.get("service"):
+        findings = findings.filter(Q(service=f["service"]) | Q(related_service=f["service"]))
+    if f.get("team"):
+        members = list(Service.objects.filter(team=f["team"]).values_list("name", flat=True))
+        findings = findings.filter(Q(service__in=members) | Q(related_service__in=members))
+    rows = list(findings)
+    return {
+        "active": latest if latest and latest.is_active else None,
+        "failed": finished if finished and finished.status == AuditRun.Status.FAILED else None,
+        "shown": shown,
+        "findings": [r for r in rows if r.state != AuditFinding.State.RESOLVED and not r.suppressed],
+        "suppressed": [r for r in rows if r.suppressed],
+        "resolved": [r for r in rows if r.state == AuditFinding.State.RESOLVED],
+        "services": Service.objects.order_by("name").values_list("name", flat=True),
+        "teams": Service.objects.exclude(team="").order_by("team").values_list("team", flat=True).distinct(),
+    }
+
+
+@require_POST
+@permission_required("catalog.add_auditrun", raise_exception=True)
+def audit_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster, pk=pk)
+    run = start_audit(cluster, AuditRun.Trigger.MANUAL, user=request.user)
+    if run.user_id != request.user.pk or run.status != AuditRun.Status.QUEUED:
+        messages.info(request, _("An audit of this cluster is already under way: showing its progress."))
+    url = f"{redirect('audits').url}?cluster={cluster.name}"
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Location"] = url
+        return response
+    return redirect(url)
+
+
+@require_GET
+def audit_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
+    """Findings by severity over a cluster's last runs, stacked bars, as a plotly figure."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    runs = list(
+        AuditRun.objects.filter(cluster=cluster, status=AuditRun.Status.SUCCEEDED).order_by("-finished_at")[
+            :HISTORY_RUNS
+        ]
+    )[::-1]
+    return JsonResponse(_severity_figure([r.finished_at for r in runs], [r.counts for r in runs], cluster.name))
+
+
+@require_GET
+def service_scorecard(request: HtmxHttpRequest, pk: int) -> JsonResponse:
+    """A service's findings (its objects, or reaching into others') by severity over the audit runs."""
+    service = get_object_or_404(Service, pk=pk)
+    runs = list(AuditRun.objects.filter(status=AuditRun.Status.SUCCEEDED).order_by("-finished_at")[:HISTORY_RUNS])[::-1]
+    rows = AuditFinding.objects.filter(
+        Q(service=service.name) | Q(related_service=service.name),
+        run__in=runs,
+        suppressed=False,
+    ).exclude(state=AuditFinding.State.RESOLVED)
+    counts: dict[int, Counter] = {r.pk: Counter() for r in runs}
+    for run_id, severity in rows.values_list("run_id", "severity"):
+        counts[run_id][severity] += 1
+    return JsonResponse(_severity_figure([r.finished_at for r in runs], [counts[r.pk] for r in runs], service.name))
+
+
+def _severity_figure(times, counts, title: str) -> dict:
+    x = [timezone.localtime(t).strftime("%m-%d %H:%M:%S") for t in times]  # one bar a run, evenly spaced
+    fig = go.Figure()
+    for severity in reversed(SEVERITIES):
+        fig.add_trace(
+            go.Bar(x=x, y=[c.get(severity, 0) for c in counts], name=_(severity), marker_color=COLOURS[severity])
+        )
+    fig.update_layout(
+        barmode="stack",
+        title={"text": title, "font": {"size": 14}},
+        height=260,
+        margin={"l": 40, "r": 10, "t": 40, "b": 30},
+        legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": _("findings"), "rangemode": "tozero"},
+        xaxis={"type": "category", "title": _("run")},
+    )
+    return fig.to_plotly_json()
