@@ -128,3 +128,31 @@ class ReplicaSample(models.Model):
         indexes = [models.Index(fields=["cluster", "node", "sampled_at"])]
         verbose_name = _("replica sample")
         verbose_name_plural = _("replica samples")
+
+
+class ActionLog(models.Model):
+    """Every attempt to cancel or terminate a session, allowed, denied or failed: written before any signal is sent
+    (no row, no signal), and append-only (a database trigger refuses UPDATE and DELETE). Names are kept as text, so
+    the log outlives the users and clusters it names."""
+
+    class Action(models.TextChoices):
+        CANCEL = "cancel", _("cancel the query")
+        TERMINATE = "terminate", _("terminate the session")
+
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    user = models.CharField(_("user"), max_length=150)
+    cluster = models.CharField(_("cluster"), max_length=100)
+    node = models.CharField(_("node"), max_length=100)
+    pid = models.IntegerField(_("pid"))
+    backend_start = models.CharField(_("backend start"), max_length=40)
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    query = models.TextField(_("query (masked)"), blank=True)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    result = models.CharField(_("result"), max_length=200)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("session action")
+        verbose_name_plural = _("session actions")
+        permissions = [("signal_session", _("Can cancel or terminate a monitored session"))]

@@ -73,6 +73,7 @@ def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "view": view,
             "unavailable": unavailable,
             "full_text": full_text,
+            "can_signal": request.user.has_perm("dashboard.signal_session"),
             "windows": list(history.WINDOWS),
             "window": window,
             "chart_services": _chart_services(view),
