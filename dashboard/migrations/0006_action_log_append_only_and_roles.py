@@ -30,6 +30,10 @@ CATALOG_MODELS = ["cluster", "replica", "service", "ownership", "contract", "sup
 ADMIN = OPERATOR + [
     f"catalog.{verb}_{model}" for model in CATALOG_MODELS for verb in ("add", "change", "delete", "view")
 ] + [f"auth.{verb}_{model}" for model in ("user", "group") for verb in ("add", "change", "delete", "view")] + [
+    f"django_celery_beat.{verb}_{model}"  # the sync and audit schedules
+    for model in ("periodictask", "intervalschedule", "crontabschedule", "clockedschedule", "solarschedule")
+    for verb in ("add", "change", "delete", "view")
+] + ["catalog.view_syncrun", "catalog.view_auditrun", "catalog.delete_auditrun"] + [
     "dashboard.add_apitoken",
     "dashboard.change_apitoken",
     "dashboard.delete_apitoken",
