@@ -29,8 +29,24 @@ def start_sync(cluster: Cluster, requested_by: str = "") -> SyncRun:
         run.task_id = f"sync-{run.pk}"
         run.save(update_fields=["task_id"])
         # only once the run is committed can a worker find it
-        transaction.on_commit(lambda: sync_task.apply_async((run.pk,), task_id=run.task_id))
+        transaction.on_commit(lambda: _send(sync_task, run.pk, run.task_id, SyncRun, "status"))
     return run
+
+
+QUEUE_DOWN = "the job queue (Redis) cannot be reached: nothing was queued; try again when it is back"
+
+
+def _send(task, run_id: int, task_id: str, model, status_field: str, **options) -> bool:
+    """Queue a run's task, failing fast (no retries) when the broker is down: the run then ends failed with the
+    reason, so a click gets a clear answer instead of a long wait or a server error."""
+    try:
+        task.apply_async((run_id,), task_id=task_id, retry=False, **options)
+        return True
+    except Exception:  # noqa: BLE001 - kombu/redis raise several classes for a broker that is down
+        model.objects.filter(pk=run_id).update(
+            **{status_field: "failed"}, finished_at=timezone.now(), error=QUEUE_DOWN
+        )
+        return False
 
 
 def run_sync(run_id: int) -> SyncRun:
@@ -95,7 +111,9 @@ def audit_task(run_id: int) -> str:
 
 
 def enqueue_audit(run) -> None:
-    audit_task.apply_async((run.pk,), task_id=run.task_id, queue=settings.AUDIT_QUEUE)
+    from .models import AuditRun
+
+    _send(audit_task, run.pk, run.task_id, AuditRun, "status", queue=settings.AUDIT_QUEUE)
 
 
 @shared_task
