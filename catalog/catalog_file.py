@@ -62,19 +62,34 @@ class ApplyResult:
         return bool(self.created or self.updated or self.deleted)
 
 
+# Limits that keep a hostile or mistaken file from costing minutes or memory before it is refused.
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ENTRIES = 10_000  # clusters, services
+MAX_PROBLEMS = 200  # reported; the count of the rest is given
+
+
 def load(text: str) -> dict[str, Any]:
     """Parse and validate; raise CatalogFileError listing every problem."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise CatalogFileError([f"the file is {size / 1e6:.1f} MB: a catalog file may be {MAX_BYTES // 10**6} MB"])
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise CatalogFileError([f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    except RecursionError:
+        raise CatalogFileError(["the file is nested too deeply to be a catalog file"]) from None
     problems: list[str] = []
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise CatalogFileError(["the file must be a mapping with 'clusters' and 'services'"])
+    for key in ("clusters", "services"):
+        # YAML aliases can make a short file name the same list a million times: count before walking
+        if isinstance(data.get(key), list) and len(data[key]) > MAX_ENTRIES:
+            raise CatalogFileError([f"{key}: {len(data[key])} entries, more than the {MAX_ENTRIES} a file may hold"])
     _unknown(data, {"clusters", "services"}, "", problems)
     clusters = _list(data, "clusters", "", problems)
     services = _list(data, "services", "", problems)
@@ -178,6 +193,8 @@ def load(text: str) -> dict[str, Any]:
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                     problems.append(f"{path}.pool.{key}: must be a whole number ≥ 0, got {v!r}")
     if problems:
+        if len(problems) > MAX_PROBLEMS:
+            problems = [*problems[:MAX_PROBLEMS], f"… and {len(problems) - MAX_PROBLEMS} more problems"]
         raise CatalogFileError(problems)
     return {"clusters": clusters, "services": services}
 

@@ -155,3 +155,37 @@ services: []
     assert "clusters[0].sampling.interval: must be a whole number of seconds ≥ 1, got 0" in problems
     assert "often" in problems
     assert "clusters[0].replication.lag_warn_bytes: must be a whole number ≥ 0, got -1" in problems
+
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("clusters: " + "[" * 5000 + "]" * 5000 + "\nservices: []\n", "nested too deeply"),
+        ("clusters: &a [*a]\nservices: []\n", "clusters[0]: must be a mapping"),
+        (LAUGHS.replace("g: &g", "clusters: &g") + "services: []\n", "clusters[8]: must be a mapping"),
+        ("clusters: []\nservices:\n" + "".join(f"  - name: s{i}\n" for i in range(10_001)), "10001 entries"),
+        ("clusters: []\n# " + "x" * 11_000_000 + "\nservices: []\n", "a catalog file may be 10 MB"),
+        ("\x00\x01", "not valid YAML"),
+        ("clusters: [1, 2, 3]\nservices: " + "[1, " * 300 + "1" + "]" * 300 + "\n", "must be"),
+    ],
+)
+def test_hostile_files_are_refused_quickly_with_a_clear_error_and_change_nothing(db, tmp_path, capsys, text, reason):
+    import time
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text)
+    started = time.monotonic()
+    with pytest.raises(CommandError) as info:
+        call_command("import_catalog", str(path))
+    assert time.monotonic() - started < 10
+    assert "the catalog is unchanged" in str(info.value)
+    assert reason in capsys.readouterr().err
+    assert not Cluster.objects.exists() and not Service.objects.exists()
