@@ -425,6 +425,7 @@ class SyncRun(models.Model):
     current_database = models.CharField(max_length=63, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
         ordering = ["-created_at"]

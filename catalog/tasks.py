@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -23,6 +26,12 @@ def start_sync(cluster: Cluster, requested_by: str = "") -> SyncRun:
         active = SyncRun.objects.filter(
             cluster=cluster, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
         ).first()
+        if active and active.created_at < timezone.now() - timedelta(seconds=660 * SYNC_ATTEMPTS):
+            # its message was lost (a broker flushed, a worker that never knew the task): it would block every sync
+            SyncRun.objects.filter(pk=active.pk).update(
+                status=SyncRun.Status.FAILED, finished_at=timezone.now(), error="no worker completed it in time"
+            )
+            active = None
         if active:
             return active
         run = SyncRun.objects.create(cluster=cluster, requested_by=requested_by)
@@ -43,20 +52,32 @@ def _send(task, run_id: int, task_id: str, model, status_field: str, **options) 
         task.apply_async((run_id,), task_id=task_id, retry=False, **options)
         return True
     except Exception:  # noqa: BLE001 - kombu/redis raise several classes for a broker that is down
-        model.objects.filter(pk=run_id).update(
-            **{status_field: "failed"}, finished_at=timezone.now(), error=QUEUE_DOWN
-        )
+        model.objects.filter(pk=run_id).update(**{status_field: "failed"}, finished_at=timezone.now(), error=QUEUE_DOWN)
         return False
 
 
+SYNC_ATTEMPTS = 3  # a sync whose worker was lost is taken up again by the redelivered task, this many times in all
+
+
 def run_sync(run_id: int) -> SyncRun:
-    """Run a queued sync, recording progress and the outcome on the SyncRun; never raises for a cluster's fault."""
-    claimed = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
-        status=SyncRun.Status.RUNNING, started_at=timezone.now()
+    """Run a queued sync, recording progress and the outcome on the SyncRun; never raises for a cluster's fault.
+
+    A run still "running" is one whose worker was lost (the message came back: acks_late, reject_on_worker_lost):
+    it is taken up again, up to SYNC_ATTEMPTS; a sync is idempotent, so running it again is safe."""
+    active = [SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    claimed = SyncRun.objects.filter(pk=run_id, status__in=active, attempts__lt=SYNC_ATTEMPTS).update(
+        status=SyncRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
     run = SyncRun.objects.select_related("cluster").get(pk=run_id)
     if not claimed:
-        return run  # another worker has it, or it is done
+        if run.status in active:  # lost too often
+            SyncRun.objects.filter(pk=run_id).update(
+                status=SyncRun.Status.FAILED,
+                finished_at=timezone.now(),
+                error=f"gave up after {run.attempts} attempts: the worker was lost each time",
+            )
+            run.refresh_from_db()
+        return run  # done already, or given up
 
     def progress(database: str, done: int, total: int) -> None:
         SyncRun.objects.filter(pk=run_id).update(current_database=database, databases_done=done, databases_total=total)
@@ -76,7 +97,7 @@ def run_sync(run_id: int) -> SyncRun:
     return run
 
 
-@shared_task(soft_time_limit=600, time_limit=660)
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=660)
 def sync_task(run_id: int) -> str:
     return run_sync(run_id).status
 
