@@ -5,13 +5,30 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditRun, Cluster, Contract, Ownership, Replica, RuleSeverity, Service, Suppression, SyncRun
-from .monitored import CredentialsError, encrypt_password
+from .monitored import CredentialsError, dsn_problem, encrypt_password
 from .ownership import assign_owners
 from .rules import RULES
 
 
+def _checked_dsn(dsn: str) -> str:
+    problem = dsn_problem(dsn)
+    if problem:
+        raise forms.ValidationError(problem)
+    return dsn
+
+
+class ReplicaForm(forms.ModelForm):
+    class Meta:
+        model = Replica
+        fields = ["name", "dsn"]
+
+    def clean_dsn(self) -> str:
+        return _checked_dsn(self.cleaned_data["dsn"])
+
+
 class ReplicaInline(admin.TabularInline):
     model = Replica
+    form = ReplicaForm
     extra = 0
 
 
@@ -26,6 +43,9 @@ class ClusterForm(forms.ModelForm):
         help_text=_("stored encrypted with SEAMLINE_FERNET_KEYS; leave empty to keep the current one"),
     )
     clear_password = forms.BooleanField(label=_("Remove the stored password"), required=False)
+
+    def clean_dsn(self) -> str:
+        return _checked_dsn(self.cleaned_data["dsn"])
 
     class Meta:
         model = Cluster

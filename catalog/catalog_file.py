@@ -10,13 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 import yaml
 from django.db import models, transaction
 from django.db.models import Prefetch
-from psycopg.conninfo import conninfo_to_dict
 
 from .models import Cluster, Contract, Ownership, Replica, Service
+from .monitored import dsn_problem
 from .ownership import assign_owners
 
 CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling", "replication"}
@@ -410,14 +409,9 @@ def _dsn(value: object, path: str, problems: list[str], *, required: bool) -> No
     if not isinstance(value, str):
         problems.append(f"{path}: must be a string")
         return
-    try:
-        params = conninfo_to_dict(value)
-    except psycopg.ProgrammingError as exc:
-        # psycopg's message may quote the DSN; never echo it back, it could carry a secret
-        problems.append(f"{path}: not a valid libpq connection string ({_first_line(exc)})")
-        return
-    if "password" in params:
-        problems.append(f"{path}: carries a password; use password_env or an encrypted password instead")
+    problem = dsn_problem(value)
+    if problem:
+        problems.append(f"{path}: {problem}")
 
 
 def _first_line(exc: Exception) -> str:

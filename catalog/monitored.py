@@ -96,12 +96,29 @@ def password_for(cluster: Any) -> str | None:
     return None
 
 
+SECRET_KEYWORDS = ("password", "sslpassword")  # libpq keywords that carry a secret
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why a DSN may not be stored in the catalog (unparsable, or carrying a secret), or None. Never quotes it."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0].split(":")[0]
+        return f"not a valid libpq connection string ({first})"
+    secret = next((k for k in SECRET_KEYWORDS if k in params), None)
+    if secret:
+        return f"carries a {secret}; use password_env or an encrypted password instead"
+    return None
+
+
 def connection_params(
     dsn: str, password: str | None = None, dbname: str | None = None, statement_timeout_ms: int | None = None
 ) -> dict[str, Any]:
     """libpq keywords for a monitored server: the DSN's own, plus timeouts and a read-only session."""
     params: dict[str, Any] = conninfo_to_dict(dsn)
-    params.pop("password", None)  # the catalog refuses such DSNs; never let one through
+    for secret in SECRET_KEYWORDS:
+        params.pop(secret, None)  # the catalog refuses such DSNs; never let one through
     if dbname:
         params["dbname"] = dbname
     if password is not None:

@@ -152,3 +152,44 @@ def test_an_admin_edits_the_sampling_interval_and_the_thresholds(cluster, admin_
     assert (cluster.sample_interval, cluster.lag_warn_seconds) == (15, 45)
     form["sample_interval"] = 0  # at least a second
     assert client.post(url, form).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("dsn", "problem"),
+    [
+        ("host=x password=s3cret-value dbname=y", "carries a password"),
+        ("postgresql://u:s3cret-value@h/db", "carries a password"),
+        ("host=x sslpassword=s3cret-value", "carries a sslpassword"),
+        ("host=x frobnicate=1", 'invalid connection option "frobnicate"'),
+        ("host=x dbname='unterminated", "unterminated quoted string"),
+    ],
+)
+def test_a_dsn_with_a_secret_or_unparsable_is_refused_everywhere_without_echoing_it(
+    cluster, admin_user, client, tmp_path, capsys, dsn, problem
+):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    client.force_login(admin_user)
+    url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
+    form = {
+        "name": cluster.name,
+        "dsn": dsn,
+        "password_env": "",
+        "databases": "",
+        **{f: getattr(cluster, f) for f in SAMPLING_AND_THRESHOLDS},
+        "replicas-TOTAL_FORMS": "0",
+        "replicas-INITIAL_FORMS": "0",
+    }
+    response = client.post(url, form)
+    from html import escape
+
+    assert response.status_code == 200 and escape(problem) in response.content.decode()
+    cluster.refresh_from_db()
+    assert cluster.dsn != dsn
+    path = tmp_path / "catalog.yaml"
+    path.write_text(f'clusters:\n  - {{name: c, dsn: "{dsn}"}}\nservices: []\n')
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(path))
+    err = capsys.readouterr().err
+    assert problem in err and "s3cret-value" not in err
