@@ -412,8 +412,3 @@ def _dsn(value: object, path: str, problems: list[str], *, required: bool) -> No
     problem = dsn_problem(value)
     if problem:
         problems.append(f"{path}: {problem}")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.split(":")[0]
