@@ -96,41 +96,6 @@ def test_a_worker_killed_mid_run_leaves_nothing_half_done_and_redelivery_complet
     assert written == sum(done.counts.values()) + done.resolved_count  # once, not twice
 
 
-def test_a_worker_killed_mid_sync_leaves_the_sync_to_redelivery_which_completes_it_once(prefork_worker):
-    from catalog.models import SyncRun
-    from catalog.tasks import sync_task
-
-    target = cluster()
-    sync_cluster(target)
-    db = settings.DATABASES["default"]
-    lock = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=False)
-    try:
-        lock.execute("SELECT 1 FROM catalog_database WHERE cluster_id = %s FOR UPDATE", [target.pk])
-        run = SyncRun.objects.create(cluster=target, requested_by="test", task_id="sync-kill-test")
-        sync_task.apply_async((run.pk,), task_id=run.task_id, queue=QUEUE)
-        wait_for(lambda: children(prefork_worker.pid), timeout=30, message="the worker's child")
-        wait_for(
-            lambda: SyncRun.objects.filter(pk=run.pk, status="running", attempts=1).exists(),
-            timeout=30,
-            message="the sync to start (and block on the lock)",
-        )
-        for child in children(prefork_worker.pid):
-            os.kill(child, signal.SIGKILL)
-        wait_for(
-            lambda: SyncRun.objects.filter(pk=run.pk, attempts=2).exists(),
-            timeout=60,
-            message="the redelivered task to take the sync up again",
-        )
-    finally:
-        lock.rollback()
-        lock.close()
-    done = wait_for(
-        lambda: SyncRun.objects.filter(pk=run.pk, status__in=["ok", "failed"]).first(), timeout=60, message="the end"
-    )
-    assert (done.status, done.attempts) == ("ok", 2)
-    assert SyncRun.objects.filter(cluster=target).count() == 1
-
-
 def test_concurrent_triggers_give_one_run():
     target = cluster()
     barrier, runs = threading.Barrier(4), []

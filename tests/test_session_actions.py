@@ -31,21 +31,37 @@ def app_role():
         admin.execute(f"DROP ROLE IF EXISTS {ROLE}")
 
 
-def session(application_name: str = "sa_app", user: str = ROLE, sql: str | None = "SELECT pg_sleep(60)"):
-    """A session of its own, running ``sql`` in a thread (or idle): returns (connection, pid, backend_start)."""
-    conn = pg(user=user, application_name=application_name)
-    pid = conn.info.backend_pid
-    with pg() as admin:
-        (start,) = admin.execute("SELECT backend_start::text FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
-    if sql:
+class Held:
+    """A session of its own, running ``sql`` in a thread. ``close()`` ends it from the server side first (closing a
+    connection another thread is using can crash the client library), then joins the thread."""
+
+    def __init__(self, application_name: str, user: str, sql: str) -> None:
+        self.conn = pg(user=user, application_name=application_name)
+        self.pid = self.conn.info.backend_pid
+        with pg() as admin:
+            (self.start,) = admin.execute(
+                "SELECT backend_start::text FROM pg_stat_activity WHERE pid = %s", [self.pid]
+            ).fetchone()
 
         def run() -> None:
             with contextlib.suppress(psycopg.Error):
-                conn.execute(sql)
+                self.conn.execute(sql)
 
-        threading.Thread(target=run, daemon=True).start()
-        wait_for(lambda: state(pid) == "active", message="the session to run")
-    return conn, pid, start
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        wait_for(lambda: state(self.pid) == "active", message="the session to run")
+
+    def close(self) -> None:
+        with pg() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [self.pid])
+        self.thread.join(timeout=10)
+        self.conn.close()
+
+
+def session(application_name: str = "sa_app", user: str = ROLE, sql: str = "SELECT pg_sleep(60)"):
+    """A held session: returns (handle, pid, backend_start); the caller closes the handle."""
+    held = Held(application_name, user, sql)
+    return held, held.pid, held.start
 
 
 def state(pid: int) -> str | None:
