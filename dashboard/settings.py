@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from datetime import timedelta
 from pathlib import Path
 
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,10 +34,32 @@ STATE_DIR = Path(env_str("SEAMLINE_STATE_DIR", str(BASE_DIR / ".devstack")))
 if not STATE_DIR.is_absolute():
     STATE_DIR = BASE_DIR / STATE_DIR
 
-DEBUG = env_bool("SEAMLINE_DEBUG", True)
-SECRET_KEY = env_str("SEAMLINE_SECRET_KEY") or ("dev-only-insecure-key" if DEBUG else "")
+# Production mode (SEAMLINE_PRODUCTION=1): debug off, a strong secret key and the site's host names required, HTTPS
+# only (secure cookies, redirect to https, HSTS). Off by default, so that `make run` serves plain http on 127.0.0.1.
+# docs/security.md has the threat model and what each of these settings protects.
+PRODUCTION = env_bool("SEAMLINE_PRODUCTION")
+if PRODUCTION and env_bool("SEAMLINE_DEBUG"):
+    raise RuntimeError("SEAMLINE_DEBUG cannot be on with SEAMLINE_PRODUCTION=1: debug pages show settings and code")
+DEBUG = not PRODUCTION and env_bool("SEAMLINE_DEBUG", True)
+DEV_SECRET_KEY = "dev-only-insecure-key"
+SECRET_KEY = env_str("SEAMLINE_SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("SEAMLINE_SECRET_KEY must be set when SEAMLINE_DEBUG is off")
+# The key signs sessions and password reset links: in production it must be as strong as Django's own check asks
+# (security.W009), and never the dev key.
+if PRODUCTION and (
+    SECRET_KEY == DEV_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    raise RuntimeError(
+        "SEAMLINE_SECRET_KEY is too weak for SEAMLINE_PRODUCTION=1: use at least 50 random characters, e.g. "
+        '`python3 -c "import secrets; print(secrets.token_urlsafe(50))"`'
+    )
+# The dev default (loopback and the test client's "testserver") makes no sense on a server: production names its hosts.
+if PRODUCTION and not env_str("SEAMLINE_ALLOWED_HOSTS"):
+    raise RuntimeError("SEAMLINE_ALLOWED_HOSTS must name the site's host names with SEAMLINE_PRODUCTION=1")
 ALLOWED_HOSTS = [h for h in env_str("SEAMLINE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [
@@ -49,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "catalog",
     "dashboard",
     "demo",
@@ -56,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into the lockout response
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -128,6 +156,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# a web request that queues a job waits this long at most for Redis before it says the queue is down
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 # Audits run on a queue of their own (workers: -Q celery,audits), one message at a time per worker process, and are
@@ -152,6 +182,71 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from one address, that
+# pair is locked out for the cool-off time (every further attempt, right or wrong, answers 429 and starts the
+# cool-off again). Keyed on username + address together, so a stranger cannot lock a colleague out from elsewhere.
+# Axes' backend comes first: it refuses a locked-out pair before the password is even checked. Failures are kept in
+# Seamline's database (shared by every web process); admins see and clear them in the admin (Access attempts).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SEAMLINE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SEAMLINE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login forgets the earlier failures of that username + address
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner on every command; failures and lockouts are still logged (WARNING)
+
+# Cookies and headers, in every mode: none of these needs HTTPS, so dev and the tests run with them too.
+# The session and CSRF cookies are HttpOnly: no script reads them (htmx sends the CSRF token from the hx-headers
+# attribute base.html puts on <body>, forms from their hidden field).
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"  # no page of Seamline is ever framed (and CSP's frame-ancestors says the same)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# URLs name clusters, services and filters: other sites never see them in a Referer
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (Django's own middleware), in every mode, so that dev and the browser tests catch a
+# violation before production does (tests/test_security.py loads the pages in Chromium and fails on any). Every
+# script is a static file of this site: no inline script, no event handler attribute, no eval (htmx needs eval only
+# for hx-on, hx-vars, js: values and trigger filters, which templates must not use). Styles are the exception:
+# plotly.js writes <style> elements and style="" attributes while it draws (modebar, hover labels, the map's
+# graph), and it offers no nonce for them; so style-src allows inline styles, which allows CSS, never script.
+# Images: plotly draws a heatmap (the ownership map's matrix) as a data: image, and its "Download plot as a PNG"
+# renders the figure through a blob: image it creates itself.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+if PRODUCTION:
+    # HTTPS only: cookies never travel in clear, http redirects to https (but /healthz, for load balancers' plain
+    # http checks), and browsers remember it (HSTS, subdomains included, preload-ready: see docs/security.md
+    # before submitting a domain to the preload list).
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("SEAMLINE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Seamline runs behind a reverse proxy that ends TLS and sets this header (and drops it from what clients
+    # send); set SEAMLINE_PROXY_SSL_HEADER empty when Django itself is reached over TLS, with no proxy.
+    _proxy_ssl_header = env_str("SEAMLINE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    if _proxy_ssl_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -169,7 +264,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("SEAMLINE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failed logins and lockouts are warnings; its info lines (each login, each clean-up) would be noise
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # plotly.js is served from the installed plotly package (same version as the figures it draws), never from a CDN.
