@@ -187,3 +187,72 @@ def test_the_replication_page_shows_a_paused_replica_go_crit_with_its_reason(
     wait_for(caught_up, timeout=60, message="the replica to catch up")
     page.reload()
     expect(page.locator(f"#cluster-{pools_cluster.pk} .status").first).to_have_text("OK")
+
+
+XSS = ('<script>alert("x1")</script>', '"><img src=x onerror=alert("x2")>', "<svg onload=alert('x3')>")
+
+
+@pytest.fixture
+def hostile_world(db, settings):
+    """A database whose schema, table, column and comment carry markup, a service named with markup owning it, a
+    session whose application_name and query carry markup; synced, sampled and audited."""
+    from catalog import audits
+    from catalog.models import Cluster, Ownership, Service
+    from catalog.sync import sync_cluster
+    from dashboard.sampling import PRIMARY, sample_node
+
+    from .conftest import pg
+
+    name = "seamline_xss_test"
+    with pg() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    schema, table, column = XSS
+    quoted = [x.replace('"', '""') for x in XSS]
+    with pg(dbname=name) as conn:
+        conn.execute(f'CREATE SCHEMA "{quoted[0]}"')
+        conn.execute(f'CREATE TABLE "{quoted[0]}"."{quoted[1]}" ("{quoted[2]}" int)')
+        comment = XSS[2].replace("'", "''")
+        conn.execute(f'COMMENT ON TABLE "{quoted[0]}"."{quoted[1]}" IS \'{comment}\'')
+        conn.execute(f'CREATE VIEW public.v AS SELECT * FROM "{quoted[0]}"."{quoted[1]}"')
+    cluster = Cluster.objects.create(
+        name=XSS[1], dsn=f"host={settings.PG_HOST} port={settings.PG_PORT} user=postgres dbname=postgres",
+        databases=[name],
+    )  # fmt: skip
+    service = Service.objects.create(name=XSS[0], team=XSS[2], application_names=[XSS[1]])
+    Ownership.objects.create(service=service, cluster=cluster, database=name, schema=schema)
+    sync_cluster(cluster)
+    session = pg(dbname=name, application_name=XSS[1])
+    literal = XSS[0].replace("'", "''")
+    session.execute(f"SELECT 1 AS \"{quoted[2]}\", '{literal}' AS x")
+    sample_node(cluster, PRIMARY)
+    audits.run_audit(audits.start_audit(cluster, "manual", enqueue=lambda run: None).pk)
+    yield cluster, service
+    session.close()
+    with pg() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_markup_from_the_database_never_runs_in_any_page(page, live_server, hostile_world, admin_user):
+    from catalog.models import Relation, Schema
+
+    cluster, service = hostile_world
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill(admin_user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    schema = Schema.objects.get(database__cluster=cluster, name=XSS[0])
+    relation = Relation.objects.get(schema=schema)
+    urls = [
+        "/", "/services/", f"/services/{service.pk}/", "/schemas/", f"/schemas/{schema.pk}/",
+        f"/relations/{relation.pk}/", "/paths/", "/map/", "/pools/", f"/pools/{cluster.pk}/", "/replication/",
+        f"/audits/?cluster={cluster.name}", f"/clusters/{cluster.pk}/", "/api/v1/services",
+    ]  # fmt: skip
+    for url in urls:
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("networkidle")
+        for layer in page.locator(".figure .nsewdrag").all()[:2]:
+            layer.hover()  # plotly's hover text, where names show up too
+    assert dialogs == []
