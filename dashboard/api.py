@@ -15,6 +15,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from django.utils.translation import gettext as _
@@ -92,6 +93,14 @@ api = NinjaAPI(
     docs_decorator=_authenticated,
 )
 api.add_exception_handler(AuthenticationError, _unauthorized)
+
+
+def _unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
+    # a value PostgreSQL cannot hold (a number out of range): the client's mistake, said as such, not a server error
+    return api.create_response(request, {"detail": "a parameter is out of range or cannot be stored"}, status=422)
+
+
+api.add_exception_handler(DataError, _unstorable)
 api.add_router("/", catalog_router)
 api.add_router("/", pools_router)
 

@@ -27,3 +27,18 @@ def token(django_user_model):
 def test_the_api_never_answers_a_server_error(case, token, demo_catalog):
     response = case.call(app=get_wsgi_application(), headers={"Authorization": f"Bearer {token}"})
     assert response.status_code < 500, (case.method, case.formatted_path, response.status_code, response.text[:300])
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/api/v1/services?team=%00", 400),
+        ("/api/v1/services/%00", 400),
+        ("/api/v1/pools/%00", 400),
+        ("/services/?team=a%00b", 400),
+        ("/api/v1/services?limit=1&offset=9223372036854775808", 422),
+    ],
+)
+def test_what_fuzzing_found_is_a_client_error(viewer_client, url, status):
+    """NUL bytes PostgreSQL cannot store, and a number out of bigint's range, once answered 500."""
+    assert viewer_client.get(url).status_code == status
