@@ -662,8 +662,9 @@ class PageParts:
 
 
 def listed(snapshot: dict[str, Any]) -> int:
-    parts = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
-    return sum(len(snapshot[part]) for part in parts)
+    from dashboard.sampling import SESSION_LISTS
+
+    return sum(len(snapshot[part]) for part in SESSION_LISTS)
 
 
 def page_parts(client: Any, page: Page, refresh: Callable[[], dict[str, Any]], requests: int = 50) -> PageParts:

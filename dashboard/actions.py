@@ -17,7 +17,7 @@ from catalog.monitored import CredentialsError, UnreachableError, connect, passw
 
 from . import snapshots
 from .models import ActionLog
-from .sampling import nodes_of
+from .sampling import SESSION_LISTS, nodes_of
 
 CHECK_SQL = """
 SELECT a.backend_type, a.usename, a.application_name, coalesce(r.rolsuper, false)
@@ -41,7 +41,7 @@ WHERE a.pid = %(pid)s AND a.backend_start = %(backend_start)s::timestamptz
 def listed_session(cluster: Cluster, node: str, pid: int) -> dict[str, Any] | None:
     """The session as the node's latest snapshot lists it (only listed sessions can be signalled from the page)."""
     snapshot = snapshots.read(cluster.pk, node) or {}
-    for part in ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions"):
+    for part in SESSION_LISTS:
         for session in snapshot.get(part) or []:
             if session["pid"] == pid:
                 return session

@@ -31,6 +31,17 @@ DEFAULT_WINDOW = "1h"
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # buckets start at whole multiples of their size since then
 
 
+def window_of(value: str | None) -> str:
+    """A window named in a request, or the default one when it names none of WINDOWS."""
+    return value if value in WINDOWS else DEFAULT_WINDOW
+
+
+def _grid(start: datetime, span: timedelta, bucket: timedelta) -> list[datetime]:
+    """Every bucket of the window, whether sampled or not (a bucket starts at a whole multiple of its size)."""
+    first = start - (start - ORIGIN) % bucket
+    return [first + i * bucket for i in range(int(span / bucket) + 1)]
+
+
 class DateBin(Func):
     function = "date_bin"
     output_field = DateTimeField()
@@ -66,8 +77,7 @@ def service_series(cluster: Cluster, node: str, service: str, window: str, now: 
         .values("bucket")
         .annotate(**{s: Sum(s) for s in states})
     }
-    first = start - (start - ORIGIN) % bucket
-    buckets = [first + i * bucket for i in range(int(span / bucket) + 1)]
+    buckets = _grid(start, span, bucket)
     by_state: dict[str, list[float | None]] = {s: [] for s in states}
     for b in buckets:
         n = samples.get(b)
@@ -149,8 +159,7 @@ def replica_series(
         .values("bucket")
         .annotate(seconds=Max("replay_lag_seconds"), size=Avg("replay_lag_bytes"))
     }
-    first = start - (start - ORIGIN) % bucket
-    buckets = [first + i * bucket for i in range(int(span / bucket) + 1)]
+    buckets = _grid(start, span, bucket)
     seconds = [None if b not in rows or rows[b]["seconds"] is None else round(rows[b]["seconds"], 2) for b in buckets]
     size = [None if b not in rows or rows[b]["size"] is None else round(rows[b]["size"]) for b in buckets]
     return buckets, seconds, size

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from catalog.models import Cluster, Ownership, Service
 
 from . import snapshots
-from .sampling import PRIMARY, STATES, nodes_of
+from .sampling import PRIMARY, SESSION_LISTS, STATES, nodes_of, zero_counters
 
 STALE_AFTER_INTERVALS = 3
 FRESH, STALE, UNREACHABLE, NEVER = "fresh", "stale", "unreachable", "never"
@@ -144,7 +144,7 @@ def rows_of(view: NodeView, services: dict[str, Service], owners: set[str]) -> l
     rows = []
     for name in sorted(set(sampled) | owners):
         service = services.get(name)
-        counts = sampled.get(name) or _zero()
+        counts = sampled.get(name) or zero_counters()
         rows.append(
             ServiceRow(
                 service=name,
@@ -158,16 +158,13 @@ def rows_of(view: NodeView, services: dict[str, Service], owners: set[str]) -> l
     return rows
 
 
-LISTS = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
-
-
 def prepare_sessions(view: NodeView, queries: dict[int, str] | None = None) -> None:
     """Ready the sessions a snapshot lists for the page, once per request rather than once per row: the link to
     each one's service (``service_url``) and, for users allowed to see it, its full query text (``full_query``)."""
     if not view.has_figures:
         return
     urls: dict[str, str | None] = {}
-    for part in LISTS:
+    for part in SESSION_LISTS:
         for session in view.snapshot[part]:
             name = session["service"]
             if name not in urls:
@@ -176,11 +173,6 @@ def prepare_sessions(view: NodeView, queries: dict[int, str] | None = None) -> N
             session["service_url"] = urls[name]
             if queries is not None:
                 session["full_query"] = queries.get(session["pid"])
-
-
-def _zero() -> dict[str, Any]:
-    return {"total": 0, **dict.fromkeys(STATES, 0), "unknown": 0, "oldest_xact_seconds": None,
-            "longest_query_seconds": None, "wait_events": []}  # fmt: skip
 
 
 def as_json(view: NodeView) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         pools.prepare_sessions(view, queries)
     except snapshots.LiveDataUnavailable:
         unavailable = True
-    window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
+    window = history.window_of(request.GET.get("window"))
     service = request.GET.get("service", "")
     template = "dashboard/pools_cluster.html"
     if request.htmx:
@@ -97,7 +97,7 @@ def pools_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
     node = request.GET.get("node") or PRIMARY
     if node not in [n.name for n in nodes_of(cluster)]:
         raise Http404(_("No such node."))
-    window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
+    window = history.window_of(request.GET.get("window"))
     name = request.GET.get("service", "")
     service = Service.objects.filter(name=name).first() if name else None
     series = history.service_series(cluster, node, name, window)

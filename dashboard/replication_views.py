@@ -48,7 +48,7 @@ def replication_page(request: HtmxHttpRequest) -> HttpResponse:
         entries, unavailable = cluster_health(clusters), False
     except snapshots.LiveDataUnavailable:
         entries, unavailable = [], True
-    window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
+    window = history.window_of(request.GET.get("window"))
     template = "dashboard/replication.html"
     if request.htmx:
         template += "#live"
@@ -74,7 +74,7 @@ def replication_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
     name = request.GET.get("replica", "")
     if name not in [r.name for r in cluster.replicas.all()]:
         raise Http404(_("No such replica."))
-    window = request.GET.get("window") if request.GET.get("window") in history.WINDOWS else history.DEFAULT_WINDOW
+    window = history.window_of(request.GET.get("window"))
     buckets, seconds, size = history.replica_series(cluster, name, window)
     x = [b.isoformat() for b in buckets]
     fig = go.Figure()

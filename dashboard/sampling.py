@@ -38,6 +38,8 @@ _BY_STATE_COLUMN = {
     "idle in transaction": "idle_in_transaction",
     "idle in transaction (aborted)": "idle_in_transaction_aborted",
 }
+# The lists of sessions a snapshot carries (each session with its masked query; full texts under a key of their own)
+SESSION_LISTS = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
 LISTED_UNATTRIBUTED = 50  # unattributed sessions listed in a snapshot (all are counted)
 
 
@@ -89,6 +91,11 @@ def _add(counters: dict[str, Any], session: activity.Session, state: str) -> Non
         counters["longest_query_seconds"] = max(counters["longest_query_seconds"] or 0.0, session.query_seconds)
     if state in ("active", "waiting") and session.wait_event:
         counters["wait_events"][f"{session.wait_event_type}:{session.wait_event}"] += 1
+
+
+def zero_counters() -> dict[str, Any]:
+    """A service's counters when it holds no session, as a snapshot carries them."""
+    return _finish(_counters())
 
 
 def _finish(counters: dict[str, Any]) -> dict[str, Any]:
