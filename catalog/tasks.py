@@ -134,7 +134,7 @@ def audit_task(run_id: int) -> str:
 def enqueue_audit(run) -> None:
     from .models import AuditRun
 
-    _send(audit_task, run.pk, run.task_id, AuditRun, "status", queue=settings.AUDIT_QUEUE)
+    _send(audit_task, run.pk, run.task_id, AuditRun, "status")  # to settings.AUDIT_QUEUE: dashboard.celery
 
 
 @shared_task

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.middleware.ClientAddressMiddleware",  # first: whatever reads REMOTE_ADDR reads the client's
     "django.middleware.security.SecurityMiddleware",
     "dashboard.middleware.RejectNulMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -161,10 +162,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
-# Audits run on a queue of their own (workers: -Q celery,audits), one message at a time per worker process, and are
-# acknowledged late; their hard time limit stays below the broker's visibility timeout, after which Redis would
-# deliver an unacknowledged message again.
+# Queues (docs/deploy.md): sampling (due every second, a few seconds each) and the catalog's jobs (a sync or an audit
+# can take minutes) never wait behind each other, and each can get workers of its own on hosts of its own. Syncs go
+# with audits by default: both read a cluster's catalog, and an audit begins with a sync. dashboard.celery.route_task
+# reads these when a task is sent; whatever else is sent (ping, beat's clean-up) goes to Celery's default "celery".
+SAMPLING_QUEUE = env_str("SEAMLINE_SAMPLING_QUEUE", "sampling")
 AUDIT_QUEUE = env_str("SEAMLINE_AUDIT_QUEUE", "audits")
+SYNC_QUEUE = env_str("SEAMLINE_SYNC_QUEUE", AUDIT_QUEUE)
+CELERY_TASK_ROUTES = ["dashboard.celery.route_task"]
+# Audits are acknowledged late, one message at a time per worker process; their hard time limit stays below the
+# broker's visibility timeout, after which Redis would deliver an unacknowledged message again.
 AUDIT_SOFT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_SOFT_TIME_LIMIT", 1500)
 AUDIT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_TIME_LIMIT", 1800)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SEAMLINE_BROKER_VISIBILITY_TIMEOUT", 3600)}
@@ -198,6 +205,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login forgets the earlier failures of that username + address
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no start-up banner on every command; failures and lockouts are still logged (WARNING)
+# Behind a reverse proxy every request comes from the proxy: the header in which it passes the client's address
+# (X-Real-IP in deploy/nginx/seamline.conf) becomes REMOTE_ADDR (dashboard.middleware.ClientAddressMiddleware), so
+# that a lockout is the attacker's address and not everyone's. Empty (the default): REMOTE_ADDR as the server saw it.
+CLIENT_IP_HEADER = env_str("SEAMLINE_CLIENT_IP_HEADER")
 
 # Cookies and headers, in every mode: none of these needs HTTPS, so dev and the tests run with them too.
 # The session and CSRF cookies are HttpOnly: no script reads them (htmx sends the CSRF token from the hx-headers
@@ -257,7 +268,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# where `collectstatic` puts them for the reverse proxy to serve (nothing serves them with debug off)
+STATIC_ROOT = Path(env_str("SEAMLINE_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
 LOGGING = {
     "version": 1,

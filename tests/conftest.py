@@ -122,7 +122,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             "--pool",
             "solo",
             "--queues",
-            "celery,audits",
+            f"celery,{settings.SAMPLING_QUEUE},{settings.AUDIT_QUEUE},{settings.SYNC_QUEUE}",
             "--loglevel",
             "WARNING",
             "--hostname",
