@@ -267,7 +267,8 @@ def test_the_production_layout_samples_syncs_and_audits_on_workers_of_their_own(
     assert audit.status == AuditRun.Status.SUCCEEDED, audit.error
 
     # each job ran on the worker of its queue, and only there
-    sampling_ran, audits_ran = worker_stats(sampler), worker_stats(auditor)
+    sampling_ran = wait_for(lambda: worker_stats(sampler), timeout=20, message="the sampling worker's stats")
+    audits_ran = wait_for(lambda: worker_stats(auditor), timeout=20, message="the audits worker's stats")
     assert {"dashboard.tasks.dispatch_sampling", "dashboard.tasks.sample_node"} <= set(sampling_ran), sampling_ran
     assert {"catalog.tasks.sync_task", "catalog.tasks.audit_task"} <= set(audits_ran), audits_ran
     assert not any(name.startswith("catalog.") for name in sampling_ran)
