@@ -764,7 +764,9 @@ def time_sampler(cluster: Any, samples: int = 20) -> dict[str, list[float]]:
         stack.enter_context(mock.patch.object(activity, "sessions", timed(activity.sessions, "sessions SQL")))
         stack.enter_context(mock.patch.object(sampling, "summarize", timed(sampling.summarize, "summarize")))
         stack.enter_context(mock.patch.object(snapshots, "write", timed(snapshots.write, "Redis write")))
-        stack.enter_context(mock.patch.object(sampling, "_record", timed(sampling._record, "history rows")))
+        stack.enter_context(
+            mock.patch.object(sampling, "record_history", timed(sampling.record_history, "history rows"))
+        )
         for run in range(samples + 1):
             current.clear()
             start = time.perf_counter()

@@ -3,23 +3,32 @@
 Samples are averaged into time buckets (PostgreSQL's date_bin) sized so that every window reads and draws a bounded
 number of points: 1 h in 15 s buckets, 6 h in 1 min, 24 h in 5 min, 7 d in 30 min. A bucket in which the node was
 not sampled (unreachable, or sampling stopped) is a gap in the chart, not a zero.
+
+Windows whose buckets are whole multiples of the rollups' 5 minutes (24 h and 7 d) read the rollups, one row per
+series and 5 minutes whatever the sampling interval: the 7-day chart of a service reads at most 2 × 2,022 rows. The
+others read the samples. Either way a query reads one series through its primary key (cluster, node[, service],
+time) in the partitions of the window's days only; the window starts at a whole bucket, so that both sources
+aggregate exactly the same samples.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
-from django.db.models import Avg, Count, DateTimeField, F, Func, Max, Sum, Value
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, FloatField, Func, Max, QuerySet, Sum, Value
+from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.models import Cluster
 
-from .models import NodeSample, ReplicaSample, ServiceSample
+from .models import NodeRollup, NodeSample, ReplicaRollup, ReplicaSample, ServiceRollup, ServiceSample
+from .rollups import BUCKET as ROLLUP_BUCKET
+from .rollups import ORIGIN
 
 WINDOWS = {
     "1h": (timedelta(hours=1), timedelta(seconds=15)),
@@ -28,12 +37,17 @@ WINDOWS = {
     "7d": (timedelta(days=7), timedelta(minutes=30)),
 }
 DEFAULT_WINDOW = "1h"
-ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # buckets start at whole multiples of their size since then
+STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "waiting")
 
 
 def window_of(value: str | None) -> str:
     """A window named in a request, or the default one when it names none of WINDOWS."""
     return value if value in WINDOWS else DEFAULT_WINDOW
+
+
+def reads_rollups(window: str) -> bool:
+    """Whether a window is read from the 5-minute rollups (its buckets are whole multiples of theirs)."""
+    return WINDOWS[window][1] % ROLLUP_BUCKET == timedelta(0)
 
 
 def _grid(start: datetime, span: timedelta, bucket: timedelta) -> list[datetime]:
@@ -53,37 +67,42 @@ class Series:
     by_state: dict[str, list[float | None]]  # state -> average sessions per bucket (None: not sampled)
 
 
-def _bin(bucket: timedelta) -> DateBin:
-    return DateBin(Value(bucket), F("sampled_at"), Value(ORIGIN))
-
-
-def service_series(cluster: Cluster, node: str, service: str, window: str, now: datetime | None = None) -> Series:
-    """Average sessions per state in each bucket of the window; two queries, bounded by the bucket count."""
-    span, bucket = WINDOWS[window]
-    now = now or timezone.now()
-    start = now - span
-    samples = dict(
-        NodeSample.objects.filter(cluster=cluster, node=node, sampled_at__gte=start, reachable=True)
-        .annotate(bucket=_bin(bucket))
-        .values("bucket")
-        .annotate(n=Count("id"))
-        .values_list("bucket", "n")
+def _binned(rows: QuerySet, time: str, grid: list[datetime], bucket: timedelta) -> QuerySet:
+    """``rows`` within the window's buckets, grouped by bucket (as ``bin``)."""
+    return (
+        rows.filter(**{f"{time}__gte": grid[0], f"{time}__lt": grid[-1] + bucket})
+        .annotate(bin=DateBin(Value(bucket), F(time), Value(ORIGIN)))
+        .values("bin")
     )
-    states = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "waiting")
+
+
+def service_series(
+    cluster: Cluster, node: str, service: str, window: str, now: datetime | None = None, rollups: bool | None = None
+) -> Series:
+    """Average sessions per state in each bucket of the window; two queries, bounded by the bucket count.
+    ``rollups`` forces the source (the samples, or their rollups) that the window would otherwise choose."""
+    span, bucket = WINDOWS[window]
+    grid = _grid((now or timezone.now()) - span, span, bucket)
+    if reads_rollups(window) if rollups is None else rollups:
+        nodes, services, time, count = NodeRollup.objects, ServiceRollup.objects, "bucket", Sum("reachable")
+    else:
+        nodes, services = NodeSample.objects.filter(reachable=True), ServiceSample.objects
+        time, count = "sampled_at", Count("*")
+    samples = dict(
+        _binned(nodes.filter(cluster=cluster, node=node), time, grid, bucket).annotate(n=count).values_list("bin", "n")
+    )
     sums = {
-        row["bucket"]: row
-        for row in ServiceSample.objects.filter(cluster=cluster, node=node, service=service, sampled_at__gte=start)
-        .annotate(bucket=_bin(bucket))
-        .values("bucket")
-        .annotate(**{s: Sum(s) for s in states})
+        row["bin"]: row
+        for row in _binned(services.filter(cluster=cluster, node=node, service=service), time, grid, bucket).annotate(
+            **{s: Sum(s) for s in STATES}
+        )
     }
-    buckets = _grid(start, span, bucket)
-    by_state: dict[str, list[float | None]] = {s: [] for s in states}
-    for b in buckets:
+    by_state: dict[str, list[float | None]] = {s: [] for s in STATES}
+    for b in grid:
         n = samples.get(b)
-        for s in states:
+        for s in STATES:
             by_state[s].append(None if not n else round((sums.get(b, {}).get(s) or 0) / n, 2))
-    return Series(buckets, by_state)
+    return Series(grid, by_state)
 
 
 STATE_LABELS = {
@@ -146,20 +165,26 @@ def service_figure(series: Series, budget: int | None, title: str) -> dict[str, 
 
 
 def replica_series(
-    cluster: Cluster, replica: str, window: str, now: datetime | None = None
+    cluster: Cluster, replica: str, window: str, now: datetime | None = None, rollups: bool | None = None
 ) -> tuple[list[datetime], list[float | None], list[float | None]]:
     """A replica's replay lag per bucket: the worst seconds and the average bytes (None where not sampled)."""
     span, bucket = WINDOWS[window]
-    now = now or timezone.now()
-    start = now - span
-    rows = {
-        row["bucket"]: row
-        for row in ReplicaSample.objects.filter(cluster=cluster, node=replica, sampled_at__gte=start)
-        .annotate(bucket=_bin(bucket))
-        .values("bucket")
-        .annotate(seconds=Max("replay_lag_seconds"), size=Avg("replay_lag_bytes"))
+    grid = _grid((now or timezone.now()) - span, span, bucket)
+    if reads_rollups(window) if rollups is None else rollups:
+        rows, time = ReplicaRollup.objects, "bucket"
+        seconds = Max("replay_lag_seconds_max")
+        # numeric division, as avg() itself divides: both sources give the same figure
+        size = Sum("replay_lag_bytes_sum") / NullIf(Sum("replay_lag_bytes_samples"), 0)
+    else:
+        rows, time = ReplicaSample.objects, "sampled_at"
+        seconds = Max("replay_lag_seconds")
+        size = Sum("replay_lag_bytes") / NullIf(Count("replay_lag_bytes"), 0)
+    by_bin = {
+        row["bin"]: row
+        for row in _binned(rows.filter(cluster=cluster, node=replica), time, grid, bucket).annotate(
+            seconds=seconds, size=ExpressionWrapper(size, output_field=FloatField())
+        )
     }
-    buckets = _grid(start, span, bucket)
-    seconds = [None if b not in rows or rows[b]["seconds"] is None else round(rows[b]["seconds"], 2) for b in buckets]
-    size = [None if b not in rows or rows[b]["size"] is None else round(rows[b]["size"]) for b in buckets]
-    return buckets, seconds, size
+    lag_seconds = [None if by_bin.get(b, {}).get("seconds") is None else round(by_bin[b]["seconds"], 2) for b in grid]
+    lag_bytes = [None if by_bin.get(b, {}).get("size") is None else round(by_bin[b]["size"]) for b in grid]
+    return grid, lag_seconds, lag_bytes

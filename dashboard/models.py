@@ -67,12 +67,22 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)" if self.name else f"{self.prefix}…"
 
 
+# The history tables are range-partitioned by day on their time column (dashboard/partitions.py creates the days
+# ahead and drops whole days past the retention; migration 0007 made them). Their primary key is the natural one,
+# which is also the charts' access path, and it holds the partition key as PostgreSQL requires. The foreign key to
+# the cluster has no database constraint: Django still deletes a removed cluster's history, but no insert (thousands
+# a second in a big fleet) checks and locks the cluster's row, and no partition created or dropped locks the
+# cluster table.
+HISTORY_CLUSTER = {"on_delete": models.CASCADE, "db_constraint": False, "db_index": False}
+
+
 class NodeSample(models.Model):
     """One sample of one node's sessions: whether it answered, and its client sessions in all. The history's spine:
     a sample with no ServiceSample row for a service means that service held no connection then."""
 
+    pk = models.CompositePrimaryKey("cluster", "node", "sampled_at")
     cluster = models.ForeignKey(
-        "catalog.Cluster", on_delete=models.CASCADE, related_name="node_samples", verbose_name=_("cluster")
+        "catalog.Cluster", related_name="node_samples", verbose_name=_("cluster"), **HISTORY_CLUSTER
     )
     node = models.CharField(_("node"), max_length=100)  # "primary", or the replica's name
     sampled_at = models.DateTimeField(_("sampled at"))
@@ -82,7 +92,6 @@ class NodeSample(models.Model):
     reserved_connections = models.PositiveIntegerField(_("superuser_reserved_connections"), null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["cluster", "node", "sampled_at"])]
         verbose_name = _("node sample")
         verbose_name_plural = _("node samples")
         permissions = [("view_full_query", _("Can see sessions' full query text"))]
@@ -92,8 +101,9 @@ class ServiceSample(models.Model):
     """A service's sessions on one node at one sample, by state. ``service`` is a name, not a key, so that history
     outlives a renamed or removed service; "" holds the unattributed sessions."""
 
+    pk = models.CompositePrimaryKey("cluster", "node", "service", "sampled_at")
     cluster = models.ForeignKey(
-        "catalog.Cluster", on_delete=models.CASCADE, related_name="service_samples", verbose_name=_("cluster")
+        "catalog.Cluster", related_name="service_samples", verbose_name=_("cluster"), **HISTORY_CLUSTER
     )
     node = models.CharField(_("node"), max_length=100)
     sampled_at = models.DateTimeField(_("sampled at"))
@@ -106,7 +116,6 @@ class ServiceSample(models.Model):
     total = models.PositiveIntegerField(_("total"), default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["cluster", "node", "service", "sampled_at"])]
         verbose_name = _("service sample")
         verbose_name_plural = _("service samples")
 
@@ -115,8 +124,9 @@ class ReplicaSample(models.Model):
     """A standby's lag at one sample: seconds of replay delay (as the standby sees it, honest when the primary is
     idle) and bytes behind the primary's position at its latest sample."""
 
+    pk = models.CompositePrimaryKey("cluster", "node", "sampled_at")
     cluster = models.ForeignKey(
-        "catalog.Cluster", on_delete=models.CASCADE, related_name="replica_samples", verbose_name=_("cluster")
+        "catalog.Cluster", related_name="replica_samples", verbose_name=_("cluster"), **HISTORY_CLUSTER
     )
     node = models.CharField(_("replica"), max_length=100)
     sampled_at = models.DateTimeField(_("sampled at"))
@@ -125,9 +135,77 @@ class ReplicaSample(models.Model):
     replay_lag_seconds = models.FloatField(_("replay lag (s)"), null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["cluster", "node", "sampled_at"])]
         verbose_name = _("replica sample")
         verbose_name_plural = _("replica samples")
+
+
+# Rollups: the samples of each 5-minute bucket summed up per series, written with the samples themselves (in the
+# same transaction, dashboard/rollups.py), so that windows with buckets of 5 minutes or more read one row per series
+# and 5 minutes whatever the sampling interval. Counts are sums over the bucket's samples under the samples' own
+# column names (an average is the sum over the samples counted), plus the peaks.
+
+
+class NodeRollup(models.Model):
+    """A node's samples in one 5-minute bucket."""
+
+    pk = models.CompositePrimaryKey("cluster", "node", "bucket")
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="node_rollups", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("node"), max_length=100)
+    bucket = models.DateTimeField(_("bucket start"))
+    samples = models.PositiveIntegerField(_("samples"), default=0)
+    reachable = models.PositiveIntegerField(_("reachable samples"), default=0)
+    total = models.PositiveIntegerField(_("client sessions (sum over the samples)"), default=0)
+    total_max = models.PositiveIntegerField(_("client sessions (peak)"), default=0)
+
+    class Meta:
+        verbose_name = _("node rollup (5 min)")
+        verbose_name_plural = _("node rollups (5 min)")
+
+
+class ServiceRollup(models.Model):
+    """A service's sessions on one node in one 5-minute bucket: the sums over the samples in which it held any."""
+
+    pk = models.CompositePrimaryKey("cluster", "node", "service", "bucket")
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="service_rollups", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("node"), max_length=100)
+    bucket = models.DateTimeField(_("bucket start"))
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    active = models.PositiveIntegerField(_("active"), default=0)
+    idle = models.PositiveIntegerField(_("idle"), default=0)
+    idle_in_transaction = models.PositiveIntegerField(_("idle in transaction"), default=0)
+    idle_in_transaction_aborted = models.PositiveIntegerField(_("idle in transaction (aborted)"), default=0)
+    waiting = models.PositiveIntegerField(_("waiting on a lock"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+    total_max = models.PositiveIntegerField(_("total (peak)"), default=0)
+
+    class Meta:
+        verbose_name = _("service rollup (5 min)")
+        verbose_name_plural = _("service rollups (5 min)")
+
+
+class ReplicaRollup(models.Model):
+    """A standby's lag in one 5-minute bucket: the worst seconds, and the bytes summed over the samples that had
+    a byte lag (their average is the sum over that count)."""
+
+    pk = models.CompositePrimaryKey("cluster", "node", "bucket")
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="replica_rollups", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("replica"), max_length=100)
+    bucket = models.DateTimeField(_("bucket start"))
+    samples = models.PositiveIntegerField(_("samples"), default=0)
+    receiving = models.PositiveIntegerField(_("samples with the WAL receiver streaming"), default=0)
+    replay_lag_seconds_max = models.FloatField(_("worst replay lag (s)"), null=True, blank=True)
+    replay_lag_bytes_sum = models.BigIntegerField(_("replay lag (bytes, sum over the samples)"), default=0)
+    replay_lag_bytes_samples = models.PositiveIntegerField(_("samples with a byte lag"), default=0)
+
+    class Meta:
+        verbose_name = _("replica rollup (5 min)")
+        verbose_name_plural = _("replica rollups (5 min)")
 
 
 class ActionLog(models.Model):

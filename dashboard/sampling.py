@@ -12,17 +12,17 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Cluster, Service
 from catalog.monitored import CredentialsError, UnreachableError, connect, password_for
 
-from . import activity, replication, snapshots
+from . import activity, partitions, replication, rollups, snapshots
 from .masking import mask_literals
 from .models import NodeSample, ReplicaSample, ServiceSample
 
@@ -232,7 +232,7 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
     previous = snapshots.read(cluster.pk, node)
     snapshot["replication"] = _replication(cluster, node, sampled_at, node_settings.in_recovery, side, previous)
     snapshots.write(cluster.pk, node, snapshot, queries)
-    _record(cluster, node, sampled_at, snapshot)
+    record_history(cluster, node, sampled_at, snapshot)
     return snapshot
 
 
@@ -282,28 +282,36 @@ def _unreachable(cluster: Cluster, node: str, exc: Exception) -> dict[str, Any]:
         "last_ok": previous if previous and previous.get("status") == "ok" else (previous or {}).get("last_ok"),
     }
     snapshots.write(cluster.pk, node, snapshot, {})
-    NodeSample.objects.create(cluster=cluster, node=node, sampled_at=now, reachable=False)
+    record_history(cluster, node, now, None)
     log.warning("sampling %s/%s: unreachable: %s: %s", cluster.name, node, kind, message)
     return snapshot
 
 
-def _record(cluster: Cluster, node: str, at: datetime, snapshot: dict[str, Any]) -> None:
-    rows = [
-        ServiceSample(
-            cluster=cluster,
-            node=node,
-            sampled_at=at,
-            service=name,
-            total=counters["total"],
-            **{state: counters[state] for state in STATES},
-        )
-        for name, counters in [(s["service"], s) for s in snapshot["services"]] + [("", snapshot["unattributed"])]
-        if counters["total"]
-    ]
-    rep = snapshot.get("replication") or {}
-    with transaction.atomic():
+def record_history(cluster: Cluster, node: str, at: datetime, snapshot: dict[str, Any] | None) -> None:
+    """Write one sample's history rows and add them to their rollups, in one transaction: the node's row, a row per
+    service with sessions, and a standby's lag. ``snapshot`` None: the node could not be reached."""
+
+    def write() -> None:
+        if snapshot is None:
+            sample = NodeSample.objects.create(cluster=cluster, node=node, sampled_at=at, reachable=False)
+            rollups.add(sample)
+            return
+        services = [
+            ServiceSample(
+                cluster=cluster,
+                node=node,
+                sampled_at=at,
+                service=name,
+                total=counters["total"],
+                **{state: counters[state] for state in STATES},
+            )
+            for name, counters in [(s["service"], s) for s in snapshot["services"]] + [("", snapshot["unattributed"])]
+            if counters["total"]
+        ]
+        rep = snapshot.get("replication") or {}
+        replica = None
         if rep.get("role") == "standby":
-            ReplicaSample.objects.create(
+            replica = ReplicaSample.objects.create(
                 cluster=cluster,
                 node=node,
                 sampled_at=at,
@@ -311,7 +319,7 @@ def _record(cluster: Cluster, node: str, at: datetime, snapshot: dict[str, Any])
                 replay_lag_bytes=rep.get("replay_lag_bytes"),
                 replay_lag_seconds=rep.get("replay_delay_seconds"),
             )
-        NodeSample.objects.create(
+        sample = NodeSample.objects.create(
             cluster=cluster,
             node=node,
             sampled_at=at,
@@ -320,7 +328,20 @@ def _record(cluster: Cluster, node: str, at: datetime, snapshot: dict[str, Any])
             max_connections=snapshot["max_connections"],
             reserved_connections=snapshot["reserved_connections"],
         )
-        ServiceSample.objects.bulk_create(rows)
+        ServiceSample.objects.bulk_create(services)
+        rollups.add(sample, services, replica)
+
+    try:
+        with transaction.atomic():
+            write()
+    except IntegrityError as exc:
+        if not partitions.is_missing_partition(exc):
+            raise
+        # the day has no partition yet: maintenance has not run in days (is beat's entry disabled?)
+        log.warning("history: no partition for %s, creating it", partitions.day_of(at))
+        partitions.ensure([partitions.day_of(at)])
+        with transaction.atomic():
+            write()
 
 
 def dispatch_due(send: Any) -> int:
@@ -333,12 +354,3 @@ def dispatch_due(send: Any) -> int:
                 send(cluster.pk, node.name, cluster.sample_interval)
                 queued += 1
     return queued
-
-
-def prune_history(now: datetime | None = None) -> int:
-    """Delete history older than HISTORY_RETENTION_DAYS; return the rows deleted."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.HISTORY_RETENTION_DAYS)
-    deleted = 0
-    for model in (ServiceSample, ReplicaSample, NodeSample):  # nothing points at them: each is one DELETE
-        deleted += model.objects.filter(sampled_at__lt=cutoff).delete()[0]
-    return deleted

@@ -5,18 +5,16 @@ shown as what they are."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from catalog.models import Cluster
 from dashboard import activity, snapshots
 from dashboard.masking import mask_literals
 from dashboard.models import NodeSample, ServiceSample
-from dashboard.sampling import PRIMARY, dispatch_due, prune_history, sample_node
+from dashboard.sampling import PRIMARY, dispatch_due, sample_node
 
 from .conftest import HELD_DB, pg, wait_for
 
@@ -108,16 +106,6 @@ def test_the_dispatcher_queues_each_node_once_per_interval(pools_cluster):
     assert dispatch_due(lambda *a: sent.append(a)) == 2
     assert sorted(sent) == [(pools_cluster.pk, "primary", 5), (pools_cluster.pk, "pt-replica", 5)]
     assert dispatch_due(lambda *a: sent.append(a)) == 0  # not due again within the interval
-
-
-def test_history_past_its_retention_is_pruned(pools_cluster, settings):
-    settings.HISTORY_RETENTION_DAYS = 7
-    now = timezone.now()
-    for age in (timedelta(days=8), timedelta(days=1)):
-        NodeSample.objects.create(cluster=pools_cluster, node=PRIMARY, sampled_at=now - age, reachable=True)
-        ServiceSample.objects.create(cluster=pools_cluster, node=PRIMARY, sampled_at=now - age, service="x", total=1)
-    assert prune_history(now) == 2
-    assert NodeSample.objects.count() == ServiceSample.objects.count() == 1
 
 
 def test_a_monitoring_role_with_pg_monitor_sees_every_session(held_sessions, pools_cluster):
