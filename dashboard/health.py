@@ -44,7 +44,11 @@ def _size(n: int | None) -> str:
 def _node_problem(view: NodeView, verdict: Verdict, what: str) -> bool:
     """Unreachable, never sampled or stale: say so; True when there are no fresh figures to judge."""
     if view.status == UNREACHABLE:
-        verdict.add(CRIT, _("%(what)s cannot be reached (%(error)s)") % {"what": what, "error": view.snapshot["error"]})
+        if view.snapshot.get("timed_out"):
+            message = _("%(what)s did not answer in time (%(error)s)")
+        else:
+            message = _("%(what)s cannot be reached (%(error)s)")
+        verdict.add(CRIT, message % {"what": what, "error": view.snapshot["error"]})
         return True
     if view.status == NEVER:
         verdict.add(WARN, _("%(what)s has not been sampled yet") % {"what": what})

@@ -189,6 +189,7 @@ def as_json(view: NodeView) -> dict[str, Any]:
     if view.status == UNREACHABLE:
         body["error"] = view.snapshot["error"]
         body["unreachable_since"] = view.snapshot["unreachable_since"]
+        body["timed_out"] = bool(view.snapshot.get("timed_out"))
     if not view.has_figures:
         return body | {"max_connections": None, "reserved_connections": None, "services": [], "unattributed": None}
     snap = view.snapshot

@@ -43,6 +43,9 @@ class NodePools(Schema):
     age_seconds: float | None
     error: str | None = None  # for an unreachable node: the error's class
     unreachable_since: datetime | None = None
+    timed_out: bool | None = (
+        None  # for an unreachable node: the server cancelled a stalled statement (lock or statement timeout)
+    )
     max_connections: int | None
     reserved_connections: int | None
     sees_all_sessions: bool | None = None  # False: the monitoring role lacks pg_monitor

@@ -263,6 +263,11 @@ def _replication(
     return side
 
 
+# psycopg's error classes for a statement the server cancelled at lock_timeout or statement_timeout: the node answers
+# but a query stalled. (A connection that times out is unreachable: a silent server and a stalled one look alike.)
+TIMEOUT_KINDS = frozenset({"LockNotAvailable", "QueryCanceled"})
+
+
 def _unreachable(cluster: Cluster, node: str, exc: Exception) -> dict[str, Any]:
     now = timezone.now()
     kind = exc.kind if isinstance(exc, UnreachableError) else type(exc).__name__
@@ -277,6 +282,8 @@ def _unreachable(cluster: Cluster, node: str, exc: Exception) -> dict[str, Any]:
         "interval": cluster.sample_interval,
         "error": kind,
         "message": message,
+        # the server cancelled a stalled statement: not down, and not hung either
+        "timed_out": kind in TIMEOUT_KINDS,
         "unreachable_since": since or now.isoformat(),
         # what the node looked like when it last answered, shown as such (never as the present)
         "last_ok": previous if previous and previous.get("status") == "ok" else (previous or {}).get("last_ok"),
