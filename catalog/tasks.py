@@ -97,7 +97,10 @@ def run_sync(run_id: int) -> SyncRun:
     return run
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=660)
+# The SyncRun row is the result. A stored Celery result would also be wrong: task ids are "sync-<pk>", and a result
+# left in Redis under the same id (a database re-created, ids counting from 1 again) made a worker lost mid-sync look
+# like one that had succeeded, so the message was acknowledged instead of redelivered.
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=660, ignore_result=True)
 def sync_task(run_id: int) -> str:
     return run_sync(run_id).status
 

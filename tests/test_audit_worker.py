@@ -1,5 +1,5 @@
-"""Audit runs through real Celery workers: a worker SIGKILLed mid-run leaves no partial run visible and the run is
-completed by redelivery; concurrent triggers for one cluster give one run."""
+"""Audits and syncs through real Celery workers: a worker SIGKILLed mid-run leaves nothing half done and the run is
+completed once by redelivery; concurrent triggers for one cluster give one run."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ import pytest
 from django.conf import settings
 
 from catalog import audits
-from catalog.models import AuditFinding, AuditRun, Cluster
+from catalog.models import AuditFinding, AuditRun, Cluster, Relation, SyncRun
 from catalog.sync import sync_cluster
+from catalog.tasks import start_sync
 
-from .conftest import ROOT, wait_for
+from .conftest import ROOT, pg, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +37,8 @@ def cluster() -> Cluster:
 @pytest.fixture
 def prefork_worker(django_db_blocker):
     """A prefork worker with one child on a queue of its own: killing the child is what losing a worker looks like."""
-    env = dict(os.environ, SEAMLINE_DB_NAME=settings.DATABASES["default"]["NAME"], SEAMLINE_AUDIT_QUEUE=QUEUE)
+    env = dict(os.environ, SEAMLINE_DB_NAME=settings.DATABASES["default"]["NAME"], SEAMLINE_AUDIT_QUEUE=QUEUE,
+               SEAMLINE_SYNC_QUEUE=QUEUE)  # fmt: skip
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "dashboard", "worker", "--pool", "prefork",
          "--concurrency", "1", "--queues", QUEUE, "--loglevel", "WARNING", "--hostname", f"kill-{os.getpid()}@%h"],
@@ -94,6 +96,58 @@ def test_a_worker_killed_mid_run_leaves_nothing_half_done_and_redelivery_complet
     assert AuditRun.objects.filter(cluster=target).count() == 1
     written = AuditFinding.objects.filter(run=done).count()
     assert written == sum(done.counts.values()) + done.resolved_count  # once, not twice
+
+
+def test_a_worker_killed_mid_sync_leaves_the_catalog_as_it_was_and_redelivery_completes_it(prefork_worker, monkeypatch):
+    monkeypatch.setattr(settings, "SYNC_QUEUE", QUEUE)
+    target = cluster()
+    sync_cluster(target)
+    probe = "seamline_kill_probe"  # what the killed sync was bringing in
+    with pg() as monitored:
+        monitored.execute(f"CREATE TABLE {probe} (id int)")
+    db = settings.DATABASES["default"]
+    lock = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=False)
+    try:
+        # the sync's merge updates its Database row: held here, the sync stops inside its one transaction
+        lock.execute("SELECT 1 FROM catalog_database WHERE cluster_id = %s FOR UPDATE", [target.pk])
+        run = start_sync(target, requested_by="kill-test")
+        wait_for(lambda: children(prefork_worker.pid), timeout=30, message="the worker's child")
+        wait_for(
+            lambda: SyncRun.objects.filter(pk=run.pk, status="running", attempts=1).exists(),
+            timeout=30,
+            message="the sync to start (and block on the lock)",
+        )
+        with pg(dbname=db["NAME"]) as watch:  # autocommit: pg_stat_activity is read once per transaction
+            wait_for(
+                lambda: watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()[0],
+                message="the sync's merge waiting on the Database row",
+            )
+        for child in children(prefork_worker.pid):
+            os.kill(child, signal.SIGKILL)
+        # killed mid-merge: the catalog is as it was, the run still says running
+        assert not Relation.objects.filter(name=probe).exists()
+        wait_for(
+            lambda: SyncRun.objects.filter(pk=run.pk, attempts=2).exists(),
+            timeout=60,
+            message="the redelivered task to take the sync up again",
+        )
+        assert not Relation.objects.filter(name=probe).exists()
+    finally:
+        lock.rollback()
+        lock.close()
+        with pg() as monitored:
+            monitored.execute(f"DROP TABLE IF EXISTS {probe}")
+    done = wait_for(
+        lambda: SyncRun.objects.filter(pk=run.pk).exclude(status__in=["queued", "running"]).first(),
+        timeout=60,
+        message="the sync to end",
+    )
+    assert done.status == "ok" and done.attempts == 2, done.error
+    assert SyncRun.objects.filter(cluster=target).count() == 1
+    assert Relation.objects.filter(name=probe).count() == 1  # brought in once
 
 
 def test_concurrent_triggers_give_one_run():
