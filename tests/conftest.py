@@ -17,10 +17,36 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from . import leakwatch
+
 # Playwright's sync API runs an event loop in the test thread; the ORM calls it makes there are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Before any test module is imported (they register their passwords): the leak watch's folder, one per stack."""
+    config.addinivalue_line("markers", "last: runs after every other test (it checks what they left behind)")
+    state = Path(os.environ.get("SEAMLINE_STATE_DIR", ".teststack")).name
+    folder = ROOT / "test-artifacts" / f"leak-watch-{state}"
+    if folder.exists():
+        for old in folder.iterdir():
+            old.unlink()
+    leakwatch.start(folder)
+    leakwatch.secret(PASSWORD)  # this module was imported before the folder existed
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: the rest keep their order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_responses():
+    """Every response of the suite's Django (test client and live server) is kept for the leak check."""
+    settings.MIDDLEWARE = ["tests.leakwatch.RecordResponses", *settings.MIDDLEWARE]
+
+
 PASSWORD = "correct-horse-battery"
 
 
@@ -130,9 +156,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=leakwatch.worker_log("celery-worker"),
         stderr=subprocess.STDOUT,
-        text=True,
     )
     yield proc
     proc.terminate()

@@ -28,11 +28,14 @@ from catalog.models import (
 from catalog.paths import cross_service_edges
 from dashboard.models import ApiToken, hash_token
 
+from . import leakwatch
+
 API = "/api/v1/"
 HOSTILE = '订单 "svc"/x'
 ENCRYPTED_MARKER = "gAAAAABENCRYPTED-PASSWORD-MARKER"
 ENV_NAME = "SEAMLINE_TEST_API_PASSWORD"
-ENV_VALUE_MARKER = "env-password-value-marker-7f3a"
+DSN_PASSWORD = leakwatch.secret("hunter2-marker")
+ENV_VALUE_MARKER = leakwatch.secret("env-password-value-marker-7f3a")
 ENDPOINTS = [
     "clusters",
     "services",
@@ -177,9 +180,9 @@ def test_it_never_shows_a_password_but_may_name_its_environment_variable(client,
 
 
 def test_it_strips_a_password_that_somehow_got_into_a_dsn(client, db, token):
-    Cluster.objects.create(name="leaky", dsn="host=db1 user=monitor password=hunter2-marker dbname=postgres")
+    Cluster.objects.create(name="leaky", dsn=f"host=db1 user=monitor password={DSN_PASSWORD} dbname=postgres")
     body = client.get(API + "clusters", headers=bearer(token)).content.decode()
-    assert "hunter2-marker" not in body
+    assert DSN_PASSWORD not in body
     assert "host=db1" in body
 
 

@@ -19,6 +19,7 @@ from catalog.models import AuditFinding, AuditRun, Cluster, Relation, SyncRun
 from catalog.sync import sync_cluster
 from catalog.tasks import start_sync
 
+from . import leakwatch
 from .conftest import ROOT, pg, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +43,7 @@ def prefork_worker(django_db_blocker):
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "dashboard", "worker", "--pool", "prefork",
          "--concurrency", "1", "--queues", QUEUE, "--loglevel", "WARNING", "--hostname", f"kill-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=leakwatch.worker_log("prefork-worker"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     yield proc
     proc.terminate()

@@ -14,7 +14,9 @@ from catalog import catalog_file
 from catalog.models import Cluster
 from catalog.monitored import CredentialsError, connection_params, decrypt_password, password_for
 
-SECRET = "pa55-w0rd-that-must-never-show"
+from . import leakwatch
+
+SECRET = leakwatch.secret("pa55-w0rd-that-must-never-show")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from . import leakwatch
 from .conftest import PASSWORD, ROOT, pg
 
 # --- login throttling (django-axes) --------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ def monitor_role(db):
         conn.execute("CREATE TABLE app.items (id int PRIMARY KEY, secret text)")
     try:
         with pg() as admin:
-            admin.execute(create.replace(PASSWORD_PLACEHOLDER, secrets.token_urlsafe(24)))
+            admin.execute(create.replace(PASSWORD_PLACEHOLDER, leakwatch.secret(secrets.token_urlsafe(24))))
             admin.execute(grant_connect.replace(DATABASE_PLACEHOLDER, MONITOR_DB))
         yield grant_signal
     finally:

@@ -12,6 +12,7 @@ from catalog.models import Cluster, Database, Dependency, Function, Grant, Relat
 from catalog.monitored import CredentialsError, encrypt_password
 from catalog.sync import SyncError, sync_cluster
 
+from . import leakwatch
 from .conftest import pg
 from .test_introspect import hostile_db, monitor_connection  # noqa: F401 (a fixture)
 
@@ -152,7 +153,7 @@ def test_an_encrypted_password_without_its_key_fails_closed(demo, settings):
     from cryptography.fernet import Fernet
 
     settings.FERNET_KEYS = [Fernet.generate_key().decode()]
-    demo.encrypted_password = encrypt_password("s3cret-value")
+    demo.encrypted_password = encrypt_password(leakwatch.secret("s3cret-value"))
     settings.FERNET_KEYS = []
     with pytest.raises(CredentialsError, match="SEAMLINE_FERNET_KEYS"):
         sync_cluster(demo)
