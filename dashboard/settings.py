@@ -204,6 +204,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("SEAMLINE_LOGIN_COOLOFF_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login forgets the earlier failures of that username + address
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"  # Seamline's page, in the user's language (axes has no zh-hans)
 AXES_VERBOSE = False  # no start-up banner on every command; failures and lockouts are still logged (WARNING)
 # Behind a reverse proxy every request comes from the proxy: the header in which it passes the client's address
 # (X-Real-IP in deploy/nginx/seamline.conf) becomes REMOTE_ADDR (dashboard.middleware.ClientAddressMiddleware), so

@@ -23,8 +23,8 @@ from .conftest import PASSWORD, ROOT, pg
 # --- login throttling (django-axes) --------------------------------------------------------------------------------
 
 
-def attempt(client: Client, password: str, username: str = "vera", address: str = "127.0.0.1"):
-    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
+def attempt(client: Client, password: str, username: str = "vera", address: str = "127.0.0.1", **headers):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address, **headers)
 
 
 def test_it_locks_a_username_out_from_an_address_after_five_failed_logins(client, viewer):
@@ -34,7 +34,9 @@ def test_it_locks_a_username_out_from_an_address_after_five_failed_logins(client
         assert 'role="alert"' in response.content.decode()
     locked = attempt(client, "wrong-horse-battery")
     assert locked.status_code == 429
-    assert "too many login attempts" in locked.content.decode()
+    assert "are refused after 5 failed attempts" in locked.content.decode()
+    assert "Try again in 15 min 0 s" in locked.content.decode()
+    assert "登录失败次数过多" in attempt(client, PASSWORD, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     # now even the right password is refused, before it is checked
     assert attempt(client, PASSWORD).status_code == 429
     assert "_auth_user_id" not in client.session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import humanize
 from django import template
 from django.utils.translation import get_language
@@ -35,10 +37,12 @@ def dotted(parts) -> str:
 
 
 @register.filter
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | timedelta | None) -> str:
     """An age or a duration, short: 4 s, 2 min 5 s, 3 h 12 min, 2 d 4 h; — when there is none."""
     if seconds is None:
         return "—"
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
     s = int(seconds)
     if s < 60:
         return _("%(s)d s") % {"s": s}
