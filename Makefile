@@ -17,6 +17,7 @@ help:
 	@echo "make test      the whole test suite on its own stack (PostgreSQL primary + replica, Redis, Celery)"
 	@echo "make services  start only the dev stack (PostgreSQL primary + replica, Redis) in the background"
 	@echo "make stop      stop everything the project started"
+	@echo "make bench     every benchmark (BENCH=\"pools load\" for some), figures and goals in docs/benchmarks.md"
 	@echo "make lint      ruff check and format check;  make messages: update and compile translations"
 
 venv: $(STAMP)
@@ -58,5 +59,4 @@ messages: $(STAMP)
 	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 bench: $(STAMP) services
-	@if ls bench/[!_]*.py >/dev/null 2>&1; then for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done; \
-	else echo "no benchmarks yet: they arrive with the issues that set speed goals"; fi
+	@$(PY) -m bench $(BENCH)

@@ -24,10 +24,11 @@ BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 DOC_HEADER = """# Benchmarks
 
 Speed goals are checked by scripts in `bench/`, not by timed tests: `make bench` runs every one of them against the
-dev stack (`make services`). Each script prints its report, rewrites its own section of this file (between
-`<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; the rest of the file is left alone) and exits non-zero when a goal
-is missed. Figures are medians over repeated runs, or ratios of medians measured in the same run on the same
-machine, so that a noisy or slow machine moves both sides of a ratio together.
+dev stack (`make services`) and writes the summary below, every figure next to its goal. Each script prints its
+report, rewrites its own section of this file (between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; the rest of
+the file is left alone) and exits non-zero when a goal is missed. Figures are medians over repeated runs, or ratios
+of medians measured in the same run on the same machine, so that a noisy or slow machine moves both sides of a ratio
+together.
 """
 
 
@@ -193,14 +194,17 @@ def bullet(text: str, width: int = 120) -> str:
     )
 
 
-def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace (or append) the text between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; keep the rest."""
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD, first: bool = False) -> None:
+    """Replace the text between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``, keeping the rest; a new section
+    goes at the end, or before every other section when ``first``."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{body.strip()}\n{end}"
     text = path.read_text(encoding="utf-8") if path.exists() else DOC_HEADER
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text, count=1)
+    elif first and (other := re.search(r"^<!-- bench:\w+ -->$", text, re.MULTILINE)):
+        text = text[: other.start()] + block + "\n\n" + text[other.start() :]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     tmp = path.with_suffix(".md.tmp")
