@@ -41,6 +41,11 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: the rest keep their order
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_leak_log():
+    leakwatch.attach()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _record_responses():
     """Every response of the suite's Django (test client and live server) is kept for the leak check."""

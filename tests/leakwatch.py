@@ -39,14 +39,25 @@ def worker_log(name: str):
     return open(folder() / f"{name}.log", "ab")
 
 
+_handler: logging.Handler | None = None
+
+
 def start(path: Path) -> None:
     """Called once per session: the folder, and a handler that keeps every log record of this process."""
+    global _handler
     path.mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = str(path)
-    handler = logging.FileHandler(path / "test-process.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
+    _handler = logging.FileHandler(path / "test-process.log", encoding="utf-8")
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _handler.setLevel(logging.DEBUG)
+    attach()
+
+
+def attach() -> None:
+    """(Again:) whatever configures logging anew (dictConfig, Celery's set-up) drops the root logger's handlers."""
+    root = logging.getLogger()
+    if _handler is not None and _handler not in root.handlers:
+        root.addHandler(_handler)
 
 
 def _append(chunks: list[bytes]) -> None:
