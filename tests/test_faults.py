@@ -253,6 +253,24 @@ def test_a_sample_query_stalled_behind_a_lock_is_cancelled_and_marked_timed_out(
     assert sample_node(cluster, PRIMARY)["status"] == "ok"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_sampling_a_server_that_never_answers_is_free_again_within_the_connect_timeout(
+    silent_server, celery_worker_process
+):
+    from dashboard.tasks import ping
+    from dashboard.tasks import sample_node as sample_task
+
+    hung = Cluster.objects.create(name="hung", dsn=f"host=127.0.0.1 port={silent_server} user=postgres dbname=postgres")
+    started = time.monotonic()
+    sample_task.delay(hung.pk, PRIMARY)
+    # the suite's worker runs one task at a time, and a queue is first in, first out: a ping sent after the sample on
+    # its queue is answered once the sample has given up
+    assert ping.apply_async(queue=settings.SAMPLING_QUEUE).get(timeout=settings.SAMPLE_TIME_LIMIT)["pong"]
+    assert time.monotonic() - started < settings.MONITOR_CONNECT_TIMEOUT + 5 < settings.SAMPLE_TIME_LIMIT
+    snapshot = snapshots.read(hung.pk, PRIMARY)
+    assert snapshot["status"] == "unreachable" and snapshot["error"] in ("ConnectionTimeout", "OperationalError")
+
+
 def test_redis_gone_leaves_pages_up_and_triggers_answer_clearly_then_everything_resumes(
     pools_cluster, client, admin_user
 ):
