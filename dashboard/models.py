@@ -97,7 +97,22 @@ class NodeSample(models.Model):
         permissions = [("view_full_query", _("Can see sessions' full query text"))]
 
 
-class ServiceSample(models.Model):
+class StateCounts(models.Model):
+    """A service's sessions on one node by state: at one sample (ServiceSample), or summed over a bucket's samples
+    (ServiceRollup)."""
+
+    active = models.PositiveIntegerField(_("active"), default=0)
+    idle = models.PositiveIntegerField(_("idle"), default=0)
+    idle_in_transaction = models.PositiveIntegerField(_("idle in transaction"), default=0)
+    idle_in_transaction_aborted = models.PositiveIntegerField(_("idle in transaction (aborted)"), default=0)
+    waiting = models.PositiveIntegerField(_("waiting on a lock"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ServiceSample(StateCounts):
     """A service's sessions on one node at one sample, by state. ``service`` is a name, not a key, so that history
     outlives a renamed or removed service; "" holds the unattributed sessions."""
 
@@ -108,12 +123,6 @@ class ServiceSample(models.Model):
     node = models.CharField(_("node"), max_length=100)
     sampled_at = models.DateTimeField(_("sampled at"))
     service = models.CharField(_("service"), max_length=100, blank=True)
-    active = models.PositiveIntegerField(_("active"), default=0)
-    idle = models.PositiveIntegerField(_("idle"), default=0)
-    idle_in_transaction = models.PositiveIntegerField(_("idle in transaction"), default=0)
-    idle_in_transaction_aborted = models.PositiveIntegerField(_("idle in transaction (aborted)"), default=0)
-    waiting = models.PositiveIntegerField(_("waiting on a lock"), default=0)
-    total = models.PositiveIntegerField(_("total"), default=0)
 
     class Meta:
         verbose_name = _("service sample")
@@ -164,7 +173,7 @@ class NodeRollup(models.Model):
         verbose_name_plural = _("node rollups (5 min)")
 
 
-class ServiceRollup(models.Model):
+class ServiceRollup(StateCounts):
     """A service's sessions on one node in one 5-minute bucket: the sums over the samples in which it held any."""
 
     pk = models.CompositePrimaryKey("cluster", "node", "service", "bucket")
@@ -174,12 +183,6 @@ class ServiceRollup(models.Model):
     node = models.CharField(_("node"), max_length=100)
     bucket = models.DateTimeField(_("bucket start"))
     service = models.CharField(_("service"), max_length=100, blank=True)
-    active = models.PositiveIntegerField(_("active"), default=0)
-    idle = models.PositiveIntegerField(_("idle"), default=0)
-    idle_in_transaction = models.PositiveIntegerField(_("idle in transaction"), default=0)
-    idle_in_transaction_aborted = models.PositiveIntegerField(_("idle in transaction (aborted)"), default=0)
-    waiting = models.PositiveIntegerField(_("waiting on a lock"), default=0)
-    total = models.PositiveIntegerField(_("total"), default=0)
     total_max = models.PositiveIntegerField(_("total (peak)"), default=0)
 
     class Meta:
