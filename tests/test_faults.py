@@ -271,6 +271,20 @@ def test_a_worker_sampling_a_server_that_never_answers_is_free_again_within_the_
     assert snapshot["status"] == "unreachable" and snapshot["error"] in ("ConnectionTimeout", "OperationalError")
 
 
+def test_a_host_that_does_not_resolve_is_reported_clearly(db, viewer_client):
+    typo = Cluster.objects.create(
+        name="typo", dsn="host=db-typo.invalid user=postgres dbname=postgres", databases=["postgres"]
+    )
+    with pytest.raises(
+        CommandError, match="cannot be reached: OperationalError: failed to resolve host 'db-typo.invalid'"
+    ):
+        call_command("sync", "typo")
+    snapshot = sample_node(typo, PRIMARY)
+    assert snapshot["status"] == "unreachable" and "resolve host 'db-typo.invalid'" in snapshot["message"]
+    html = viewer_client.get(f"/pools/{typo.pk}/").content.decode()
+    assert "unreachable since" in html and "OperationalError" in html
+
+
 def test_redis_gone_leaves_pages_up_and_triggers_answer_clearly_then_everything_resumes(
     pools_cluster, client, admin_user
 ):
