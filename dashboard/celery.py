@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -30,3 +32,13 @@ def route_task(name: str, args, kwargs, options, task=None, **kw) -> dict | None
     """Celery router (CELERY_TASK_ROUTES): a queue given to apply_async still wins over this one."""
     setting = QUEUE_SETTINGS.get(name)
     return {"queue": getattr(settings, setting)} if setting else None
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_connections(task=None, **kwargs) -> None:
+    """What Django does around each request, around each task: drop a connection that broke or outlived CONN_MAX_AGE
+    (and have the next query check the connection first, CONN_HEALTH_CHECKS). A task run eagerly, in the caller's
+    process, leaves the caller's connection alone."""
+    if not getattr(getattr(task, "request", None), "is_eager", False):
+        close_old_connections()

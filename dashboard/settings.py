@@ -176,6 +176,10 @@ AUDIT_SOFT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_SOFT_TIME_LIMIT", 1500)
 AUDIT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_TIME_LIMIT", 1800)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SEAMLINE_BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep their connection to Seamline's database across tasks, as the web keeps it across requests: before and
+# after each task it is closed only when broken or older than CONN_MAX_AGE (dashboard.celery). Left to Celery, each
+# task would open and close one: at fleet scale a third of the database's CPU per sample (docs/scaling.md).
+CELERY_DB_REUSE_MAX = 2**62  # so large that Celery itself never closes them
 
 # The demo (database "shop" and "payments" on the dev primary) and its traffic simulator.
 DEMO_PRIMARY = {"host": PG_HOST, "port": PG_PORT, "user": "postgres"}

@@ -76,10 +76,26 @@ def read_queries(cluster_id: int, node: str) -> dict[int, str]:
 CLAIM_MARGIN_MS = 500
 
 
-def claim(cluster_id: int, node: str, seconds: int) -> bool:
-    """True once per ``seconds`` for a node, whoever asks: the sampling dispatcher's "is it due?"."""
-    hold = max(int(seconds * 1000) - CLAIM_MARGIN_MS, CLAIM_MARGIN_MS)
+def due(nodes: list[tuple[int, str]]) -> list[bool]:
+    """Whether each node's claim has lapsed (it is due for a sample), in one round trip."""
+    if not nodes:
+        return []
     try:
-        return bool(client().set(key(cluster_id, node, "due"), b"1", nx=True, px=hold))
+        return [not held for held in client().mget([key(cluster_id, node, "due") for cluster_id, node in nodes])]
+    except redis.RedisError as exc:
+        raise LiveDataUnavailable(str(exc)) from exc
+
+
+def claim(nodes: list[tuple[int, str, int]]) -> list[bool]:
+    """Claim each (cluster, node, interval) for its interval, in one round trip: True for the claims this call got.
+    A node is claimed once per interval whoever asks, so two dispatchers never double a sample."""
+    if not nodes:
+        return []
+    try:
+        with client().pipeline(transaction=False) as pipe:
+            for cluster_id, node, seconds in nodes:
+                hold = max(int(seconds * 1000) - CLAIM_MARGIN_MS, CLAIM_MARGIN_MS)
+                pipe.set(key(cluster_id, node, "due"), b"1", nx=True, px=hold)
+            return [bool(got) for got in pipe.execute()]
     except redis.RedisError as exc:
         raise LiveDataUnavailable(str(exc)) from exc

@@ -18,9 +18,9 @@ from .celery import app as _app  # noqa: F401  the app exists before a task is s
 def ping() -> dict:
     """Round trip through the broker, a worker and Seamline's database: what a health check of the job system needs."""
     with connection.cursor() as cur:
-        cur.execute("SELECT current_database()")
-        (database,) = cur.fetchone()
-    return {"pong": True, "database": database, "at": time.time()}
+        cur.execute("SELECT current_database(), pg_backend_pid()")
+        database, backend_pid = cur.fetchone()
+    return {"pong": True, "database": database, "backend_pid": backend_pid, "at": time.time()}
 
 
 @shared_task(ignore_result=True)

@@ -16,6 +16,17 @@ def test_a_real_worker_runs_a_task_through_redis(celery_worker_process):
     assert value["database"] == settings.DATABASES["default"]["NAME"]
 
 
+def test_a_worker_keeps_its_database_connection_across_tasks_and_replaces_a_broken_one(celery_worker_process):
+    from .conftest import pg
+
+    first = ping.delay().get(timeout=60)["backend_pid"]
+    assert ping.delay().get(timeout=60)["backend_pid"] == first  # reused, not opened again for each task
+    with pg(dbname=settings.DATABASES["default"]["NAME"]) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [first])
+    after = ping.delay().get(timeout=60)  # the health check finds it dead and the task reconnects
+    assert after["pong"] and after["backend_pid"] != first
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_process, demo_databases, client):
     from django.contrib.auth.models import User

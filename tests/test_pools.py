@@ -108,6 +108,26 @@ def test_the_dispatcher_queues_each_node_once_per_interval(pools_cluster):
     assert dispatch_due(lambda *a: sent.append(a)) == 0  # not due again within the interval
 
 
+def test_a_burst_of_due_nodes_is_spread_over_ticks_within_the_budget(pools_cluster, monkeypatch):
+    """Every node due at once (beat starting): a tick queues at most 1.5x the fleet's steady rate, the rest go on the
+    next ticks, and no node is queued twice within its interval."""
+    from dashboard import sampling
+
+    monkeypatch.setattr(sampling, "DISPATCH_FLOOR", 10)
+    Cluster.objects.exclude(pk=pools_cluster.pk).delete()
+    Cluster.objects.bulk_create(
+        Cluster(name=f"burst-{i:02d}", dsn="host=127.0.0.1 port=9 dbname=postgres", sample_interval=5)
+        for i in range(28)
+    )  # with pt's two nodes: 30 nodes at 5 s = 6 samples/s, a budget of 9, raised to the floor of 10
+    ticks: list[list[tuple[int, str, int]]] = []
+    for _ in range(4):
+        ticks.append([])
+        dispatch_due(lambda *a: ticks[-1].append(a))
+    assert [len(tick) for tick in ticks] == [10, 10, 10, 0]
+    every = [sent for tick in ticks for sent in tick]
+    assert len(set(every)) == 30 == Cluster.objects.count() + 1  # each node once (pt has a replica)
+
+
 def test_a_monitoring_role_with_pg_monitor_sees_every_session(held_sessions, pools_cluster):
     with pg() as admin:
         admin.execute("DROP ROLE IF EXISTS seamline_pt_monitor")
