@@ -402,11 +402,14 @@ class Processes:
 
 def start_stack(procs: Processes, tmp: Path) -> str:
     """Worker, beat and web server as `make run` starts them (Procfile); returns the web server's base URL."""
+    from django.conf import settings
+
     celery = str(ROOT / ".venv" / "bin" / "celery")
     port = free_port(18000)
+    queues = ",".join(dict.fromkeys(["celery", settings.SAMPLING_QUEUE, settings.AUDIT_QUEUE, settings.SYNC_QUEUE]))
     procs.start(
         "worker", celery, "-A", "dashboard", "worker", "--loglevel", "WARNING", "--concurrency", "2",
-        "--hostname", "bench-pools@%h",
+        "--queues", queues, "--hostname", "bench-pools@%h",
     )  # fmt: skip
     procs.start(
         "beat", celery, "-A", "dashboard", "beat", "--loglevel", "WARNING",
