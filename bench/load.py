@@ -145,17 +145,19 @@ class Stack(Processes):
 
 
 def prepare_app(instance: Instance, env: dict[str, str]) -> tuple[Any, float, str]:
-    """Seamline's database on the instance: created, migrated, the demo catalog loaded, synced and audited once;
+    """Seamline's database on the instance: created, migrated, the demo databases (on the dev stack, when missing)
+    and catalog loaded, synced and audited once;
     returns the cluster, the seconds `manage.py audit demo` took and the first line it printed."""
     from django.conf import settings
     from django_celery_beat.models import PeriodicTask
 
     from catalog.models import Cluster
-    from demo.loader import load_catalog
+    from demo.loader import load_catalog, load_databases
 
     with psycopg.connect(**instance.conninfo, user="postgres", dbname="postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{APP_DB}"')
     run_timed([PY, "manage.py", "migrate", "--noinput", "-v0"], env={**os.environ, **env})
+    load_databases(settings.DEMO_PRIMARY)  # as `make run` loads them; a fresh dev stack has none yet
     load_catalog(settings.DEMO_PRIMARY, settings.DEMO_REPLICA)
     PeriodicTask.objects.filter(
         task__in=["catalog.tasks.sync_all_clusters", "catalog.tasks.audit_all_clusters"]
