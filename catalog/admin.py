@@ -10,20 +10,24 @@ from .ownership import assign_owners
 from .rules import RULES
 
 
-def _checked_dsn(dsn: str) -> str:
-    problem = dsn_problem(dsn)
-    if problem:
-        raise forms.ValidationError(problem)
-    return dsn
+class CheckedDsn:
+    """A form's DSN is refused when libpq cannot parse it or it carries a password. A refused DSN may hold a password
+    (even one libpq cannot parse), so the form shows the stored DSN again, or nothing, never the refused text."""
+
+    def clean_dsn(self) -> str:
+        dsn = self.cleaned_data["dsn"]
+        problem = dsn_problem(dsn)
+        if problem:
+            self.data = self.data.copy()
+            self.data[self.add_prefix("dsn")] = self.initial.get("dsn", "")
+            raise forms.ValidationError(problem)
+        return dsn
 
 
-class ReplicaForm(forms.ModelForm):
+class ReplicaForm(CheckedDsn, forms.ModelForm):
     class Meta:
         model = Replica
         fields = ["name", "dsn"]
-
-    def clean_dsn(self) -> str:
-        return _checked_dsn(self.cleaned_data["dsn"])
 
 
 class ReplicaInline(admin.TabularInline):
@@ -32,7 +36,7 @@ class ReplicaInline(admin.TabularInline):
     extra = 0
 
 
-class ClusterForm(forms.ModelForm):
+class ClusterForm(CheckedDsn, forms.ModelForm):
     """The password is write-only: it can be set or cleared here, and is stored encrypted, never shown."""
 
     new_password = forms.CharField(
@@ -43,9 +47,6 @@ class ClusterForm(forms.ModelForm):
         help_text=_("stored encrypted with SEAMLINE_FERNET_KEYS; leave empty to keep the current one"),
     )
     clear_password = forms.BooleanField(label=_("Remove the stored password"), required=False)
-
-    def clean_dsn(self) -> str:
-        return _checked_dsn(self.cleaned_data["dsn"])
 
     class Meta:
         model = Cluster

@@ -164,6 +164,7 @@ def test_an_admin_edits_the_sampling_interval_and_the_thresholds(cluster, admin_
         ("host=x sslpassword=s3cret-value", "carries a sslpassword"),
         ("host=x frobnicate=1", 'invalid connection option "frobnicate"'),
         ("host=x dbname='unterminated", "unterminated quoted string"),
+        ("host=x password=s3cret-value dbname='unterminated", "unterminated quoted string"),  # unparsable and secret
     ],
 )
 def test_a_dsn_with_a_secret_or_unparsable_is_refused_everywhere_without_echoing_it(
@@ -186,9 +187,22 @@ def test_a_dsn_with_a_secret_or_unparsable_is_refused_everywhere_without_echoing
     response = client.post(url, form)
     from html import escape
 
-    assert response.status_code == 200 and escape(problem) in response.content.decode()
+    page = response.content.decode()
+    assert response.status_code == 200 and escape(problem) in page
+    assert "s3cret-value" not in page and cluster.dsn in page  # the stored DSN is shown again, not the refused one
     cluster.refresh_from_db()
     assert cluster.dsn != dsn
+    replica = client.post(
+        url,
+        form
+        | {
+            "dsn": cluster.dsn,
+            "replicas-TOTAL_FORMS": "1",
+            "replicas-0-name": "r1",
+            "replicas-0-dsn": dsn,
+        },
+    ).content.decode()
+    assert escape(problem) in replica and "s3cret-value" not in replica and not cluster.replicas.exists()
     path = tmp_path / "catalog.yaml"
     path.write_text(f'clusters:\n  - {{name: c, dsn: "{dsn}"}}\nservices: []\n')
     with pytest.raises(CommandError):
