@@ -15,7 +15,7 @@ TEST_ENV := SEAMLINE_STATE_DIR=$${SEAMLINE_TEST_STATE_DIR:-.teststack} SEAMLINE_
 help:
 	@echo "make run       the whole stack with the demo, in the foreground (Ctrl-C stops it)"
 	@echo "make test      the whole test suite on its own stack (PostgreSQL primary + replica, Redis, Celery)"
-	@echo "make services  start only the dev stack (PostgreSQL primary + replica, Redis) in the background"
+	@echo "make services  only the dev stack (PostgreSQL primary + replica, Redis) in the background, migrated, demo loaded"
 	@echo "make stop      stop everything the project started"
 	@echo "make bench     every benchmark (BENCH=\"pools load\" for some), figures and goals in docs/benchmarks.md"
 	@echo "make lint      ruff check and format check;  make messages: update and compile translations"
@@ -26,12 +26,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-services:
+# the dev stack, with Seamline's database migrated and the demo loaded: ready for manage.py commands
+services: $(STAMP)
 	@scripts/devstack start
-
-run: $(STAMP) services
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py load_demo
+
+run: $(STAMP) services
 	-@$(PY) manage.py sync demo
 	@$(PY) manage.py ensure_admin
 	@scripts/run-foreground
