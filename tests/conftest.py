@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -140,37 +141,40 @@ def wait_for_simulator_gone(timeout: float = 10.0) -> None:
     wait_for(gone, timeout=timeout, message="the simulator's sessions to close")
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now, on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def celery_worker(name: str, *options: str, **env: str):
+    """A real Celery worker subprocess on the test stack's Redis and database (``env`` added to its environment), its
+    output kept for the leak check; stopped as systemd would (TERM, then KILL after 20 s)."""
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "dashboard", "worker", "--loglevel", "WARNING",
+         "--hostname", f"{name}-{os.getpid()}@%h", *options],
+        cwd=ROOT, env=dict(os.environ, SEAMLINE_DB_NAME=settings.DATABASES["default"]["NAME"], **env),
+        stdout=leakwatch.worker_log(name), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker on the test Redis, using the test database."""
-    env = dict(os.environ, SEAMLINE_DB_NAME=settings.DATABASES["default"]["NAME"])
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "dashboard",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            f"celery,{settings.SAMPLING_QUEUE},{settings.AUDIT_QUEUE},{settings.SYNC_QUEUE}",
-            "--loglevel",
-            "WARNING",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=leakwatch.worker_log("celery-worker"),
-        stderr=subprocess.STDOUT,
-    )
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """A real Celery worker on the test Redis, using the test database: every queue, one task at a time."""
+    queues = f"celery,{settings.SAMPLING_QUEUE},{settings.AUDIT_QUEUE},{settings.SYNC_QUEUE}"
+    with celery_worker("test", "--pool", "solo", "--queues", queues) as proc:
+        yield proc
 
 
 # --- sessions held in known states, for the pools tests ------------------------------------------------------------

@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,8 +17,7 @@ from catalog.models import AuditFinding, AuditRun, Cluster, Relation, SyncRun
 from catalog.sync import sync_cluster
 from catalog.tasks import start_sync
 
-from . import leakwatch
-from .conftest import ROOT, pg, wait_for
+from .conftest import celery_worker, pg, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,20 +35,11 @@ def cluster() -> Cluster:
 @pytest.fixture
 def prefork_worker(django_db_blocker):
     """A prefork worker with one child on a queue of its own: killing the child is what losing a worker looks like."""
-    env = dict(os.environ, SEAMLINE_DB_NAME=settings.DATABASES["default"]["NAME"], SEAMLINE_AUDIT_QUEUE=QUEUE,
-               SEAMLINE_SYNC_QUEUE=QUEUE)  # fmt: skip
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "dashboard", "worker", "--pool", "prefork",
-         "--concurrency", "1", "--queues", QUEUE, "--loglevel", "WARNING", "--hostname", f"kill-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=leakwatch.worker_log("prefork-worker"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with celery_worker(
+        "kill", "--pool", "prefork", "--concurrency", "1", "--queues", QUEUE,
+        SEAMLINE_AUDIT_QUEUE=QUEUE, SEAMLINE_SYNC_QUEUE=QUEUE,
+    ) as proc:  # fmt: skip
+        yield proc
 
 
 def children(pid: int) -> list[int]:

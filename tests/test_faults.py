@@ -21,13 +21,7 @@ from dashboard import snapshots
 from dashboard.pools import UNREACHABLE, load
 from dashboard.sampling import PRIMARY, sample_node
 
-from .conftest import ROOT, pg, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from .conftest import ROOT, free_port, pg, wait_for
 
 
 class Pair:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -21,6 +20,7 @@ from dashboard.models import ApiToken
 from dashboard.sampling import PRIMARY, sample_node
 
 from . import leakwatch
+from .conftest import ROOT
 
 pytestmark = [pytest.mark.last, pytest.mark.django_db]
 
@@ -84,8 +84,7 @@ def test_no_password_shows_in_any_log_page_or_export(admin_user, client, setting
 
 def postgres_logs() -> dict[str, str]:
     """The test stack's server logs: Seamline never puts a password into a statement, not even one that fails."""
-    state = Path(os.environ.get("SEAMLINE_STATE_DIR", ".teststack"))
-    state = state if state.is_absolute() else Path(__file__).resolve().parent.parent / state
+    state = ROOT / os.environ.get("SEAMLINE_STATE_DIR", ".teststack")  # an absolute path stays itself
     return {
         f"postgres/{log.name}": log.read_text(encoding="utf-8", errors="replace")
         for log in (state / "pg" / "log").glob("*.log")

@@ -28,7 +28,7 @@ from django.test import RequestFactory
 from dashboard.celery import QUEUE_SETTINGS
 from dashboard.celery import app as celery_app
 
-from .conftest import PASSWORD, wait_for
+from .conftest import PASSWORD, free_port, wait_for
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 ROOT = DEPLOY.parent
@@ -51,12 +51,6 @@ def exec_start(unit: str, env: dict[str, str], instance: str = "1") -> list[str]
     line = line.replace("%i", instance).replace("%H", socket.gethostname())
     line = re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], line)
     return [arg.replace(INSTALL_DIR, str(ROOT)) for arg in shlex.split(line)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Browser:

@@ -16,16 +16,10 @@ from django_celery_beat.models import PeriodicTask
 
 from dashboard.celery import app as celery_app
 
-from .conftest import pg, wait_for, wait_for_simulator_gone
+from .conftest import free_port, pg, wait_for, wait_for_simulator_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"user_service", "order_service", "product_service", "payment_service"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening(port: int) -> bool:
