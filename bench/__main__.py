@@ -9,6 +9,7 @@ run took longer than its own goal (20 minutes on a 2-core machine).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCHMARKS_MD, ROOT, machine, machine_markdown, paragraph, write_section
+from bench._common import BENCHMARKS_MD, ROOT, machine, machine_markdown, paragraph, read_section, write_section
 
 BENCH = Path(__file__).resolve().parent
 GOAL_MINUTES = 20
@@ -47,11 +48,6 @@ class Outcome:
 
 def benchmarks() -> list[str]:
     return sorted(path.stem for path in BENCH.glob("[!_]*.py"))
-
-
-def section(name: str, text: str) -> str:
-    match = re.search(rf"<!-- bench:{re.escape(name)} -->(.*?)<!-- /bench:{re.escape(name)} -->", text, re.DOTALL)
-    return match.group(1) if match else ""
 
 
 def goals_of(body: str) -> tuple[str, list[list[str]]]:
@@ -88,8 +84,6 @@ def versions() -> dict[str, str]:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
         except (OSError, subprocess.TimeoutExpired):
             return "unknown"
-
-    import os
 
     pg_port = os.environ.get("SEAMLINE_PG_PORT", "54329")
     redis_port = os.environ.get("SEAMLINE_REDIS_PORT", "6380")
@@ -158,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - clock
     text = BENCHMARKS_MD.read_text(encoding="utf-8")
     for outcome in outcomes:
-        outcome.title, outcome.goals = goals_of(section(outcome.name, text))
+        outcome.title, outcome.goals = goals_of(read_section(outcome.name, text))
     write_section("summary", summary(outcomes, total, started, complete=names == benchmarks()), first=True)
     print(f"\nmake bench: {total / 60:.1f} min; summary written to {BENCHMARKS_MD.relative_to(ROOT)}")
     failed = [o.name for o in outcomes if o.missed]

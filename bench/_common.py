@@ -194,13 +194,22 @@ def bullet(text: str, width: int = 120) -> str:
     )
 
 
+def section_pattern(name: str) -> re.Pattern[str]:
+    """A section of docs/benchmarks.md, markers included; group 1 is its body."""
+    return re.compile(rf"<!-- bench:{re.escape(name)} -->(.*?)<!-- /bench:{re.escape(name)} -->", re.DOTALL)
+
+
+def read_section(name: str, text: str) -> str:
+    match = section_pattern(name).search(text)
+    return match.group(1) if match else ""
+
+
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD, first: bool = False) -> None:
     """Replace the text between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``, keeping the rest; a new section
     goes at the end, or before every other section when ``first``."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    block = f"{start}\n{body.strip()}\n{end}"
+    block = f"<!-- bench:{name} -->\n{body.strip()}\n<!-- /bench:{name} -->"
     text = path.read_text(encoding="utf-8") if path.exists() else DOC_HEADER
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    pattern = section_pattern(name)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text, count=1)
     elif first and (other := re.search(r"^<!-- bench:\w+ -->$", text, re.MULTILINE)):

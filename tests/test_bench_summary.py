@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.__main__ import Outcome, goals_of, section
-from bench._common import DOC_HEADER, write_section
+from bench.__main__ import Outcome, goals_of
+from bench._common import DOC_HEADER, read_section, write_section
 
 SECTION = """
 ## Pools (issue 4)
@@ -23,7 +23,7 @@ SECTION = """
 def test_goals_are_read_back_from_a_section_as_its_benchmark_wrote_them(tmp_path):
     doc = tmp_path / "benchmarks.md"
     write_section("pools", SECTION, path=doc)
-    title, goals = goals_of(section("pools", doc.read_text()))
+    title, goals = goals_of(read_section("pools", doc.read_text()))
     assert title == "Pools (issue 4)"
     assert goals == [
         ["page p50", "7.9 ms", "≤ 10 ms", "yes"],
