@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TEST_ENV := SEAMLINE_STATE_DIR=$${SEAMLINE_TEST_STATE_DIR:-.teststack} SEAMLINE_PG_PORT=$${SEAMLINE_TEST_PG_PORT:-55329} \
 	SEAMLINE_REPLICA_PORT=$${SEAMLINE_TEST_REPLICA_PORT:-55330} SEAMLINE_REDIS_PORT=$${SEAMLINE_TEST_REDIS_PORT:-6381}
 
-.PHONY: help run services stop test lint format migrations-check bench messages venv
+.PHONY: help run services stop test lint contracts format migrations-check bench messages venv
 
 help:
 	@echo "make run       the whole stack with the demo, in the foreground (Ctrl-C stops it)"
@@ -18,7 +18,8 @@ help:
 	@echo "make services  only the dev stack (PostgreSQL primary + replica, Redis) in the background, migrated, demo loaded"
 	@echo "make stop      stop everything the project started"
 	@echo "make bench     every benchmark (BENCH=\"pools load\" for some), figures and goals in docs/benchmarks.md"
-	@echo "make lint      ruff check and format check;  make messages: update and compile translations"
+	@echo "make lint      ruff check and format check, and the import contracts (make contracts)"
+	@echo "make messages  update and compile translations"
 
 venv: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt
@@ -40,13 +41,17 @@ run: $(STAMP) services
 stop:
 	@scripts/devstack stop
 
-test: $(STAMP)
+test: $(STAMP) contracts
 	@scripts/devstack ensure-packages --with-browser
 	@$(TEST_ENV) scripts/with-stack $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# the architecture's import contracts (pyproject.toml [tool.importlinter]; docs/development.md, "Where things live")
+contracts: $(STAMP)
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

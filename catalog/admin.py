@@ -4,8 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from .credentials import dsn_problem, encrypt_password
+from .errors import CredentialsError
 from .models import AuditRun, Cluster, Contract, Ownership, Replica, RuleSeverity, Service, Suppression, SyncRun
-from .monitored import CredentialsError, dsn_problem, encrypt_password
 from .ownership import assign_owners
 from .rules import RULES
 

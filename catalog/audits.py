@@ -1,96 +1,49 @@
 """Audit runs: a sync of the cluster, then every rule (catalog.rules), written as one run with its findings.
 
-``start_audit`` queues a run unless one is already queued or running for the cluster (a second trigger joins it:
-a partial unique constraint holds one active run per cluster). ``run_audit`` is what the Celery task and
-``manage.py audit`` call: it claims the run, syncs, evaluates, and writes the findings, their states (new,
-persisting; resolved since the previous run, listed apart) and the run's outcome in one transaction, so a run that
-fails or whose worker is killed never shows half its findings. A run whose worker was lost is taken up again by the
-redelivered task, at most MAX_ATTEMPTS times in all, then ends failed.
+The lifecycle of catalog.runs: ``start_audit`` queues a run unless one is already queued or running for the cluster (a
+second trigger joins it; a partial unique constraint holds one active run per cluster too). ``run_audit`` is what the
+Celery task and ``manage.py audit`` call: it claims the run, syncs, evaluates, and writes the findings, their states
+(new, persisting; resolved since the previous run, listed apart) and the run's outcome in one transaction, so a run
+that fails or whose worker is killed never shows half its findings. A redelivered task takes a run whose worker was
+lost up again, at most RUN_ATTEMPTS times in all.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import rules
-from .models import AuditFinding, AuditRun, Cluster, Suppression
-from .monitored import CredentialsError, UnreachableError
-from .sync import SyncError, sync_cluster
-
-MAX_ATTEMPTS = 3
+from . import rules, runs
+from .models import AuditFinding, AuditRun, Cluster, Severity, Suppression
+from .sync import sync_cluster
 
 
-def given_up_after() -> timedelta:
-    """How long a queued or running audit may take in all, redeliveries included, before it counts as lost."""
-    return timedelta(seconds=settings.AUDIT_TIME_LIMIT * MAX_ATTEMPTS)
-
-
-def start_audit(
-    cluster: Cluster, trigger: str, user=None, enqueue: Callable[[AuditRun], None] | None = None
-) -> AuditRun:
+def start_audit(cluster: Cluster, trigger: str, user=None, enqueue: runs.Enqueue | None = None) -> AuditRun:
     """Queue an audit of the cluster, or return the one already queued or running. ``enqueue`` (default: the
     Celery task, once the run is committed) sends it to a worker."""
-    with transaction.atomic():
-        active = AuditRun.objects.select_for_update().filter(cluster=cluster, status__in=AuditRun.ACTIVE).first()
-        if active and active.created_at < timezone.now() - given_up_after():
-            # its message was lost (a broker flushed, a worker that never knew the task): it would block every audit
-            _fail(active, "no worker completed it in time: the task was lost")
-            active = None
-        if active:
-            return active
-        try:
-            with transaction.atomic():
-                run = AuditRun.objects.create(cluster=cluster, trigger=trigger, user=user)
-        except IntegrityError:  # a concurrent trigger created it first
-            return AuditRun.objects.get(cluster=cluster, status__in=AuditRun.ACTIVE)
-        if enqueue is None:
-            from .tasks import enqueue_audit as enqueue
-        transaction.on_commit(lambda: enqueue(run))
-    return run
+    return runs.queue(AuditRun, cluster, settings.AUDIT_LOST_AFTER, enqueue, trigger=trigger, user=user)
 
 
 def run_audit(run_id: int) -> AuditRun:
     """Claim the run, sync, evaluate, write; never raises for a cluster's fault (the run ends failed)."""
-    with transaction.atomic():
-        run = AuditRun.objects.select_for_update().select_related("cluster").get(pk=run_id)
-        if not run.is_active:
-            return run  # done already: a redelivery after the run completed
-        if run.attempts >= MAX_ATTEMPTS:
-            _fail(run, f"gave up after {run.attempts} attempts: the worker was lost each time")
-            return run
-        run.status, run.phase, run.attempts = AuditRun.Status.RUNNING, "syncing", run.attempts + 1
-        run.started_at = run.started_at or timezone.now()
-        run.save(update_fields=["status", "phase", "attempts", "started_at"])
+    run, claimed = runs.claim(AuditRun, run_id, phase="syncing")
+    if not claimed:
+        return run  # done already: a redelivery after the run completed, or given up
     try:
         sync_cluster(run.cluster)
         AuditRun.objects.filter(pk=run_id).update(phase="checking")
         run.cluster.refresh_from_db()
         findings = rules.evaluate(rules.load(run.cluster))
         return _write(run_id, findings)
-    except UnreachableError as exc:
-        error = f"the cluster cannot be reached: {exc.kind}: {exc.message}"
-    except (CredentialsError, SyncError) as exc:
-        error = str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the run; the worker keeps going
-        error = f"{type(exc).__name__}: {exc}"
-    with transaction.atomic():
-        run = AuditRun.objects.select_for_update().get(pk=run_id)
-        if run.is_active:
-            _fail(run, error)
-    return run
-
-
-def _fail(run: AuditRun, error: str) -> None:
-    AuditRun.objects.filter(pk=run.pk).update(
-        status=AuditRun.Status.FAILED, phase="", finished_at=timezone.now(), error=error
-    )
+        runs.finish(
+            AuditRun, run_id, status=AuditRun.Status.FAILED, error=runs.describe(exc, "the cluster cannot be reached")
+        )
     run.refresh_from_db()
+    return run
 
 
 def _write(run_id: int, findings: list[rules.Finding]) -> AuditRun:
@@ -100,12 +53,7 @@ def _write(run_id: int, findings: list[rules.Finding]) -> AuditRun:
         run = AuditRun.objects.select_for_update().select_related("cluster").get(pk=run_id)
         if not run.is_active:
             return run
-        previous = (
-            AuditRun.objects.filter(cluster=run.cluster, status=AuditRun.Status.SUCCEEDED)
-            .exclude(pk=run.pk)
-            .order_by("-finished_at", "-pk")
-            .first()
-        )
+        previous = AuditRun.objects.filter(cluster=run.cluster).exclude(pk=run.pk).last_succeeded()
         before = {}
         if previous:
             for f in previous.findings.exclude(state=AuditFinding.State.RESOLVED):
@@ -151,11 +99,11 @@ def _write(run_id: int, findings: list[rules.Finding]) -> AuditRun:
         AuditFinding.objects.filter(run=run).delete()  # nothing, unless an earlier attempt wrote (it cannot)
         AuditFinding.objects.bulk_create(rows + resolved, batch_size=1000)
         counts = Counter(r.severity for r in rows if not r.suppressed)
-        AuditRun.objects.filter(pk=run.pk).update(
+        runs.finish(
+            AuditRun,
+            run.pk,
             status=AuditRun.Status.SUCCEEDED,
-            phase="",
-            finished_at=now,
-            counts={s: counts.get(s, 0) for s in rules.SEVERITIES},
+            counts={s: counts.get(s, 0) for s in Severity.values},
             resolved_count=len(resolved),
             error="",
         )

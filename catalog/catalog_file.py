@@ -14,8 +14,8 @@ import yaml
 from django.db import models, transaction
 from django.db.models import Prefetch
 
+from .credentials import dsn_problem
 from .models import Cluster, Contract, Ownership, Replica, Service
-from .monitored import dsn_problem
 from .ownership import assign_owners
 
 CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling", "replication"}

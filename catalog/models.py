@@ -16,6 +16,12 @@ from django.utils.translation import gettext_lazy as _
 UNOWNED = "(unowned)"
 
 
+class ClusterQuerySet(models.QuerySet):
+    def with_nodes(self) -> ClusterQuerySet:
+        """Clusters by name with their replicas, as every live screen reads them (a node per replica)."""
+        return self.prefetch_related("replicas").order_by("name")
+
+
 class Cluster(models.Model):
     """A monitored PostgreSQL cluster: its primary, reached through a libpq DSN that never carries a password."""
 
@@ -73,6 +79,8 @@ class Cluster(models.Model):
     monitor_role_is_superuser = models.BooleanField(_("monitoring role is a superuser"), null=True, blank=True)
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
 
+    objects = ClusterQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         verbose_name = _("cluster")
@@ -115,6 +123,10 @@ class ServiceQuerySet(models.QuerySet):
             .annotate(relation_count=Count("schemas__relations", distinct=True))
             .order_by("name")
         )  # GROUP BY drops Meta.ordering
+
+    def teams(self) -> models.QuerySet:
+        """The teams services belong to, sorted, each once (for the team filters of several screens)."""
+        return self.exclude(team="").order_by("team").values_list("team", flat=True).distinct()
 
 
 class Service(models.Model):
@@ -224,7 +236,7 @@ class Database(models.Model):
     owner = models.CharField(_("owner"), max_length=63, blank=True)
     size_bytes = models.BigIntegerField(_("size"), default=0)
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
-    # digest of the server's catalog at the last sync (introspect.catalog_fingerprint): equal means nothing to read
+    # digest of the server's catalog at the last sync (readers.server.catalog_fingerprint): equal means nothing to read
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
@@ -406,17 +418,41 @@ class Grant(models.Model):
         return f"{', '.join(self.privileges)} on {self.relation} to {self.grantee}"
 
 
-class SyncRun(models.Model):
+class Run:
+    """What sync runs and audit runs share: one lifecycle (catalog.runs), each run executed by a Celery task whose id
+    is ``<task_prefix>-<pk>``."""
+
+    ACTIVE: tuple[str, ...]
+    task_name: str  # the Celery task that executes a run
+    task_prefix: str
+    progress_cleared: dict[str, str]  # what an active run shows of its progress, cleared when it finishes
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def task_id(self) -> str:
+        return f"{self.task_prefix}-{self.pk}"
+
+
+class SyncRun(Run, models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
         OK = "ok", _("succeeded")
         FAILED = "failed", _("failed")
 
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    task_name = "catalog.tasks.sync_task"
+    task_prefix = "sync"
+    progress_cleared = {"current_database": ""}
+
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("cluster"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
+    # no longer written: the task's id is derived from the run's (Run.task_id); kept until a contract migration
+    stored_task_id = models.CharField(max_length=64, blank=True, db_column="task_id")
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -436,10 +472,6 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         return f"{self.cluster} {self.created_at:%Y-%m-%d %H:%M:%S} {self.status}"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
-
 
 class CatalogState(models.Model):
     """One row whose version moves whenever anything the cross-service paths depend on changes (a sync, an edit of
@@ -454,14 +486,17 @@ class CatalogState(models.Model):
 # --- audits (catalog.rules, catalog.audits) ------------------------------------------------------------------------
 
 
+class Severity(models.TextChoices):
+    """How much an audit finding matters, worst first (the order pages and counts use)."""
+
+    CRITICAL = "critical", _("critical")
+    HIGH = "high", _("high")
+    MEDIUM = "medium", _("medium")
+    LOW = "low", _("low")
+
+
 class RuleSeverity(models.Model):
     """A rule's severity, where it differs from the rule's default (docs/rules.md)."""
-
-    class Severity(models.TextChoices):
-        CRITICAL = "critical", _("critical")
-        HIGH = "high", _("high")
-        MEDIUM = "medium", _("medium")
-        LOW = "low", _("low")
 
     rule = models.CharField(_("rule"), max_length=60, unique=True)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
@@ -475,7 +510,26 @@ class RuleSeverity(models.Model):
         return f"{self.rule}: {self.severity}"
 
 
-class AuditRun(models.Model):
+class AuditRunQuerySet(models.QuerySet):
+    def latest_per_cluster(self) -> AuditRunQuerySet:
+        """Each cluster's newest run, whatever its status (filter the clusters first)."""
+        return self.order_by("cluster_id", "-created_at", "-pk").distinct("cluster_id")
+
+    def last_finished_per_cluster(self) -> AuditRunQuerySet:
+        """Each cluster's newest finished run, succeeded or failed (filter the clusters first)."""
+        return (
+            self.filter(status__in=[AuditRun.Status.SUCCEEDED, AuditRun.Status.FAILED])
+            .order_by("cluster_id", "-finished_at", "-pk")
+            .distinct("cluster_id")
+        )
+
+    def last_succeeded(self) -> AuditRun | None:
+        """The newest run that succeeded (filter the cluster first): the findings a page shows, the ones a new run
+        is compared with."""
+        return self.filter(status=AuditRun.Status.SUCCEEDED).order_by("-finished_at", "-pk").first()
+
+
+class AuditRun(Run, models.Model):
     """One audit of one cluster: a sync, then every rule; its findings are written with its final status, in one
     transaction, so a run that fails or is killed never shows half its findings."""
 
@@ -491,6 +545,9 @@ class AuditRun(models.Model):
         CLI = "cli", _("command line")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    task_name = "catalog.tasks.audit_task"
+    task_prefix = "audit"
+    progress_cleared = {"phase": ""}
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="audit_runs", verbose_name=_("cluster"))
     trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
@@ -507,6 +564,8 @@ class AuditRun(models.Model):
     resolved_count = models.PositiveIntegerField(_("resolved"), default=0)
     error = models.TextField(_("error"), blank=True)
 
+    objects = AuditRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
@@ -521,14 +580,6 @@ class AuditRun(models.Model):
     def __str__(self) -> str:
         return f"{self.cluster.name} #{self.pk} {self.status}"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
-
-    @property
-    def task_id(self) -> str:
-        return f"audit-{self.pk}"
-
 
 class AuditFinding(models.Model):
     class State(models.TextChoices):
@@ -538,7 +589,7 @@ class AuditFinding(models.Model):
 
     run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="findings", verbose_name=_("run"))
     rule = models.CharField(_("rule"), max_length=60)
-    severity = models.CharField(_("severity"), max_length=10)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
     object = models.TextField(_("object"))
     object_parts = models.JSONField(_("object parts"), default=list)
     service = models.CharField(_("service"), max_length=100, blank=True)

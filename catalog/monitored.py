@@ -1,23 +1,21 @@
-"""Connections to monitored clusters: credentials resolved without ever storing or showing a password, and every
-session read-only with connect, statement and lock timeouts, so Seamline can never hurt the database it watches.
-
-Passwords come from nowhere (trust, peer, a libpq service file or passfile), from an environment variable named in
-the catalog (``password_env``), or from a Fernet token stored in the catalog and decrypted with a key from
-``SEAMLINE_FERNET_KEYS``. A missing or wrong key fails closed with a clear error.
+"""Connections to monitored clusters: every session read-only with connect, statement and lock timeouts, so Seamline
+can never hurt the database it watches. The only module that opens one; what is sent over it lives in the readers
+(catalog/readers/, dashboard/readers/), and only the modules that run those (the sync, the sampler, session actions)
+import this one (an import contract, see pyproject.toml).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+
+from .credentials import SECRET_KEYWORDS
+from .errors import UnreachableError
 
 
 class CountingCursor(psycopg.Cursor):
@@ -34,82 +32,6 @@ class CountingCursor(psycopg.Cursor):
 
 class MonitoredConnection(psycopg.Connection):
     statements_sent = 0
-
-
-class CredentialsError(Exception):
-    """The password for a cluster cannot be had: say why, never what."""
-
-
-class UnreachableError(Exception):
-    """A monitored server could not be reached or answered with an error. ``kind`` is the error class."""
-
-    def __init__(self, target: str, kind: str, message: str):
-        super().__init__(f"{target}: {kind}: {message}")
-        self.target, self.kind, self.message = target, kind, message
-
-
-def _fernet() -> MultiFernet:
-    keys = [k.strip() for k in settings.FERNET_KEYS if k.strip()]
-    if not keys:
-        raise CredentialsError("no encryption key: set SEAMLINE_FERNET_KEYS to decrypt stored passwords")
-    try:
-        return MultiFernet([Fernet(k) for k in keys])
-    except ValueError:
-        raise CredentialsError(
-            "SEAMLINE_FERNET_KEYS holds a malformed key (expected url-safe base64 of 32 bytes)"
-        ) from None
-
-
-def encrypt_password(password: str) -> str:
-    return _fernet().encrypt(password.encode()).decode()
-
-
-def decrypt_password(token: str) -> str:
-    return _open(token, "decrypt")
-
-
-def rotate_password(token: str) -> str:
-    """Re-encrypt a token with the first (newest) key of SEAMLINE_FERNET_KEYS."""
-    return _open(token, "rotate")
-
-
-def _open(token: str, operation: str) -> str:
-    try:
-        return getattr(_fernet(), operation)(token.encode()).decode()
-    except InvalidToken:
-        raise CredentialsError(
-            "the stored password cannot be decrypted with the keys in SEAMLINE_FERNET_KEYS"
-        ) from None
-
-
-def password_for(cluster: Any) -> str | None:
-    """The cluster's password, or None when libpq finds its own way in (trust, peer, service file, passfile)."""
-    if cluster.encrypted_password:
-        return decrypt_password(cluster.encrypted_password)
-    if cluster.password_env:
-        value = os.environ.get(cluster.password_env)
-        if value is None:
-            raise CredentialsError(
-                f"the environment variable {cluster.password_env} named by cluster {cluster.name} is not set"
-            )
-        return value
-    return None
-
-
-SECRET_KEYWORDS = ("password", "sslpassword")  # libpq keywords that carry a secret
-
-
-def dsn_problem(dsn: str) -> str | None:
-    """Why a DSN may not be stored in the catalog (unparsable, or carrying a secret), or None. Never quotes it."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0].split(":")[0]
-        return f"not a valid libpq connection string ({first})"
-    secret = next((k for k in SECRET_KEYWORDS if k in params), None)
-    if secret:
-        return f"carries a {secret}; use password_env or an encrypted password instead"
-    return None
 
 
 def connection_params(
@@ -146,14 +68,9 @@ def connect(
     dbname: str | None = None,
     *,
     target: str = "",
-    snapshot: str = "",
     statement_timeout_ms: int | None = None,
 ) -> Iterator[MonitoredConnection]:
-    """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot).
-
-    ``snapshot``, from ``export_snapshot`` on another connection still in its transaction, makes this transaction see
-    exactly what that one sees, so that two connections can read one database's catalog side by side.
-    """
+    """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot)."""
     params = connection_params(dsn, password, dbname, statement_timeout_ms)
     where = target or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
     try:
@@ -164,19 +81,11 @@ def connect(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
-            if snapshot:
-                # SET takes no bind parameters; the identifier comes from pg_export_snapshot(), quoted as a literal
-                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             yield conn
     except psycopg.Error as exc:
         raise UnreachableError(where, type(exc).__name__, _scrub(exc, password)) from None
     finally:
         conn.close()
-
-
-def export_snapshot(conn: MonitoredConnection) -> str:
-    """The identifier of the connection's transaction snapshot, for ``connect(snapshot=...)``."""
-    return conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
 
 
 def _scrub(exc: Exception, password: str | None) -> str:

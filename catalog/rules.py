@@ -8,30 +8,43 @@ configured severity. docs/rules.md says why each matters and how to fix what it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import Prefetch
 from psycopg import sql as psql
 
-from .models import Cluster, Contract, Dependency, Function, Grant, Relation, RuleSeverity, Schema, Service
+from .models import (
+    UNOWNED,
+    Cluster,
+    Contract,
+    Dependency,
+    Function,
+    Grant,
+    Relation,
+    RuleSeverity,
+    Schema,
+    Service,
+    Severity,
+)
 
-CRITICAL, HIGH, MEDIUM, LOW = "critical", "high", "medium", "low"
-SEVERITIES = (CRITICAL, HIGH, MEDIUM, LOW)
-UNOWNED = "(unowned)"
+CRITICAL, HIGH, MEDIUM, LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
 TABLES = ("table", "partitioned", "foreign")
 WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 
 
 @dataclass(frozen=True)
 class Finding:
-    rule: str
-    severity: str
+    """What a rule found on one object. A rule yields it without ``rule`` and ``severity``: ``evaluate`` sets those
+    (the rule's code, and its configured severity)."""
+
     object: str  # raw identifiers joined by dots (database.schema.relation, database.schema, or the cluster)
     object_parts: tuple[str, ...]
-    service: str | None  # the object's owning service
-    related_service: str | None  # the other side, for cross-service rules
     message: str
+    service: str | None = None  # the object's owning service
+    related_service: str | None = None  # the other side, for cross-service rules
     remediation: str = ""
+    rule: str = ""
+    severity: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -168,7 +181,7 @@ def load(cluster: Cluster) -> Snapshot:
     return Snapshot(cluster, services, consumes, role_service, schemas, relations, functions, edges, grants, owners)
 
 
-Rule = Callable[[Snapshot], Iterator[tuple[str, tuple[str, ...], str | None, str | None, str, str]]]
+Rule = Callable[[Snapshot], Iterator[Finding]]
 RULES: dict[str, tuple[str, Rule]] = {}  # code -> (default severity, rule)
 
 
@@ -184,13 +197,10 @@ def rule(code: str, severity: str) -> Callable[[Rule], Rule]:
 def unowned_schema(s: Snapshot):
     for database, schema, service, objects in s.schemas:
         if service is None and objects:
-            yield (
+            yield Finding(
                 f"{database}.{schema}",
                 (database, schema),
-                None,
-                None,
                 f"schema {database}.{schema} holds {objects} relations or functions, and no service owns it",
-                "",
             )
 
 
@@ -199,7 +209,7 @@ def unowned_relation(s: Snapshot):
     for rel in s.relations.values():
         if rel.service is None and rel.kind in ("table", "partitioned"):
             where = "public" if rel.schema == "public" else "a schema no service owns"
-            yield rel.label, rel.parts, None, None, f"table {rel.label} is in {where}: no service owns it", ""
+            yield Finding(rel.label, rel.parts, f"table {rel.label} is in {where}: no service owns it")
 
 
 @rule("cross_service_fk", HIGH)
@@ -210,13 +220,13 @@ def cross_service_fk(s: Snapshot):
         a, b = s.relations[consumer], s.relations[source]
         if a.service and b.service and a.service != b.service:
             constraint = psql.Identifier(name).as_string()
-            yield (
+            yield Finding(
                 a.label,
                 a.parts,
-                a.service,
-                b.service,
                 f"{a.label} of {a.service} has a foreign key {name} to {b.label} of {b.service}",
-                f"ALTER TABLE {a.sql} DROP CONSTRAINT {constraint};",
+                service=a.service,
+                related_service=b.service,
+                remediation=f"ALTER TABLE {a.sql} DROP CONSTRAINT {constraint};",
             )
 
 
@@ -237,14 +247,13 @@ def undeclared_read(s: Snapshot):
             continue
         seen.add((consumer.label, provider.service))
         what = "function" if fn_id else "view"
-        yield (
+        yield Finding(
             consumer.label,
             consumer.parts,
-            consumer.service,
-            provider.service,
             f"{what} {consumer.label} of {consumer.service} reads {provider.label} of {provider.service}, "
             f"and {consumer.service} does not declare that it consumes {provider.service}",
-            "",
+            service=consumer.service,
+            related_service=provider.service,
         )
 
 
@@ -260,13 +269,14 @@ def full_exposure_view(s: Snapshot):
             continue
         provider = table.service or UNOWNED
         whose = f"of {table.service}" if table.service else "(no service owns it)"
-        yield (
+        yield Finding(
             view.label,
             view.parts,
-            view.service,
-            provider,
             f"view {view.label} of {view.service} exposes every column of {table.label} {whose}",
-            f"CREATE OR REPLACE VIEW {view.sql} AS SELECT <only the columns {view.service} needs> FROM {table.sql};",
+            service=view.service,
+            related_service=provider,
+            remediation=f"CREATE OR REPLACE VIEW {view.sql} AS SELECT <only the columns {view.service} needs> "
+            f"FROM {table.sql};",
         )
 
 
@@ -294,13 +304,13 @@ def _grants(s: Snapshot, *, reads: bool):
             if not privs:
                 continue
         role = psql.Identifier(grantee).as_string()
-        yield (
+        yield Finding(
             rel.label,
             rel.parts,
-            rel.service,
-            holder,
             f"role {grantee} of {holder} holds {', '.join(privs)} on {rel.label} of {rel.service}",
-            f"REVOKE {', '.join(privs)} ON {rel.sql} FROM {role};",
+            service=rel.service,
+            related_service=holder,
+            remediation=f"REVOKE {', '.join(privs)} ON {rel.sql} FROM {role};",
         )
 
 
@@ -312,13 +322,12 @@ def owner_mismatch(s: Snapshot):
             continue
         role = psql.Identifier(service.db_roles[0]).as_string()
         keyword = {"view": "VIEW", "matview": "MATERIALIZED VIEW", "foreign": "FOREIGN TABLE"}.get(rel.kind, "TABLE")
-        yield (
+        yield Finding(
             rel.label,
             rel.parts,
-            rel.service,
-            None,
             f"{rel.label} of {rel.service} is owned by {rel.owner}, which is not one of {rel.service}'s roles",
-            f"ALTER {keyword} {rel.sql} OWNER TO {role};",
+            service=rel.service,
+            remediation=f"ALTER {keyword} {rel.sql} OWNER TO {role};",
         )
 
 
@@ -327,13 +336,12 @@ def security_definer_search_path(s: Snapshot):
     for fn in s.functions.values():
         if fn.security_definer and not (fn.search_path or "").strip():
             schema = psql.Identifier(fn.schema).as_string()
-            yield (
+            yield Finding(
                 fn.label,
                 fn.parts,
-                fn.service,
-                None,
                 f"SECURITY DEFINER function {fn.label} has no fixed search_path",
-                f"ALTER FUNCTION {fn.sql} SET search_path = pg_catalog, {schema}, pg_temp;",
+                service=fn.service,
+                remediation=f"ALTER FUNCTION {fn.sql} SET search_path = pg_catalog, {schema}, pg_temp;",
             )
 
 
@@ -341,7 +349,7 @@ def security_definer_search_path(s: Snapshot):
 def table_without_primary_key(s: Snapshot):
     for rel in s.relations.values():
         if rel.kind in ("table", "partitioned") and not rel.has_primary_key:
-            yield rel.label, rel.parts, rel.service, None, f"table {rel.label} has no primary key", ""
+            yield Finding(rel.label, rel.parts, f"table {rel.label} has no primary key", service=rel.service)
 
 
 @rule("pool_overcommit", HIGH)
@@ -351,14 +359,11 @@ def pool_overcommit(s: Snapshot):
     budget = sum(service.connection_budget for service in on_cluster)
     if usable is not None and budget > usable:
         detail = ", ".join(f"{x.name} {x.connection_budget}" for x in on_cluster if x.connection_budget)
-        yield (
+        yield Finding(
             s.cluster.name,
             (s.cluster.name,),
-            None,
-            None,
             f"the pools of the services on {s.cluster.name} may open {budget} connections ({detail}), "
             f"more than the {usable} it can give",
-            "",
         )
 
 
@@ -366,22 +371,21 @@ def pool_overcommit(s: Snapshot):
 def monitoring_superuser(s: Snapshot):
     if s.cluster.monitor_role_is_superuser:
         role = s.cluster.monitor_role or "?"
-        yield (
+        yield Finding(
             s.cluster.name,
             (s.cluster.name,),
-            None,
-            None,
             f"Seamline monitors {s.cluster.name} as {role}, a superuser",
-            "CREATE ROLE seamline_monitor LOGIN PASSWORD '…' IN ROLE pg_monitor CONNECTION LIMIT 10;",
+            remediation="CREATE ROLE seamline_monitor LOGIN PASSWORD '…' IN ROLE pg_monitor CONNECTION LIMIT 10;",
         )
 
 
 def evaluate(snapshot: Snapshot) -> list[Finding]:
     """Every rule over the snapshot, with each rule's configured severity; sorted by severity, rule, object."""
     configured = dict(RuleSeverity.objects.values_list("rule", "severity"))
+    order = {severity: i for i, severity in enumerate(Severity.values)}
     findings = [
-        Finding(code, configured.get(code, default), obj, parts, service, related, message, remediation)
+        replace(found, rule=code, severity=configured.get(code, default))
         for code, (default, fn) in RULES.items()
-        for obj, parts, service, related, message, remediation in fn(snapshot)
+        for found in fn(snapshot)
     ]
-    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.object, f.related_service or ""))
+    return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.object, f.related_service or ""))

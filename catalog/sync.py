@@ -1,13 +1,14 @@
-"""Introspection sync: read a cluster's catalog (catalog.introspect) and upsert it into the catalog tables.
+"""Introspection sync: read a cluster's catalog (catalog.readers) and upsert it into the catalog tables.
 
 Idempotent: unchanged rows are left untouched, new ones added, changed ones updated, dropped ones removed. The
 monitored server sees a constant number of statements per database, whatever its size, in one read-only REPEATABLE
 READ snapshot; a database whose catalog fingerprint has not changed since the last sync is not read again.
 
-Rows never pass through Python objects: each introspection statement is streamed with COPY from the monitored server
-into a temporary table of Seamline's database, and a few set-based statements merge those into the catalog tables
-(see STAGES and the MERGE_* statements). Each database is staged and merged in one transaction of Seamline's
-database; two connections sharing one exported snapshot read the monitored database side by side.
+Rows never pass through Python objects: each reader statement of ``catalog.readers.database.SECTIONS`` is streamed
+with COPY from the monitored server into a temporary table of Seamline's database made from the statement's own row
+(so the staged columns are the tested reader's, never a list restated here), and a few set-based statements merge
+those into the catalog tables (the MERGE_* statements). Each database is staged and merged in one transaction of
+Seamline's database; two connections sharing one exported snapshot read the monitored database side by side.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import introspect
-from .introspect import DatabaseInfo
+from .credentials import password_for
+from .errors import SyncError
 from .models import Cluster, Database
-from .monitored import MonitoredConnection, connect, export_snapshot, password_for
+from .monitored import MonitoredConnection, connect
 from .ownership import assign_owners
+from .readers import server
+from .readers.database import SECTIONS
+from .readers.server import DatabaseInfo
 from .versioning import bump
 
 LABELS = {
@@ -37,10 +41,6 @@ LABELS = {
     "catalog.Grant": "grants",
 }
 Progress = Callable[[str, int, int], None]  # (database being synced, databases done, databases in all)
-
-
-class SyncError(Exception):
-    pass
 
 
 @dataclass
@@ -81,8 +81,8 @@ def sync_cluster(
     summary = SyncSummary(cluster=cluster.name)
     password = password_for(cluster)
     with connect(cluster.dsn, password, target=cluster.name) as conn:
-        server = introspect.cluster_settings(conn)
-        present = introspect.list_databases(conn)
+        settings = server.cluster_settings(conn)
+        present = server.list_databases(conn)
         summary.statements_sent += conn.statements_sent
     wanted = databases or cluster.databases or present
     missing = [name for name in wanted if name not in present]
@@ -109,11 +109,11 @@ def sync_cluster(
             for model_label, n in deleted.items():
                 summary.deleted[LABELS.get(model_label, model_label)] += n
         Cluster.objects.filter(pk=cluster.pk).update(
-            server_version=server.server_version,
-            max_connections=server.max_connections,
-            superuser_reserved_connections=server.superuser_reserved_connections,
-            monitor_role=server.current_user,
-            monitor_role_is_superuser=server.current_user_is_superuser,
+            server_version=settings.server_version,
+            max_connections=settings.max_connections,
+            superuser_reserved_connections=settings.superuser_reserved_connections,
+            monitor_role=settings.current_user,
+            monitor_role_is_superuser=settings.current_user_is_superuser,
             synced_at=timezone.now(),
         )
         assign_owners([cluster.pk])
@@ -123,43 +123,13 @@ def sync_cluster(
     return summary
 
 
-# What a sync reads, section by section: the introspection statement and the temporary table its rows are copied
-# into, whose columns follow the statement's output one for one (COPY's text format carries every value exactly:
-# names with quotes, spaces, tabs, newlines, backslashes or any unicode, arrays, NULLs).
-STAGES: dict[str, tuple[str, str]] = {
-    "schemas": (introspect.SCHEMAS_SQL, "name text, owner text, comment text"),
-    "relations": (
-        introspect.RELATIONS_SQL,
-        "schema text, name text, kind text, owner text, estimated_rows bigint, size_bytes bigint, "
-        "has_primary_key boolean, columns text[], comment text",
-    ),
-    "functions": (
-        introspect.FUNCTIONS_SQL,
-        "schema text, name text, identity_arguments text, kind text, owner text, language text, "
-        "security_definer boolean, search_path text, comment text",
-    ),
-    "view_dependencies": (
-        introspect.VIEW_DEPENDENCIES_SQL,
-        "view_schema text, view_name text, source_schema text, source_name text",
-    ),
-    "foreign_keys": (
-        introspect.FOREIGN_KEYS_SQL,
-        "name text, table_schema text, table_name text, source_schema text, source_name text, "
-        "columns text[], referenced_columns text[]",
-    ),
-    "privileges": (introspect.PRIVILEGES_SQL, "schema text, name text, grantee text, privileges text[]"),
-    "function_dependencies": (
-        introspect.FUNCTION_DEPENDENCIES_SQL,
-        "schema text, name text, identity_arguments text, source_schema text, source_name text",
-    ),
-}
 # The largest section by far: read on a second connection while the first reads all the others.
 ALONGSIDE = "relations"
 
 
 @dataclass(frozen=True)
 class Staged:
-    """A database's catalog, copied into the STAGES tables of the current transaction."""
+    """A database's catalog, copied into the staging tables (seamline_stage_<section>) of the current transaction."""
 
     database: DatabaseInfo
     fingerprint: str
@@ -168,7 +138,7 @@ class Staged:
 def stage_database(
     cluster: Cluster, password: str | None, name: str, known_fingerprint: str | None, summary: SyncSummary
 ) -> Staged | None:
-    """Copy one database's catalog into the STAGES tables; None when its fingerprint equals ``known_fingerprint``.
+    """Copy one database's catalog into the staging tables; None when its fingerprint equals ``known_fingerprint``.
 
     Runs inside the caller's transaction (the tables go with it). A database synced before costs one statement when
     unchanged. Otherwise its snapshot is exported and, while this connection reads and copies the sections one by
@@ -181,35 +151,36 @@ def stage_database(
         try:
             fingerprint = None
             if known_fingerprint is not None:
-                fingerprint = introspect.catalog_fingerprint(conn)
+                fingerprint = server.catalog_fingerprint(conn)
                 if fingerprint == known_fingerprint:
                     return None
             with connection.cursor() as cursor:
                 cursor.execute(
                     "; ".join(
                         f"DROP TABLE IF EXISTS pg_temp.seamline_stage_{section}; "
-                        f"CREATE TEMP TABLE seamline_stage_{section} ({columns}) ON COMMIT DROP"
-                        for section, (_, columns) in STAGES.items()
+                        f"CREATE TEMP TABLE seamline_stage_{section} ({statement.columns_sql()}) ON COMMIT DROP"
+                        for section, statement in SECTIONS.items()
                     )
                 )
-            snapshot = export_snapshot(conn)
+            snapshot = server.export_snapshot(conn)
 
             def alongside(joined: MonitoredConnection) -> tuple[list[bytes], str]:
                 """ALONGSIDE's rows as COPY data, kept until this connection has copied the others; the fingerprint."""
-                with _copy_out(joined, STAGES[ALONGSIDE][0]) as source:
+                server.join_snapshot(joined, snapshot)
+                with SECTIONS[ALONGSIDE].copy_out(joined) as source:
                     blocks = [bytes(block) for block in source]
-                return blocks, fingerprint or introspect.catalog_fingerprint(joined)
+                return blocks, fingerprint or server.catalog_fingerprint(joined)
 
             with (
-                connect(cluster.dsn, password, dbname=name, target=target, snapshot=snapshot) as joined,
+                connect(cluster.dsn, password, dbname=name, target=target) as joined,
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="seamline-sync") as pool,
             ):
                 try:
                     second = pool.submit(alongside, joined)
-                    info = introspect.database_info(conn)
-                    for section, (statement, _) in STAGES.items():
+                    info = server.database_info(conn)
+                    for section, statement in SECTIONS.items():
                         if section != ALONGSIDE:
-                            with _copy_out(conn, statement) as source:
+                            with statement.copy_out(conn) as source:
                                 _copy_in(section, source)
                     blocks, fingerprint = second.result()
                     _copy_in(ALONGSIDE, blocks)
@@ -218,10 +189,6 @@ def stage_database(
         finally:
             summary.statements_sent += conn.statements_sent
     return Staged(database=info, fingerprint=fingerprint)
-
-
-def _copy_out(conn: MonitoredConnection, statement: str):
-    return conn.cursor().copy(f"COPY ({statement}) TO STDOUT")
 
 
 def _copy_in(section: str, blocks) -> None:

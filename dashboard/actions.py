@@ -12,30 +12,16 @@ from typing import Any
 
 from django.db import transaction
 
+from catalog.credentials import password_for
+from catalog.errors import CredentialsError, UnreachableError
 from catalog.models import Cluster
-from catalog.monitored import CredentialsError, UnreachableError, connect, password_for
+from catalog.monitored import connect
 
 from . import snapshots
 from .models import ActionLog
-from .sampling import SESSION_LISTS, nodes_of
-
-CHECK_SQL = """
-SELECT a.backend_type, a.usename, a.application_name, coalesce(r.rolsuper, false)
-FROM pg_stat_activity a
-LEFT JOIN pg_roles r ON r.rolname = a.usename
-WHERE a.pid = %(pid)s AND a.backend_start = %(backend_start)s::timestamptz
-"""
-
-# The same conditions again in the statement that signals: nothing can slip in between the check and the signal.
-SIGNAL_SQL = """
-SELECT CASE WHEN %(terminate)s THEN pg_terminate_backend(a.pid) ELSE pg_cancel_backend(a.pid) END
-FROM pg_stat_activity a
-LEFT JOIN pg_roles r ON r.rolname = a.usename
-WHERE a.pid = %(pid)s AND a.backend_start = %(backend_start)s::timestamptz
-  AND a.backend_type = 'client backend'
-  AND NOT coalesce(r.rolsuper, false)
-  AND a.application_name NOT LIKE 'seamline%%'
-"""
+from .nodes import node_names, nodes_of
+from .readers import signals
+from .summary import SESSION_LISTS
 
 
 def listed_session(cluster: Cluster, node: str, pid: int) -> dict[str, Any] | None:
@@ -79,26 +65,25 @@ def signal(
                 result=result[:200],
             )
 
-    if action not in ActionLog.Action.values or node not in [n.name for n in nodes_of(cluster)]:
+    if action not in ActionLog.Action.values or node not in node_names(cluster):
         return log("denied: no such action or node")
     if not user.has_perm("dashboard.signal_session"):
         return log("denied: the user may not signal sessions")
     log("requested")  # raises if the log cannot be written: then nothing is sent
     target = next(n for n in nodes_of(cluster) if n.name == node)
-    params = {"pid": pid, "backend_start": backend_start, "terminate": action == ActionLog.Action.TERMINATE}
     try:
         with connect(target.dsn, password_for(cluster), target=f"{cluster.name}/{node}") as conn:
-            row = conn.execute(CHECK_SQL, params).fetchone()
-            if row is None:
+            found = signals.backend(conn, pid, backend_start)
+            if found is None:
                 return log("no longer running: no such session (pid reused or ended)")
-            refused = refusal(row[0], row[2] or "", row[3])
+            refused = refusal(found.backend_type, found.application_name or "", found.is_superuser)
             if refused:
                 return log(refused)
-            sent = conn.execute(SIGNAL_SQL, params).fetchone()
+            sent = signals.signal(conn, pid, backend_start, terminate=action == ActionLog.Action.TERMINATE)
     except UnreachableError as exc:
         return log(f"failed: {exc.kind}: {exc.message}")
     except CredentialsError as exc:
         return log(f"failed: {exc}")
     if sent is None:
         return log("no longer running: the session ended before the signal")
-    return log("signalled" if sent[0] else "failed: the server did not signal it")
+    return log("signalled" if sent else "failed: the server did not signal it")

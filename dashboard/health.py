@@ -3,7 +3,8 @@
 Made from the nodes' latest snapshots (never from the servers): the primary's view (pg_stat_replication, slots) and
 each registered replica's own (its WAL receiver, replay position and delay) are checked against each other, so a
 replica missing from the primary's view, a receiver that is not streaming or a slot nobody consumes is a problem
-named as such, never silently absent. Thresholds are the cluster's (catalog.models.Cluster).
+named as such, never silently absent. Thresholds are the cluster's (catalog.models.Cluster). ``assess`` judges one
+cluster's node views; ``cluster_health`` loads them for the overview, the Replication screen, the API and /metrics.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Cluster
 
+from . import pools
+from .nodes import PRIMARY
 from .pools import NEVER, STALE, UNREACHABLE, NodeView
-from .sampling import PRIMARY
 
 OK, WARN, CRIT = "OK", "WARN", "CRIT"
-_RANK = {OK: 0, WARN: 1, CRIT: 2}
+RANK = {OK: 0, WARN: 1, CRIT: 2}
 
 
 def worst(*statuses: str) -> str:
-    return max(statuses, key=_RANK.__getitem__, default=OK)
+    return max(statuses, key=RANK.__getitem__, default=OK)
 
 
 @dataclass
@@ -199,3 +201,26 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
         "slots": slots,
         "unregistered_standbys": unregistered,
     }
+
+
+def cluster_health(clusters: list[Cluster]) -> list[dict[str, Any]]:
+    """Per cluster: its health, its node views, and who reads from each replica (raises LiveDataUnavailable)."""
+    views = pools.load(clusters, node=None)
+    result = []
+    for cluster in clusters:
+        nodes = views[cluster.pk]
+        assessed = assess(cluster, nodes)
+        lag = {r["name"]: r["replay_lag_seconds"] for r in assessed["replicas"]}
+        readers = [
+            {
+                "replica": v.name,
+                "service": row.service,
+                "sessions": row.counts["total"],
+                "stale_seconds": lag.get(v.name),
+            }
+            for v in nodes[1:]
+            for row in v.rows
+            if row.counts["total"]
+        ]
+        result.append({"cluster": cluster, "health": assessed, "nodes": nodes, "readers": readers})
+    return result

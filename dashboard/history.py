@@ -1,4 +1,5 @@
-"""Pool history as plotly figures: a service's connections on one node by state, stacked, with its budget.
+"""Pool and replication history as series for charts and the API: a service's connections on one node by state, and
+a replica's replay lag (dashboard.figures draws them).
 
 Samples are averaged into time buckets (PostgreSQL's date_bin) sized so that every window reads and draws a bounded
 number of points: 1 h in 15 s buckets, 6 h in 1 min, 24 h in 5 min, 7 d in 30 min. A bucket in which the node was
@@ -15,20 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import plotly.graph_objects as go
 from django.db.models import Count, DateTimeField, ExpressionWrapper, F, FloatField, Func, Max, QuerySet, Sum, Value
 from django.db.models.functions import NullIf
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from catalog.models import Cluster
 
 from .models import NodeRollup, NodeSample, ReplicaRollup, ReplicaSample, ServiceRollup, ServiceSample
 from .rollups import BUCKET as ROLLUP_BUCKET
 from .rollups import ORIGIN
+from .states import STATES
 
 WINDOWS = {
     "1h": (timedelta(hours=1), timedelta(seconds=15)),
@@ -37,7 +35,6 @@ WINDOWS = {
     "7d": (timedelta(days=7), timedelta(minutes=30)),
 }
 DEFAULT_WINDOW = "1h"
-STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "waiting")
 
 
 def window_of(value: str | None) -> str:
@@ -103,65 +100,6 @@ def service_series(
         for s in STATES:
             by_state[s].append(None if not n else round((sums.get(b, {}).get(s) or 0) / n, 2))
     return Series(grid, by_state)
-
-
-STATE_LABELS = {
-    "active": gettext_lazy("active"),
-    "idle": gettext_lazy("idle"),
-    "idle_in_transaction": gettext_lazy("idle in transaction"),
-    "idle_in_transaction_aborted": gettext_lazy("idle in transaction (aborted)"),
-    "waiting": gettext_lazy("waiting on a lock"),
-}
-
-
-def state_labels() -> dict[str, str]:
-    return {state: str(label) for state, label in STATE_LABELS.items()}
-
-
-COLOURS = {
-    "active": "#2f7d32",
-    "idle": "#9aa5b1",
-    "idle_in_transaction": "#e0a100",
-    "idle_in_transaction_aborted": "#c2410c",
-    "waiting": "#b91c1c",
-}
-
-
-def service_figure(series: Series, budget: int | None, title: str) -> dict[str, Any]:
-    x = [b.isoformat() for b in series.buckets]
-    labels = state_labels()
-    fig = go.Figure()
-    for state, values in series.by_state.items():
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=values,
-                name=labels[state],
-                mode="lines",
-                stackgroup="sessions",
-                line={"width": 0.5, "color": COLOURS[state]},
-                hovertemplate="%{y:.1f}<extra>" + labels[state] + "</extra>",
-            )
-        )
-    if budget:
-        fig.add_trace(
-            go.Scatter(
-                x=[x[0], x[-1]],
-                y=[budget, budget],
-                name=_("budget"),
-                mode="lines",
-                line={"color": "#111827", "dash": "dash", "width": 1.5},
-            )
-        )
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        margin={"l": 40, "r": 10, "t": 40, "b": 30},
-        height=280,
-        legend={"orientation": "h", "y": -0.15},
-        yaxis={"title": _("connections"), "rangemode": "tozero"},
-        hovermode="x unified",
-    )
-    return fig.to_plotly_json()
 
 
 def replica_series(

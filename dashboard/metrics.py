@@ -27,7 +27,7 @@ from catalog.models import Cluster
 
 from . import health, pools, snapshots
 from .models import ApiToken
-from .sampling import STATES
+from .states import STATES
 
 # Health statuses as numbers: alert on ">= 1" (WARN or worse) or "== 2" (CRIT).
 STATUS_VALUES = {health.OK: 0, health.WARN: 1, health.CRIT: 2}
@@ -167,7 +167,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         response = _text("Authentication required: send the header Authorization: Bearer <token>.\n", 401)
         response["WWW-Authenticate"] = 'Bearer realm="seamline"'
         return response
-    clusters = list(Cluster.objects.prefetch_related("replicas").order_by("name"))
+    clusters = list(Cluster.objects.with_nodes())
     try:
         views = pools.load(clusters, node=None)
     except snapshots.LiveDataUnavailable:

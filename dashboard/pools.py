@@ -18,7 +18,9 @@ from django.utils.dateparse import parse_datetime
 from catalog.models import Cluster, Ownership, Service
 
 from . import snapshots
-from .sampling import PRIMARY, SESSION_LISTS, STATES, nodes_of, zero_counters
+from .nodes import PRIMARY, nodes_of
+from .states import STATES
+from .summary import SESSION_LISTS, zero_counters
 
 STALE_AFTER_INTERVALS = 3
 FRESH, STALE, UNREACHABLE, NEVER = "fresh", "stale", "unreachable", "never"

@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 from catalog.models import Cluster
 
 from . import health, history, pools, snapshots
-from .sampling import PRIMARY, nodes_of
+from .nodes import PRIMARY, node_names
 
 router = Router(tags=["pools"])
 
@@ -87,7 +87,7 @@ class HistoryQuery(Schema):
 @router.get("/pools/{cluster}/history", response=HistoryOut, summary="A service's sessions by state over time")
 def pool_history(request: HttpRequest, cluster: str, q: Query[HistoryQuery]) -> dict:
     target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
-    if q.node not in [n.name for n in nodes_of(target)]:
+    if q.node not in node_names(target):
         raise HttpError(404, f"cluster {cluster} has no node named {q.node!r}")
     if q.window not in history.WINDOWS:
         raise HttpError(422, f"window must be one of {', '.join(history.WINDOWS)}")
@@ -152,11 +152,9 @@ class HealthOut(Schema):
 @router.get("/health", response=HealthOut, tags=["health"], summary="Replication health of every cluster")
 def health_status(request: HttpRequest) -> dict:
     """For external checkers: OK / WARN / CRIT per cluster, replica and slot, with reasons; read from snapshots."""
-    from .replication_views import cluster_health
-
-    clusters = list(Cluster.objects.prefetch_related("replicas").order_by("name"))
+    clusters = list(Cluster.objects.with_nodes())
     try:
-        assessed = [e["health"] for e in cluster_health(clusters)]
+        assessed = [e["health"] for e in health.cluster_health(clusters)]
     except snapshots.LiveDataUnavailable:
         raise HttpError(503, "live data unavailable: Redis cannot be reached") from None
     return {"status": health.worst(*(a["status"] for a in assessed)), "clusters": assessed}

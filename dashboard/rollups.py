@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
+from . import states
 from .models import NodeSample, ReplicaSample, ServiceSample
 
 BUCKET = timedelta(minutes=5)
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # buckets start at whole multiples of their size since then
-STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "waiting", "total")
+STATES = (*states.STATES, "total")  # the counters a service's rollup sums
 
 # One statement per table, in this order in every transaction (node, then services by name, then the replica), so
 # that two overlapping samples of one node wait for each other instead of deadlocking.

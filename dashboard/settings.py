@@ -170,10 +170,17 @@ SAMPLING_QUEUE = env_str("SEAMLINE_SAMPLING_QUEUE", "sampling")
 AUDIT_QUEUE = env_str("SEAMLINE_AUDIT_QUEUE", "audits")
 SYNC_QUEUE = env_str("SEAMLINE_SYNC_QUEUE", AUDIT_QUEUE)
 CELERY_TASK_ROUTES = ["dashboard.celery.route_task"]
-# Audits are acknowledged late, one message at a time per worker process; their hard time limit stays below the
-# broker's visibility timeout, after which Redis would deliver an unacknowledged message again.
+# Syncs and audits are acknowledged late, one message at a time per worker process; their hard time limits stay below
+# the broker's visibility timeout, after which Redis would deliver an unacknowledged message again. A run whose worker
+# was lost is taken up again by the redelivered task, RUN_ATTEMPTS times in all (catalog.runs); one still queued or
+# running after its time limit times that many attempts was lost with its message, and ends failed.
+RUN_ATTEMPTS = 3
+SYNC_SOFT_TIME_LIMIT = env_int("SEAMLINE_SYNC_SOFT_TIME_LIMIT", 600)
+SYNC_TIME_LIMIT = env_int("SEAMLINE_SYNC_TIME_LIMIT", 660)
+SYNC_LOST_AFTER = timedelta(seconds=SYNC_TIME_LIMIT * RUN_ATTEMPTS)
 AUDIT_SOFT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_SOFT_TIME_LIMIT", 1500)
 AUDIT_TIME_LIMIT = env_int("SEAMLINE_AUDIT_TIME_LIMIT", 1800)
+AUDIT_LOST_AFTER = timedelta(seconds=AUDIT_TIME_LIMIT * RUN_ATTEMPTS)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SEAMLINE_BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers keep their connection to Seamline's database across tasks, as the web keeps it across requests: before and

@@ -14,6 +14,9 @@ from typing import Any
 import redis
 from django.conf import settings
 
+# How often an open live page asks for its partial again: the default sampling interval, so each poll may show a sample.
+REFRESH_SECONDS = 5
+
 # Kept long after the node stopped being sampled: an old snapshot is shown as stale (with its age), never dropped to
 # look like an empty node.
 TTL_SECONDS = 7 * 24 * 3600

@@ -1,4 +1,5 @@
-"""Celery entry points of the live side. Thin: they take ids and call plain functions that tests call too."""
+"""Celery entry points of the live side. Thin: they take ids and call the plain functions tests call too (the sampler,
+beat's dispatch, history maintenance)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db import connection
 
 from catalog.models import Cluster
 
-from . import partitions, sampling
+from . import dispatch, partitions, sampling
 from .celery import app as _app  # noqa: F401  the app exists before a task is sent
 
 
@@ -31,7 +32,7 @@ def dispatch_sampling() -> int:
         # a sample still queued when the next one is due is dropped, not run late
         sample_node.apply_async((cluster_id, node), expires=interval)
 
-    return sampling.dispatch_due(send)
+    return dispatch.dispatch_due(send)
 
 
 @shared_task(

@@ -5,7 +5,8 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from . import action_views, metrics, pools_views, replication_views, views
+from . import metrics
+from .views import actions, overview, pools, replication
 
 # Admin modules load with the URLs (the web), not at every django.setup() (every command): see SimpleAdminConfig.
 admin.autodiscover()
@@ -14,18 +15,18 @@ admin.autodiscover()
 admin.site.login = login_required(admin.site.login)
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("healthz", views.healthz, name="healthz"),
+    path("", overview.overview, name="overview"),
+    path("healthz", overview.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
-    path("pools/", pools_views.pools_index, name="pools"),
-    path("pools/<int:pk>/", pools_views.pools_cluster, name="pools_cluster"),
-    path("pools/<int:pk>/history.json", pools_views.pools_history, name="pools_history"),
-    path("services/<int:pk>/live/", pools_views.service_live, name="service_live"),
-    path("pools/<int:pk>/sessions/<int:pid>/<str:action>", action_views.session_action, name="session_action"),
-    path("actions/", action_views.action_log, name="action_log"),
-    path("actions.csv", action_views.action_log_csv, name="action_log_csv"),
-    path("replication/", replication_views.replication_page, name="replication"),
-    path("replication/<int:pk>/history.json", replication_views.replication_history, name="replication_history"),
+    path("pools/", pools.pools_index, name="pools"),
+    path("pools/<int:pk>/", pools.pools_cluster, name="pools_cluster"),
+    path("pools/<int:pk>/history.json", pools.pools_history, name="pools_history"),
+    path("services/<int:pk>/live/", pools.service_live, name="service_live"),
+    path("pools/<int:pk>/sessions/<int:pid>/<str:action>", actions.session_action, name="session_action"),
+    path("actions/", actions.action_log, name="action_log"),
+    path("actions.csv", actions.action_log_csv, name="action_log_csv"),
+    path("replication/", replication.replication_page, name="replication"),
+    path("replication/<int:pk>/history.json", replication.replication_history, name="replication_history"),
     path("", include("catalog.urls")),
     path("api/v1/", include("dashboard.api")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -20,6 +20,9 @@ from django.conf import settings
 
 from . import leakwatch
 
+# the database full of hostile names (tests/hostile.py) serves the readers', the sync's and the commands' tests
+pytest_plugins = ["tests.hostile"]
+
 # Playwright's sync API runs an event loop in the test thread; the ORM calls it makes there are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from catalog import audits
 from catalog.models import AuditFinding, AuditRun, Cluster, Relation, SyncRun
 from catalog.sync import sync_cluster
-from catalog.tasks import start_sync
+from catalog.sync_runs import start_sync
 
 from .conftest import celery_worker, pg, wait_for
 

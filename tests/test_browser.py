@@ -110,10 +110,11 @@ def test_an_admin_syncs_a_cluster_and_reads_the_ownership_map(page, live_server,
 def test_the_pools_page_refreshes_itself_pauses_and_draws_its_history(
     page, live_server, held_sessions, pools_cluster, viewer, monkeypatch
 ):
-    from dashboard import pools_views
-    from dashboard.sampling import PRIMARY, sample_node
+    from dashboard import snapshots
+    from dashboard.nodes import PRIMARY
+    from dashboard.sampling import sample_node
 
-    monkeypatch.setattr(pools_views, "REFRESH_SECONDS", 1)
+    monkeypatch.setattr(snapshots, "REFRESH_SECONDS", 1)
     sample_node(pools_cluster, PRIMARY)
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill("vera")
@@ -143,7 +144,8 @@ def test_the_pools_page_refreshes_itself_pauses_and_draws_its_history(
 def test_the_replication_page_shows_a_paused_replica_go_crit_with_its_reason(
     page, live_server, pools_cluster, viewer, settings
 ):
-    from dashboard.sampling import nodes_of, sample_node
+    from dashboard.nodes import nodes_of
+    from dashboard.sampling import sample_node
 
     from .conftest import pg, wait_for
 
@@ -199,7 +201,8 @@ def hostile_world(db, settings):
     from catalog import audits
     from catalog.models import Cluster, Ownership, Service
     from catalog.sync import sync_cluster
-    from dashboard.sampling import PRIMARY, sample_node
+    from dashboard.nodes import PRIMARY
+    from dashboard.sampling import sample_node
 
     from .conftest import pg
 

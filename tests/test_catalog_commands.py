@@ -14,7 +14,7 @@ from catalog import catalog_file
 from catalog.models import Cluster, Relation, Schema, Service
 from catalog.sync import sync_cluster
 
-from .test_introspect import DBNAME, LONG, LONG_TABLE, MARKUP, QUOTED, UNICODE, hostile_db  # noqa: F401
+from .hostile import DBNAME, LONG, LONG_TABLE, MARKUP, QUOTED, UNICODE
 
 HOSTILE_CATALOG = f"""
 clusters:
@@ -77,7 +77,7 @@ def test_import_reads_standard_input(db, monkeypatch):
 
 
 @pytest.fixture
-def hostile_cluster(db, hostile_db, settings):  # noqa: F811
+def hostile_cluster(db, hostile_db, settings):
     catalog_file.apply(catalog_file.load(HOSTILE_CATALOG.replace("{port}", str(settings.PG_PORT))))
     cluster = Cluster.objects.get(name="hostile")
     sync_cluster(cluster)

@@ -60,7 +60,7 @@ def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_pr
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_sync_says_why(celery_worker_process):
     from catalog.models import Cluster, SyncRun
-    from catalog.tasks import start_sync
+    from catalog.sync_runs import start_sync
 
     from .conftest import wait_for
 

@@ -11,8 +11,10 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from catalog import catalog_file
+from catalog.credentials import decrypt_password, password_for
+from catalog.errors import CredentialsError
 from catalog.models import Cluster
-from catalog.monitored import CredentialsError, connection_params, decrypt_password, password_for
+from catalog.monitored import connection_params
 
 from . import leakwatch
 

@@ -18,8 +18,9 @@ from django.core.management.base import CommandError
 
 from catalog.models import AuditRun, Cluster
 from dashboard import snapshots
+from dashboard.nodes import PRIMARY
 from dashboard.pools import UNREACHABLE, load
-from dashboard.sampling import PRIMARY, sample_node
+from dashboard.sampling import sample_node
 
 from .conftest import ROOT, free_port, pg, wait_for
 
@@ -219,7 +220,7 @@ def test_a_sample_query_stalled_behind_a_lock_is_cancelled_and_marked_timed_out(
     """The lock is taken once the sampler has connected and before its first statement (the moment is chosen by
     wrapping the sampler's first query; the query itself runs as in production): the server cancels the statement
     at lock_timeout or statement_timeout, whichever is shorter, and the sample ends as timed out."""
-    from dashboard import activity
+    from dashboard.readers import activity
 
     cluster = register(pair, f"slow-{error}")
     settings.MONITOR_LOCK_TIMEOUT_MS = lock_timeout_ms

@@ -18,7 +18,9 @@ from django.utils import timezone
 from catalog.models import Cluster
 from dashboard import history, partitions, rollups
 from dashboard.models import NodeRollup, NodeSample, ReplicaRollup, ReplicaSample, ServiceRollup, ServiceSample
-from dashboard.sampling import PRIMARY, STATES, record_history
+from dashboard.nodes import PRIMARY
+from dashboard.recording import record_history
+from dashboard.states import STATES
 
 DAY = timedelta(days=1)
 FLEET = 100  # other nodes in the big history, each with a service: their rows must not be read

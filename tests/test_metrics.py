@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashboard import snapshots
 from dashboard.metrics import GAUGES
 from dashboard.models import ApiToken
-from dashboard.sampling import PRIMARY, sample_node
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
 
 METRICS_TOKEN = "metrics-token-for-the-tests"
 

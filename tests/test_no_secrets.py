@@ -15,9 +15,10 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 from catalog.models import Cluster
-from catalog.tasks import run_sync, start_sync
+from catalog.sync_runs import run_sync, start_sync
 from dashboard.models import ApiToken
-from dashboard.sampling import PRIMARY, sample_node
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
 
 from . import leakwatch
 from .conftest import ROOT

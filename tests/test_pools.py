@@ -11,10 +11,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import Cluster
-from dashboard import activity, snapshots
+from dashboard import snapshots
+from dashboard.dispatch import dispatch_due
 from dashboard.masking import mask_literals
 from dashboard.models import NodeSample, ServiceSample
-from dashboard.sampling import PRIMARY, dispatch_due, sample_node
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
 
 from .conftest import HELD_DB, pg, wait_for
 
@@ -25,26 +27,6 @@ def service(snapshot: dict, name: str) -> dict:
 
 def pids(sessions: list[dict]) -> set[int]:
     return {s["pid"] for s in sessions}
-
-
-def test_it_reads_each_held_session_in_its_state(held_sessions):
-    from catalog.monitored import connect
-
-    with connect(f"host=127.0.0.1 port={pg().info.port} user=postgres dbname=postgres") as conn:
-        settings_ = activity.node_settings(conn)
-        by_pid = {s.pid: s for s in activity.sessions(conn)}
-        own = conn.info.backend_pid
-    assert settings_.max_connections > settings_.reserved_connections >= 0
-    assert settings_.sees_all_sessions and not settings_.in_recovery
-    assert own not in by_pid  # the sampler leaves itself out
-    p = held_sessions.pids
-    assert by_pid[p["idle_in_xact"]].state == "idle in transaction"
-    assert by_pid[p["aborted"]].state == "idle in transaction (aborted)"
-    blocked = by_pid[p["blocked"]]
-    assert blocked.waiting_on_lock and blocked.blocked_by == (p["idle_in_xact"],)
-    assert by_pid[p["sleeper"]].state == "active" and by_pid[p["sleeper"]].user == "seamline_pt_reporter"
-    assert by_pid[p["stranger"]].application_name == "pt_stranger"
-    assert by_pid[p["idle_in_xact"]].xact_seconds >= 0 and by_pid[p["stranger"]].xact_seconds is None
 
 
 def test_it_attributes_and_counts_every_held_session(held_sessions, pools_cluster):
@@ -111,9 +93,9 @@ def test_the_dispatcher_queues_each_node_once_per_interval(pools_cluster):
 def test_a_burst_of_due_nodes_is_spread_over_ticks_within_the_budget(pools_cluster, monkeypatch):
     """Every node due at once (beat starting): a tick queues at most 1.5x the fleet's steady rate, the rest go on the
     next ticks, and no node is queued twice within its interval."""
-    from dashboard import sampling
+    from dashboard import dispatch
 
-    monkeypatch.setattr(sampling, "DISPATCH_FLOOR", 10)
+    monkeypatch.setattr(dispatch, "DISPATCH_FLOOR", 10)
     Cluster.objects.exclude(pk=pools_cluster.pk).delete()
     Cluster.objects.bulk_create(
         Cluster(name=f"burst-{i:02d}", dsn="host=127.0.0.1 port=9 dbname=postgres", sample_interval=5)

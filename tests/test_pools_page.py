@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from catalog.models import Cluster, Service
 from dashboard import snapshots
-from dashboard.sampling import PRIMARY, sample_node
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
 
 from .conftest import pg
 

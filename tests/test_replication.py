@@ -10,7 +10,8 @@ import subprocess
 import pytest
 from django.core.management import call_command
 
-from dashboard.sampling import PRIMARY, nodes_of, sample_node
+from dashboard.nodes import PRIMARY, nodes_of
+from dashboard.sampling import sample_node
 
 from .conftest import ROOT, pg, wait_for
 

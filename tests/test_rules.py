@@ -224,7 +224,7 @@ def test_the_demo_shows_the_seeds_own_patterns(demo_catalog):
 
 def test_a_run_whose_task_was_lost_does_not_block_the_next(planted):
     stuck = audits.start_audit(planted, "manual", enqueue=lambda run: None)
-    AuditRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - audits.given_up_after() - timedelta(1))
+    AuditRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - settings.AUDIT_LOST_AFTER - timedelta(1))
     fresh = audits.start_audit(planted, "manual", enqueue=lambda run: None)
     stuck.refresh_from_db()
     assert fresh.pk != stuck.pk and stuck.status == "failed" and "lost" in stuck.error

@@ -297,7 +297,8 @@ def test_the_documented_monitoring_role_is_limited_as_the_docs_say(monitor_role)
 def test_seamline_samples_and_syncs_with_the_documented_monitoring_role(monitor_role):
     from catalog.models import Cluster, Relation
     from catalog.sync import sync_cluster
-    from dashboard.sampling import PRIMARY, sample_node
+    from dashboard.nodes import PRIMARY
+    from dashboard.sampling import sample_node
 
     cluster = Cluster.objects.create(
         name="sec",
@@ -390,11 +391,11 @@ def test_the_pages_work_under_the_csp_without_a_single_violation(
 ):
     from catalog import audits
     from catalog.models import Cluster
-    from dashboard import pools_views, replication_views, views
-    from dashboard.sampling import nodes_of, sample_node
+    from dashboard import snapshots
+    from dashboard.nodes import nodes_of
+    from dashboard.sampling import sample_node
 
-    for module in (pools_views, replication_views, views):
-        monkeypatch.setattr(module, "REFRESH_SECONDS", 1)  # so that an htmx refresh swaps in during each visit
+    monkeypatch.setattr(snapshots, "REFRESH_SECONDS", 1)  # so that an htmx refresh swaps in during each visit
     demo = Cluster.objects.get(name="demo")
     audits.run_audit(audits.start_audit(demo, "manual", enqueue=lambda run: None).pk)  # syncs: the map has a graph
     for node in nodes_of(pools_cluster):

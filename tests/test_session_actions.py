@@ -13,7 +13,8 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
 from dashboard.models import ActionLog
-from dashboard.sampling import PRIMARY, sample_node
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
 
 from .conftest import pg, wait_for
 

@@ -8,13 +8,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from catalog.credentials import encrypt_password
+from catalog.errors import CredentialsError
 from catalog.models import Cluster, Database, Dependency, Function, Grant, Relation, Schema
-from catalog.monitored import CredentialsError, encrypt_password
 from catalog.sync import SyncError, sync_cluster
 
 from . import leakwatch
 from .conftest import pg
-from .test_introspect import hostile_db, monitor_connection  # noqa: F401 (a fixture)
+from .hostile import monitor_connection
 
 
 @pytest.fixture
@@ -239,12 +240,12 @@ def test_an_unchanged_catalog_is_not_read_again(demo, demo_databases):
     ],
 )
 def test_the_fingerprint_sees_every_kind_of_change(demo, demo_databases, ddl, undo):
-    from catalog import introspect
     from catalog.monitored import connect
+    from catalog.readers import server
 
     def fingerprint():
         with connect(demo.dsn, dbname="payments") as conn:
-            return introspect.catalog_fingerprint(conn)
+            return server.catalog_fingerprint(conn)
 
     with pg(dbname="payments") as conn:
         if ddl.startswith("ANALYZE"):  # ANALYZE updates pg_class in place, xmin unchanged: counts must show it
@@ -263,7 +264,7 @@ def test_the_fingerprint_sees_every_kind_of_change(demo, demo_databases, ddl, un
 
 
 def _stored(database: Database) -> dict[str, set]:
-    """What the catalog tables hold for a database, in the shapes catalog.introspect reads."""
+    """What the catalog tables hold for a database, in the shapes the catalog readers read."""
     relations = Relation.objects.filter(schema__database=database)
     functions = Function.objects.filter(schema__database=database)
     edges = Dependency.objects.filter(source__schema__database=database).select_related(
@@ -349,21 +350,19 @@ def _as_read(catalog) -> dict[str, set]:
             )
             for f in catalog.functions
         },
-        "view": {(d.view.schema, d.view.name, d.source.schema, d.source.name) for d in catalog.view_dependencies},
-        "fk": {
-            (k.name, k.table.schema, k.table.name, k.references.schema, k.references.name) for k in catalog.foreign_keys
-        },
+        "view": {(d.view_schema, d.view_name, d.source_schema, d.source_name) for d in catalog.view_dependencies},
+        "fk": {(k.name, k.table_schema, k.table_name, k.source_schema, k.source_name) for k in catalog.foreign_keys},
         "function": {
-            (d.function.schema, d.function.name, d.function.identity_arguments, d.source.schema, d.source.name)
+            (d.schema, d.name, d.identity_arguments, d.source_schema, d.source_name)
             for d in catalog.function_dependencies
         },
-        "grants": {(p.relation.schema, p.relation.name, p.grantee, p.privileges) for p in catalog.privileges},
+        "grants": {(p.schema, p.name, p.grantee, p.privileges) for p in catalog.privileges},
     }
 
 
-def test_the_synced_catalog_is_exactly_what_the_catalog_sql_reads(hostile_db, db):  # noqa: F811 (the fixture)
+def test_the_synced_catalog_is_exactly_what_the_catalog_sql_reads(hostile_db, db):
     """Quotes, spaces, markup, unicode and 63-byte names go through COPY and the merge statements unchanged."""
-    from catalog import introspect
+    from catalog.readers.database import read_database
 
     cluster = Cluster.objects.create(
         name="hostile",
@@ -372,7 +371,7 @@ def test_the_synced_catalog_is_exactly_what_the_catalog_sql_reads(hostile_db, db
     )
     summary = sync_cluster(cluster)
     with monitor_connection(hostile_db) as conn:
-        catalog = introspect.read_database(conn)
+        catalog = read_database(conn)
     stored = _stored(Database.objects.get(cluster=cluster, name=hostile_db))
     expected = _as_read(catalog)
     assert stored == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext as _
 
-from dashboard.history import STATE_LABELS
+from dashboard.states import LABELS
 
 register = template.Library()
 
@@ -15,5 +15,5 @@ def state_label(state: str | None) -> str:
     """A session's state as the pages name it (the snapshot keeps the machine name)."""
     if state == "unknown":
         return _("not visible")
-    label = STATE_LABELS.get(state or "")
+    label = LABELS.get(state or "")
     return str(label) if label is not None else state or "—"

@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from catalog.credentials import rotate_password
+from catalog.errors import CredentialsError
 from catalog.models import Cluster
-from catalog.monitored import CredentialsError, rotate_password
 
 
 class Command(BaseCommand):

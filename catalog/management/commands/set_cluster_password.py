@@ -5,8 +5,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.credentials import encrypt_password
+from catalog.errors import CredentialsError
 from catalog.models import Cluster
-from catalog.monitored import CredentialsError, encrypt_password
 
 
 class Command(BaseCommand):

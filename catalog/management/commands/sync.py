@@ -4,9 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.errors import CredentialsError, SyncError, UnreachableError
 from catalog.models import Cluster
-from catalog.monitored import CredentialsError, UnreachableError
-from catalog.sync import SyncError, sync_cluster
+from catalog.sync import sync_cluster
 
 
 class Command(BaseCommand):

@@ -7,7 +7,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.models import Cluster
 from catalog.templatetags.seamline import duration
 from dashboard import pools, snapshots
-from dashboard.sampling import PRIMARY, STATES, sample_node
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
+from dashboard.states import STATES
 
 
 class Command(BaseCommand):

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Cluster
 from dashboard import health, pools, snapshots
-from dashboard.sampling import nodes_of, sample_node
+from dashboard.nodes import nodes_of
+from dashboard.sampling import sample_node
 
 
 class Command(BaseCommand):

@@ -1,23 +1,24 @@
-"""The ownership map for architects: the service dependency graph and the consumer × provider matrix as plotly
-figures served as JSON (the page renders empty containers), and the map's downloads in JSON, DOT and Mermaid."""
+"""The ownership side's plotly figures, as JSON-ready dicts for the views that serve them (pages render empty
+containers, a JSON view returns the figure): the service dependency graph and the consumer x provider matrix of the
+ownership map, and findings by severity over audit runs."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import networkx as nx
 import plotly.graph_objects as go
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
 
-from . import ownership_map
-from .models import UNOWNED, Cluster, Service
-from .paths import Edge, cross_service_edges
+from .models import UNOWNED, Severity
+from .paths import Edge
 
 DECLARED, UNDECLARED = "#2454d6", "#c62828"
+SEVERITY_COLOURS = {"critical": "#991b1b", "high": "#dc2626", "medium": "#e0a100", "low": "#9aa5b1"}
 
 
 def label(name: str) -> str:
@@ -25,37 +26,11 @@ def label(name: str) -> str:
     return _("(unowned)") if name == UNOWNED else name
 
 
-def _filtered(request: HttpRequest) -> tuple[Cluster | None, str, list[Edge]]:
-    cluster = Cluster.objects.filter(name=request.GET.get("cluster", "")).first()
-    team = request.GET.get("team", "")
-    edges = cross_service_edges([cluster.pk] if cluster else None)
-    if team:
-        members = set(Service.objects.filter(team=team).values_list("name", flat=True))
-        edges = [e for e in edges if e.consumer in members or e.provider in members]
-    return cluster, team, edges
+def _as_json(fig: go.Figure) -> dict:
+    return json.loads(fig.to_json())
 
 
-@require_GET
-def map_page(request: HttpRequest) -> HttpResponse:
-    cluster, team, edges = _filtered(request)
-    return render(
-        request,
-        "catalog/map.html",
-        {
-            "clusters": Cluster.objects.values_list("name", flat=True),
-            "teams": Service.objects.exclude(team="").order_by("team").values_list("team", flat=True).distinct(),
-            "cluster": cluster.name if cluster else "",
-            "team": team,
-            "edge_count": len(edges),
-            "undeclared_count": sum(not e.declared for e in edges),
-            "query": request.GET.urlencode(),
-            "formats": ownership_map.FORMATS,
-            "nav": "map",
-        },
-    )
-
-
-def graph_figure(edges: list[Edge], teams: dict[str, str]) -> go.Figure:
+def ownership_graph(edges: list[Edge], teams: dict[str, str]) -> dict:
     pairs: dict[tuple[str, str], list[Edge]] = {}
     for e in edges:
         pairs.setdefault((e.consumer, e.provider), []).append(e)
@@ -119,10 +94,10 @@ def graph_figure(edges: list[Edge], teams: dict[str, str]) -> go.Figure:
         xaxis={"visible": False},
         yaxis={"visible": False},
     )
-    return fig
+    return _as_json(fig)
 
 
-def matrix_figure(edges: list[Edge]) -> go.Figure:
+def ownership_matrix(edges: list[Edge]) -> dict:
     consumers = sorted({e.consumer for e in edges})
     providers = sorted({e.provider for e in edges})
     counts = Counter((e.consumer, e.provider) for e in edges)
@@ -161,30 +136,30 @@ def matrix_figure(edges: list[Edge]) -> go.Figure:
         xaxis={"title": {"text": _("provider")}, "side": "top"},
         yaxis={"title": {"text": _("consumer")}, "autorange": "reversed"},
     )
-    return fig
+    return _as_json(fig)
 
 
-@require_GET
-def map_figures(request: HttpRequest) -> JsonResponse:
-    _cluster, _team, edges = _filtered(request)
-    teams = dict(Service.objects.values_list("name", "team"))
-    return JsonResponse(
-        {
-            "graph": json.loads(graph_figure(edges, teams).to_json()),
-            "matrix": json.loads(matrix_figure(edges).to_json()),
-        }
+def findings_by_severity(times: Iterable[datetime], counts: Iterable[Mapping[str, int]], title: str) -> dict:
+    """Stacked bars, one a run (evenly spaced, labelled with its time), worst severity on top."""
+    x = [timezone.localtime(t).strftime("%m-%d %H:%M:%S") for t in times]
+    counts = list(counts)
+    fig = go.Figure()
+    for severity in reversed(Severity):
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=[c.get(severity.value, 0) for c in counts],
+                name=str(severity.label),
+                marker_color=SEVERITY_COLOURS[severity.value],
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        title={"text": title, "font": {"size": 14}},
+        height=260,
+        margin={"l": 40, "r": 10, "t": 40, "b": 30},
+        legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": _("findings"), "rangemode": "tozero"},
+        xaxis={"type": "category", "title": _("run")},
     )
-
-
-@require_GET
-def map_download(request: HttpRequest) -> HttpResponse:
-    fmt = request.GET.get("format", "json")
-    if fmt not in ownership_map.FORMATS:
-        return HttpResponse(_("Unknown format."), status=400, content_type="text/plain")
-    cluster = Cluster.objects.filter(name=request.GET.get("cluster", "")).first()
-    body = ownership_map.render(fmt, cluster)
-    content_type = {"json": "application/json", "dot": "text/vnd.graphviz", "mermaid": "text/plain"}[fmt]
-    extension = {"json": "json", "dot": "dot", "mermaid": "mmd"}[fmt]
-    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="ownership-map.{extension}"'
-    return response
+    return fig.to_plotly_json()

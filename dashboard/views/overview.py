@@ -1,4 +1,4 @@
-"""The overview, the liveness probe, and the pages not built yet (which say so plainly: no made-up figures)."""
+"""The overview, the page on-call opens first, and the liveness probe."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from catalog.audit_views import last_finished
-from catalog.http import HtmxHttpRequest
-from catalog.models import Cluster, Service
-
-from . import snapshots
-from .pools_views import REFRESH_SECONDS
+from catalog.http import HtmxHttpRequest, partial
+from catalog.models import AuditRun, Cluster, Service
+from dashboard import health, snapshots
 
 
 @require_GET
@@ -26,12 +23,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def overview(request: HtmxHttpRequest) -> HttpResponse:
-    """Every cluster at a glance, worst first: the page on-call opens first. Read from snapshots only."""
-    from .replication_views import cluster_health
-
-    clusters = list(Cluster.objects.prefetch_related("replicas").order_by("name"))
+    """Every cluster at a glance, worst first. Read from snapshots only."""
+    clusters = list(Cluster.objects.with_nodes())
     try:
-        entries, unavailable = cluster_health(clusters), False
+        entries, unavailable = health.cluster_health(clusters), False
     except snapshots.LiveDataUnavailable:
         entries, unavailable = [{"cluster": c, "health": None, "nodes": []} for c in clusters], True
     for e in entries:
@@ -39,24 +34,18 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         lags = [r for r in (h["replicas"] if h else []) if r["replay_lag_seconds"] is not None]
         e["worst_lag"] = max(lags, key=lambda r: r["replay_lag_seconds"], default=None)
         e["primary"] = e["nodes"][0] if e["nodes"] else None
-    entries.sort(key=lambda e: (-_RANK.get(e["health"]["status"] if e["health"] else "", 0), e["cluster"].name))
-    audited = last_finished(clusters)
+    entries.sort(key=lambda e: (-health.RANK.get(e["health"]["status"] if e["health"] else "", 0), e["cluster"].name))
+    audited = {r.cluster_id: r for r in AuditRun.objects.filter(cluster__in=clusters).last_finished_per_cluster()}
     for e in entries:
         e["audit"] = audited.get(e["cluster"].pk)
-    template = "dashboard/overview.html"
-    if request.htmx:
-        template += "#live"
     return render(
         request,
-        template,
+        partial(request, "dashboard/overview.html", "live"),
         {
             "entries": entries,
             "unavailable": unavailable,
             "service_count": Service.objects.count(),
-            "refresh": REFRESH_SECONDS,
+            "refresh": snapshots.REFRESH_SECONDS,
             "nav": "overview",
         },
     )
-
-
-_RANK = {"CRIT": 2, "WARN": 1, "OK": 0}

@@ -6,73 +6,52 @@ from __future__ import annotations
 
 from collections import Counter
 
-import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from .audits import start_audit
-from .http import HtmxHttpRequest
-from .models import AuditFinding, AuditRun, Cluster, Service
-from .rules import RULES, SEVERITIES
+from catalog import figures
+from catalog.audits import start_audit
+from catalog.http import HtmxHttpRequest, partial
+from catalog.models import AuditFinding, AuditRun, Cluster, Service, Severity
+from catalog.rules import RULES
 
-COLOURS = {"critical": "#991b1b", "high": "#dc2626", "medium": "#e0a100", "low": "#9aa5b1"}
 HISTORY_RUNS = 60
-
-
-def latest_runs(clusters: list[Cluster]) -> dict[int, AuditRun]:
-    """Each cluster's newest run (any status), in one query."""
-    runs = AuditRun.objects.filter(cluster__in=clusters).order_by("cluster_id", "-created_at", "-pk")
-    return {r.cluster_id: r for r in runs.distinct("cluster_id")}
-
-
-def last_finished(clusters: list[Cluster]) -> dict[int, AuditRun]:
-    """Each cluster's newest finished run (succeeded or failed), in one query."""
-    runs = AuditRun.objects.filter(cluster__in=clusters, status__in=["succeeded", "failed"])
-    return {r.cluster_id: r for r in runs.order_by("cluster_id", "-finished_at", "-pk").distinct("cluster_id")}
 
 
 @require_GET
 def audits_page(request: HtmxHttpRequest) -> HttpResponse:
     clusters = list(Cluster.objects.order_by("name"))
-    latest = latest_runs(clusters)
-    finished = last_finished(clusters)
+    runs = AuditRun.objects.filter(cluster__in=clusters)
+    latest = {r.cluster_id: r for r in runs.latest_per_cluster()}
+    finished = {r.cluster_id: r for r in runs.last_finished_per_cluster()}
     chosen = next((c for c in clusters if c.name == request.GET.get("cluster")), clusters[0] if clusters else None)
     context = {
         "clusters": [(c, latest.get(c.pk), finished.get(c.pk)) for c in clusters],
         "cluster": chosen,
-        "severities": SEVERITIES,
+        "severities": Severity.values,
         "rules": sorted(RULES),
         "filters": {k: request.GET.get(k, "") for k in ("severity", "rule", "service", "team")},
         "nav": "audits",
     }
     if chosen:
         context |= _findings(request, chosen, latest.get(chosen.pk), finished.get(chosen.pk))
-    template = "catalog/audits.html"
-    if request.htmx and request.GET.get("part") == "progress":
-        if not context.get("active"):  # done: show its findings
-            response = HttpResponse(status=204)
-            response["HX-Refresh"] = "true"
-            return response
-        template += "#progress"
-    elif request.htmx:
-        template += "#findings"
-    return render(request, template, context)
+    progress = request.GET.get("part") == "progress"
+    if request.htmx and progress and not context.get("active"):  # done: show its findings
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, partial(request, "catalog/audits.html", "progress" if progress else "findings"), context)
 
 
 def _findings(request: HtmxHttpRequest, cluster: Cluster, latest: AuditRun | None, finished: AuditRun | None) -> dict:
     shown = finished if finished and finished.status == AuditRun.Status.SUCCEEDED else None
     if finished and finished.status == AuditRun.Status.FAILED:
-        shown = (
-            AuditRun.objects.filter(cluster=cluster, status=AuditRun.Status.SUCCEEDED)
-            .order_by("-finished_at", "-pk")
-            .first()
-        )
+        shown = AuditRun.objects.filter(cluster=cluster).last_succeeded()
     findings = AuditFinding.objects.filter(run=shown) if shown else AuditFinding.objects.none()
     f = request.GET
     if f.get("severity"):
@@ -93,7 +72,7 @@ def _findings(request: HtmxHttpRequest, cluster: Cluster, latest: AuditRun | Non
         "suppressed": [r for r in rows if r.suppressed],
         "resolved": [r for r in rows if r.state == AuditFinding.State.RESOLVED],
         "services": Service.objects.order_by("name").values_list("name", flat=True),
-        "teams": Service.objects.exclude(team="").order_by("team").values_list("team", flat=True).distinct(),
+        "teams": Service.objects.teams(),
     }
 
 
@@ -121,7 +100,9 @@ def audit_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
             :HISTORY_RUNS
         ]
     )[::-1]
-    return JsonResponse(_severity_figure([r.finished_at for r in runs], [r.counts for r in runs], cluster.name))
+    return JsonResponse(
+        figures.findings_by_severity([r.finished_at for r in runs], [r.counts for r in runs], cluster.name)
+    )
 
 
 @require_GET
@@ -137,23 +118,6 @@ def service_scorecard(request: HtmxHttpRequest, pk: int) -> JsonResponse:
     counts: dict[int, Counter] = {r.pk: Counter() for r in runs}
     for run_id, severity in rows.values_list("run_id", "severity"):
         counts[run_id][severity] += 1
-    return JsonResponse(_severity_figure([r.finished_at for r in runs], [counts[r.pk] for r in runs], service.name))
-
-
-def _severity_figure(times, counts, title: str) -> dict:
-    x = [timezone.localtime(t).strftime("%m-%d %H:%M:%S") for t in times]  # one bar a run, evenly spaced
-    fig = go.Figure()
-    for severity in reversed(SEVERITIES):
-        fig.add_trace(
-            go.Bar(x=x, y=[c.get(severity, 0) for c in counts], name=_(severity), marker_color=COLOURS[severity])
-        )
-    fig.update_layout(
-        barmode="stack",
-        title={"text": title, "font": {"size": 14}},
-        height=260,
-        margin={"l": 40, "r": 10, "t": 40, "b": 30},
-        legend={"orientation": "h", "y": -0.2},
-        yaxis={"title": _("findings"), "rangemode": "tozero"},
-        xaxis={"type": "category", "title": _("run")},
+    return JsonResponse(
+        figures.findings_by_severity([r.finished_at for r in runs], [counts[r.pk] for r in runs], service.name)
     )
-    return fig.to_plotly_json()

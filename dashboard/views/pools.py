@@ -8,36 +8,26 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from catalog.http import HtmxHttpRequest
+from catalog.http import HtmxHttpRequest, partial
 from catalog.models import Cluster, Service
-
-from . import history, pools, snapshots
-from .sampling import PRIMARY, nodes_of
-
-REFRESH_SECONDS = 5
-
-
-def _clusters():
-    return Cluster.objects.prefetch_related("replicas").order_by("name")
+from dashboard import figures, history, pools, snapshots
+from dashboard.nodes import PRIMARY, node_names
 
 
 @require_GET
 def pools_index(request: HtmxHttpRequest) -> HttpResponse:
-    clusters = list(_clusters())
+    clusters = list(Cluster.objects.with_nodes())
     try:
         views, unavailable = pools.load(clusters, node=None), False
     except snapshots.LiveDataUnavailable:
         views, unavailable = {}, True
-    template = "dashboard/pools_index.html"
-    if request.htmx:
-        template += "#live"
     return render(
         request,
-        template,
+        partial(request, "dashboard/pools_index.html", "live"),
         {
             "clusters": [(c, views.get(c.pk, [])) for c in clusters],
             "unavailable": unavailable,
-            "refresh": REFRESH_SECONDS,
+            "refresh": snapshots.REFRESH_SECONDS,
             "nav": "pools",
         },
     )
@@ -45,10 +35,10 @@ def pools_index(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    cluster = get_object_or_404(_clusters(), pk=pk)
-    node_names = [n.name for n in nodes_of(cluster)]
+    cluster = get_object_or_404(Cluster.objects.with_nodes(), pk=pk)
+    nodes = node_names(cluster)
     node = request.GET.get("node") or PRIMARY
-    if node not in node_names:
+    if node not in nodes:
         raise Http404(_("No such node."))
     view, unavailable = None, False
     full_text = request.user.has_perm("dashboard.view_full_query")
@@ -60,15 +50,12 @@ def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         unavailable = True
     window = history.window_of(request.GET.get("window"))
     service = request.GET.get("service", "")
-    template = "dashboard/pools_cluster.html"
-    if request.htmx:
-        template += "#live"
     return render(
         request,
-        template,
+        partial(request, "dashboard/pools_cluster.html", "live"),
         {
             "cluster": cluster,
-            "nodes": node_names,
+            "nodes": nodes,
             "node": node,
             "view": view,
             "unavailable": unavailable,
@@ -78,7 +65,7 @@ def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "window": window,
             "chart_services": _chart_services(view),
             "service": service,
-            "refresh": REFRESH_SECONDS,
+            "refresh": snapshots.REFRESH_SECONDS,
             "nav": "pools",
         },
     )
@@ -93,16 +80,16 @@ def _chart_services(view: pools.NodeView | None) -> list[str]:
 @require_GET
 def pools_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
     """A service's (or, with service="", the unattributed sessions') history on one node, as a plotly figure."""
-    cluster = get_object_or_404(_clusters(), pk=pk)
+    cluster = get_object_or_404(Cluster.objects.with_nodes(), pk=pk)
     node = request.GET.get("node") or PRIMARY
-    if node not in [n.name for n in nodes_of(cluster)]:
+    if node not in node_names(cluster):
         raise Http404(_("No such node."))
     window = history.window_of(request.GET.get("window"))
     name = request.GET.get("service", "")
     service = Service.objects.filter(name=name).first() if name else None
     series = history.service_series(cluster, node, name, window)
     title = name or _("unattributed sessions")
-    return JsonResponse(history.service_figure(series, service.connection_budget if service else None, title))
+    return JsonResponse(figures.service_sessions(series, service.connection_budget if service else None, title))
 
 
 @require_GET
@@ -110,7 +97,7 @@ def service_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The Live panel of a service's page: its row on every node of every cluster it uses (owns data on, or has
     sessions on), served as a partial the service page loads and refreshes."""
     service = get_object_or_404(Service, pk=pk)
-    clusters = list(_clusters())
+    clusters = list(Cluster.objects.with_nodes())
     try:
         views = pools.load(clusters, node=None)
         unavailable = False
@@ -131,7 +118,7 @@ def service_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "service": service,
             "entries": entries,
             "unavailable": unavailable,
-            "refresh": REFRESH_SECONDS,
+            "refresh": snapshots.REFRESH_SECONDS,
             "windows": list(history.WINDOWS),
             "window": history.DEFAULT_WINDOW,
         },

@@ -1,4 +1,5 @@
-"""Catalog SQL against a real PostgreSQL database full of hostile names: every object kind, raw identifiers out.
+"""A real PostgreSQL database full of hostile names, for the catalog readers' tests (tests/readers/) and for the
+sync and the catalog commands that copy what they read (a pytest plugin: tests/conftest.py loads it).
 
 The fixture database holds schemas and roles whose names carry quotes, spaces, mixed case, unicode, markup and the
 full 63 bytes PostgreSQL allows; extension objects and system catalogs that must stay out; and every kind of edge
@@ -7,26 +8,12 @@ full 63 bytes PostgreSQL allows; extension objects and system catalogs that must
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from django.conf import settings
 
-from catalog import introspect
-from catalog.introspect import (
-    DatabaseInfo,
-    ForeignKey,
-    FunctionDependency,
-    FunctionRef,
-    FunctionRow,
-    Privilege,
-    RelationRef,
-    RelationRow,
-    SchemaRow,
-    ViewDependency,
-)
 from tests.conftest import pg
 
 DBNAME = "seamline_introspect_test"
@@ -212,7 +199,7 @@ def _create_database(admin: psycopg.Connection, dbname: str, *scripts: str) -> N
             conn.execute(script)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hostile_db() -> Iterator[str]:
     """The fixture database (and the big one, and the ones list_databases must hide); all dropped afterwards."""
     with pg() as admin:
@@ -265,7 +252,7 @@ def monitor_connection(dbname: str, user: str = "postgres") -> psycopg.Connectio
 
 
 @pytest.fixture
-def conn(hostile_db: str) -> Iterator[psycopg.Connection]:
+def hostile_conn(hostile_db: str) -> Iterator[psycopg.Connection]:
     with monitor_connection(hostile_db) as connection:
         yield connection
 
@@ -284,235 +271,3 @@ def relation_size(schema: str, name: str) -> int:
             """,
             [f"{ident(schema)}.{ident(name)}"],
         ).fetchone()[0]
-
-
-def test_it_reports_the_server_version_limits_and_role_of_the_primary(hostile_db):
-    with pg() as admin:
-        s = introspect.cluster_settings(admin)
-        max_connections, reserved, version = admin.execute(
-            "SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,"
-            " current_setting('server_version')"
-        ).fetchone()
-    assert re.fullmatch(r"\d+\.\d+", s.server_version), s.server_version
-    assert version.startswith(s.server_version)
-    assert s.server_version == f"{s.server_version_num // 10000}.{s.server_version_num % 10000}"
-    assert s.server_version_num >= 140000
-    assert (s.max_connections, s.superuser_reserved_connections) == (max_connections, reserved)
-    assert (s.in_recovery, s.current_user, s.current_user_is_superuser) == (False, "postgres", True)
-
-
-def test_it_reports_a_plain_monitoring_role_as_no_superuser(hostile_db):
-    with monitor_connection("postgres", user=MONITOR) as conn:
-        s = introspect.cluster_settings(conn)
-    assert (s.current_user, s.current_user_is_superuser) == (MONITOR, False)
-
-
-def test_it_reports_the_replica_as_in_recovery():
-    with pg(port=settings.REPLICA_PORT) as replica:
-        s = introspect.cluster_settings(replica)
-    assert s.in_recovery is True
-    assert re.fullmatch(r"\d+\.\d+", s.server_version)
-    assert s.current_user_is_superuser is True
-
-
-def test_it_lists_the_databases_that_accept_connections_but_no_templates(hostile_db):
-    with pg() as admin:
-        names = introspect.list_databases(admin)
-    assert names == sorted(names)
-    assert {DBNAME, BIG_DBNAME, OPEN_DBNAME, "postgres"} <= set(names)
-    assert not {CLOSED_DBNAME, TEMPLATE_DBNAME, INVALID_DBNAME, "template0", "template1"} & set(names)
-
-
-def test_it_describes_the_current_database(conn):
-    info = introspect.database_info(conn)
-    with pg(dbname=DBNAME) as admin:
-        on_disk = admin.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        counted = admin.execute(
-            "SELECT (sum(relpages::bigint) * current_setting('block_size')::bigint)::bigint FROM pg_class"
-        ).fetchone()[0]
-    assert info == DatabaseInfo(name=DBNAME, owner="postgres", size_bytes=info.size_bytes)
-    # an estimate from the pages VACUUM/ANALYZE counted: never more than on disk, and most of it
-    assert counted * 0.9 <= info.size_bytes <= counted * 1.1  # autovacuum may count meanwhile
-    assert 0 < info.size_bytes <= on_disk
-
-
-def test_it_lists_user_schemas_with_raw_names_owners_and_comments(conn):
-    # public belongs to pg_database_owner since PostgreSQL 15
-    public_owner = "pg_database_owner" if conn.info.server_version >= 150000 else "postgres"
-    assert len(LONG.encode()) == 63
-    assert introspect.schemas(conn) == [
-        SchemaRow(MARKUP, "postgres", '<script>alert("schema")</script>'),
-        SchemaRow(QUOTED, OWNER, 'Orders & <b>billing</b>: it\'s "quoted"'),
-        SchemaRow("ext", "postgres", ""),
-        SchemaRow(LONG, "postgres", ""),
-        SchemaRow("public", public_owner, "standard public schema"),
-        SchemaRow(UNICODE, "postgres", ""),
-    ]
-
-
-def test_it_lists_every_relation_kind_with_live_columns_and_no_extension_or_system_objects(conn):
-    def row(schema, name, kind, rows, pk, columns, comment="", owner="postgres", sized=True):
-        size = relation_size(schema, name) if sized else 0
-        return RelationRow(schema, name, kind, owner, rows, size, pk, tuple(columns), comment)
-
-    expected = [
-        row(
-            MARKUP,
-            "measurements",
-            "partitioned",
-            2,
-            True,
-            ["id", "taken_on", "customer_region", "customer_id"],
-            sized=False,
-        ),
-        row(MARKUP, "measurements_2024", "table", 2, True, ["id", "taken_on", "customer_region", "customer_id"]),
-        row(MARKUP, "recent", "view", None, False, ["id", "taken_on"], sized=False),
-        row(MARKUP, REMOTE, "foreign", None, False, ["id", "label"], sized=False),
-        row(MARKUP, "remote_labels", "view", None, False, ["label"], sized=False),
-        row(QUOTED, "Orders", "table", 2, True, ["id", "customer_region", "customer_id", "note"], owner=OWNER),
-        row(LONG, "summary of summary", "view", None, False, ["orders"], sized=False),
-        row(
-            "public",
-            "Order Summary",
-            "view",
-            None,
-            False,
-            ["id", "customer", "note"],
-            "It's a <i>view</i>",
-            sized=False,
-        ),
-        row("public", "catalog_peek", "view", None, False, ["relname"], sized=False),
-        row("public", "events_log", "table", None, False, ["at", "payload"]),
-        row("public", "locked", "table", None, False, ["id"]),
-        row("public", "statements", "view", None, False, ["query", "calls"], sized=False),
-        row(
-            UNICODE,
-            "Customers",
-            "table",
-            3,
-            True,
-            ["id", "region", DISPLAY],
-            '<img src=x onerror=alert(1)> "customers"',
-        ),
-        row(UNICODE, "order_counts", "matview", None, False, ["customer_id", "n"]),
-        row(UNICODE, LONG_TABLE, "table", None, True, ["id", "measurement_id", "taken_on"]),
-    ]
-    actual = introspect.relations(conn)
-    assert actual == expected
-    # The parent of a partitioned table has no storage of its own; its partition and the tables do.
-    sizes = {(r.schema, r.name): r.size_bytes for r in actual}
-    assert sizes[(MARKUP, "measurements")] == 0
-    assert sizes[(MARKUP, "measurements_2024")] > 0
-    assert sizes[(UNICODE, "Customers")] > 0
-    assert sizes[(UNICODE, "order_counts")] == 0  # never analysed: its pages are not counted yet
-    assert len(LONG_TABLE.encode()) == 63
-
-
-def test_it_lists_functions_of_every_kind_with_security_definer_and_search_path(conn):
-    def fn(schema, name, args, kind="function", language="sql", definer=False, path=None, comment="", owner="postgres"):
-        return FunctionRow(schema, name, args, kind, owner, language, definer, path, comment)
-
-    assert introspect.functions(conn) == [
-        fn(
-            QUOTED,
-            "definer_with_path",
-            "p_order_id bigint",
-            language="plpgsql",
-            definer=True,
-            path=f"{U}, pg_temp",
-            owner=OWNER,
-        ),
-        fn(QUOTED, "definer_without_path", "", definer=True),
-        fn("public", "count_orders", f'orders {Q}."Orders"[]'),
-        fn("public", "do_nothing", "", kind="procedure", language="plpgsql"),
-        fn("public", "first_order", "", language="plpgsql"),
-        fn("public", FUNNY_FN, '"Count" integer, label text'),
-        fn("public", FUNNY_FN, "text", comment='<script>alert("fn")</script> it\'s'),
-        fn("public", "invoker_with_path", "", path="a, pg_temp"),
-        fn("public", "my_row_number", "", kind="window", language="internal"),
-        fn("public", "my_sum", "integer", kind="aggregate", language="internal"),
-        fn("public", "next_ticket", ""),
-        fn("public", "order_note", "o_id bigint"),
-        fn("public", "pair_sum", "p pair"),
-        fn("public", "statement_count", ""),
-        fn(UNICODE, "customer_count", ""),
-    ]
-
-
-def test_it_lists_direct_view_edges_within_user_schemas_only(conn):
-    def edge(view_schema, view, source_schema, source):
-        return ViewDependency(RelationRef(view_schema, view), RelationRef(source_schema, source))
-
-    assert introspect.view_dependencies(conn) == [
-        edge(MARKUP, "recent", MARKUP, "measurements"),
-        edge(MARKUP, "remote_labels", MARKUP, REMOTE),
-        edge(LONG, "summary of summary", "public", "Order Summary"),
-        edge("public", "Order Summary", QUOTED, "Orders"),
-        edge("public", "Order Summary", UNICODE, "Customers"),
-        edge(UNICODE, "order_counts", QUOTED, "Orders"),
-    ]
-
-
-def test_it_lists_declared_foreign_keys_with_columns_in_key_order(conn):
-    assert introspect.foreign_keys(conn) == [
-        ForeignKey(
-            "measurements_customer_region_customer_id_fkey",
-            RelationRef(MARKUP, "measurements"),
-            RelationRef(UNICODE, "Customers"),
-            ("customer_region", "customer_id"),
-            ("region", "id"),
-        ),
-        ForeignKey(
-            FK_NAME,
-            RelationRef(QUOTED, "Orders"),
-            RelationRef(UNICODE, "Customers"),
-            ("customer_region", "customer_id"),
-            ("region", "id"),
-        ),
-        ForeignKey(
-            "to measurements",
-            RelationRef(UNICODE, LONG_TABLE),
-            RelationRef(MARKUP, "measurements"),
-            ("measurement_id", "taken_on"),
-            ("id", "taken_on"),
-        ),
-    ]
-
-
-def test_it_lists_grants_to_roles_other_than_the_owner_merged_across_grantors(conn):
-    assert introspect.privileges(conn) == [
-        Privilege(RelationRef(QUOTED, "Orders"), READER, ("SELECT",)),
-        Privilege(RelationRef(QUOTED, "Orders"), WRITER, ("INSERT", "SELECT", "UPDATE")),
-        Privilege(RelationRef("public", "Order Summary"), "PUBLIC", ("SELECT",)),
-        Privilege(RelationRef(UNICODE, "Customers"), OWNER, ("REFERENCES", "SELECT")),
-    ]
-
-
-def test_it_lists_the_relations_functions_read_or_take_as_row_types(conn):
-    def dep(schema, name, args, source_schema, source):
-        return FunctionDependency(FunctionRef(schema, name, args), RelationRef(source_schema, source))
-
-    assert introspect.function_dependencies(conn) == [
-        dep("public", "count_orders", f'orders {Q}."Orders"[]', QUOTED, "Orders"),
-        dep("public", "first_order", "", QUOTED, "Orders"),
-        dep("public", "order_note", "o_id bigint", QUOTED, "Orders"),
-        dep(UNICODE, "customer_count", "", UNICODE, "Customers"),
-    ]
-
-
-def test_it_reads_the_same_catalog_as_a_plain_monitoring_role(conn):
-    as_superuser = introspect.read_database(conn)
-    with monitor_connection(DBNAME, user=MONITOR) as plain:
-        as_monitor = introspect.read_database(plain)
-    assert as_monitor == as_superuser
-
-
-def test_it_reads_a_database_in_a_constant_number_of_statements(hostile_db):
-    counts = {}
-    for dbname in (DBNAME, BIG_DBNAME):
-        with monitor_connection(dbname) as conn:
-            catalog = introspect.read_database(conn)
-            counts[dbname] = (conn.info_counts["statements"], len(catalog.relations), len(catalog.functions))
-    small, big = counts[DBNAME], counts[BIG_DBNAME]
-    assert big[1:] == (small[1] + 400, small[2] + 200)
-    assert small[0] == big[0] == 8

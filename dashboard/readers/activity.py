@@ -1,9 +1,4 @@
-"""Activity SQL: who is connected to one node right now, and in what state. Two short statements per sample.
-
-Each function is one SQL statement over an open connection (``catalog.monitored.connect``: read-only, with timeouts)
-and returns plain dataclasses. Ages are computed by the server against its own clock (``now() - xact_start``), so a
-skewed clock on Seamline's side cannot make a transaction look younger or older than it is.
-"""
+"""Activity: who is connected to one node right now, and in what state. Two short statements per sample."""
 
 from __future__ import annotations
 
@@ -11,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+
+from catalog.readers.statement import Statement
 
 
 @dataclass(frozen=True)
@@ -21,6 +18,23 @@ class NodeSettings:
     # False when the monitoring role can see only its own sessions' states and queries: neither a superuser nor a
     # member of pg_read_all_stats (which pg_monitor includes). Other sessions then read as state NULL.
     sees_all_sessions: bool
+
+
+NODE_SETTINGS = Statement(
+    """
+SELECT
+    current_setting('max_connections')::int AS max_connections,
+    current_setting('superuser_reserved_connections')::int AS reserved_connections,
+    pg_is_in_recovery() AS in_recovery,
+    coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
+        OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS sees_all_sessions
+""",
+    NodeSettings,
+)
+
+
+def node_settings(conn: psycopg.Connection) -> NodeSettings:
+    return NODE_SETTINGS.fetch_one(conn)
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,7 @@ class Session:
     xact_seconds: float | None  # age of the open transaction
     query_seconds: float | None  # age of the current (or, when idle, last) query
     state_seconds: float | None  # time in the current state
-    query: str  # the raw text, as track_activity_query_size cut it; "" when not visible
+    query: str  # the raw text, as track_activity_query_size cut it; "<insufficient privilege>" when not visible
     blocked_by: tuple[int, ...]  # pg_blocking_pids, for sessions waiting on a lock
 
     @property
@@ -46,39 +60,26 @@ class Session:
         return self.wait_event_type == "Lock"
 
 
-SETTINGS_SQL = """
-SELECT
-    current_setting('max_connections')::int,
-    current_setting('superuser_reserved_connections')::int,
-    pg_is_in_recovery(),
-    coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
-        OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
-"""
-
-
-def node_settings(conn: psycopg.Connection) -> NodeSettings:
-    return NodeSettings(*conn.execute(SETTINGS_SQL).fetchone())
-
-
 # Client backends only: autovacuum, WAL senders and background workers use no pool. The sampler's own session is
 # left out. pg_blocking_pids() takes the lock manager's partition locks, so it runs only for sessions that wait on a
 # lock. The ages are epoch seconds of server-side intervals.
-SESSIONS_SQL = """
+SESSIONS = Statement(
+    """
 SELECT
-    a.pid,
-    a.backend_start,
-    coalesce(a.usename, ''),
-    coalesce(a.application_name, ''),
-    coalesce(a.datname, ''),
-    host(a.client_addr),
-    a.state,
-    a.wait_event_type,
-    a.wait_event,
-    extract(epoch FROM now() - a.xact_start)::float8,
-    extract(epoch FROM now() - a.query_start)::float8,
-    extract(epoch FROM now() - a.state_change)::float8,
-    coalesce(a.query, ''),
-    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END
+    a.pid AS pid,
+    a.backend_start AS backend_start,
+    coalesce(a.usename, '') AS user,
+    coalesce(a.application_name, '') AS application_name,
+    coalesce(a.datname, '') AS database,
+    host(a.client_addr) AS client_addr,
+    a.state AS state,
+    a.wait_event_type AS wait_event_type,
+    a.wait_event AS wait_event,
+    extract(epoch FROM now() - a.xact_start)::float8 AS xact_seconds,
+    extract(epoch FROM now() - a.query_start)::float8 AS query_seconds,
+    extract(epoch FROM now() - a.state_change)::float8 AS state_seconds,
+    coalesce(a.query, '') AS query,
+    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END AS blocked_by
 FROM pg_stat_activity a
 WHERE (a.backend_type = 'client backend'
        -- a role without pg_read_all_stats sees other roles' sessions with backend_type (and state, ages, query)
@@ -86,11 +87,10 @@ WHERE (a.backend_type = 'client backend'
        OR a.backend_type IS NULL AND a.usename IS NOT NULL AND a.datname IS NOT NULL)
   AND a.pid <> pg_backend_pid()
 ORDER BY a.pid
-"""
+""",
+    Session,
+)
 
 
 def sessions(conn: psycopg.Connection) -> list[Session]:
-    return [
-        Session(*row[:13], blocked_by=tuple(row[13] or ()))  # type: ignore[call-arg]
-        for row in conn.execute(SESSIONS_SQL)
-    ]
+    return SESSIONS.fetch(conn)

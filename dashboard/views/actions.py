@@ -15,10 +15,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster
-
-from . import actions
-from .models import ActionLog
-from .sampling import nodes_of
+from dashboard import actions
+from dashboard.models import ActionLog
+from dashboard.nodes import node_names
 
 LOG_ROWS = 500
 
@@ -28,7 +27,7 @@ def session_action(request: HtmxHttpRequest, pk: int, pid: int, action: str) -> 
     cluster = get_object_or_404(Cluster.objects.prefetch_related("replicas"), pk=pk)
     node = request.POST.get("node") or request.GET.get("node") or ""
     backend_start = request.POST.get("backend_start") or request.GET.get("backend_start") or ""
-    if action not in ActionLog.Action.values or node not in [n.name for n in nodes_of(cluster)] or not backend_start:
+    if action not in ActionLog.Action.values or node not in node_names(cluster) or not backend_start:
         raise Http404(_("No such action or session."))
     if request.method == "POST":
         outcome = actions.signal(

@@ -1,4 +1,4 @@
-"""Replication SQL: what a primary says of its standbys and slots, and what a standby says of itself.
+"""Replication: what a primary says of its standbys and slots, and what a standby says of itself.
 
 One statement per side and sample, chosen by ``pg_is_in_recovery()`` (read by the activity sampler first): functions
 that only a primary can answer (``pg_current_wal_lsn()``) are never sent to a node in recovery, so a promotion shows
@@ -7,14 +7,26 @@ on the next sample. LSNs come back as bytes since the start of WAL (``lsn - '0/0
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from catalog.readers.statement import Statement
+
+
+@dataclass(frozen=True)
+class PrimarySide:
+    wal_lsn: int  # the primary's position, in bytes
+    standbys: list[dict[str, Any]]  # pg_stat_replication, with the slot each standby streams through
+    slots: list[dict[str, Any]]  # pg_replication_slots, with the WAL each one retains
+
+
 # On the primary: its position, each connected standby (with the slot it streams through, if any), every slot.
-PRIMARY_SQL = """
+PRIMARY = Statement(
+    """
 SELECT
-    pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
+    pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal_lsn,
     coalesce((
         SELECT json_agg(json_build_object(
             'pid', r.pid,
@@ -33,7 +45,7 @@ SELECT
         ) ORDER BY r.application_name, r.pid)
         FROM pg_stat_replication r
         LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
-    ), '[]'::json),
+    ), '[]'::json) AS standbys,
     coalesce((
         SELECT json_agg(json_build_object(
             'slot_name', s.slot_name,
@@ -46,20 +58,36 @@ SELECT
             'catalog_xmin_age', age(s.catalog_xmin)
         ) ORDER BY s.slot_name)
         FROM pg_replication_slots s
-    ), '[]'::json)
-"""
+    ), '[]'::json) AS slots
+""",
+    PrimarySide,
+)
 
 
-def primary(conn: psycopg.Connection) -> dict[str, Any]:
+def primary(conn: psycopg.Connection) -> PrimarySide:
     """Position (bytes), standbys as pg_stat_replication shows them, and slots."""
-    lsn, standbys, slots = conn.execute(PRIMARY_SQL).fetchone()
-    return {"wal_lsn": lsn, "standbys": standbys, "slots": slots}
+    return PRIMARY.fetch_one(conn)
+
+
+@dataclass(frozen=True)
+class StandbySide:
+    receiver_status: str | None  # the WAL receiver's status (streaming, ...); None when it is not running
+    sender_host: str | None
+    sender_port: int | None
+    slot_name: str | None
+    application_name: str | None  # from the receiver's conninfo: what the primary's pg_stat_replication shows
+    last_message_seconds: float | None  # since the last message from the primary
+    received_lsn: int | None  # bytes
+    replayed_lsn: int | None  # bytes
+    replay_paused: bool
+    replay_delay_seconds: float | None
 
 
 # On a standby. The replay delay must not lie when the primary is idle: a standby that has replayed all it received
 # is 0 s behind only while its WAL receiver streams and has heard from the primary lately (the primary sends a
 # keepalive every wal_sender_timeout / 2 at the latest); otherwise it is as far behind as its last message.
-STANDBY_SQL = """
+STANDBY = Statement(
+    """
 WITH w AS (
     SELECT status, sender_host, sender_port, slot_name, last_msg_receipt_time, latest_end_lsn,
            substring(conninfo FROM 'application_name=([^ ]+)') AS application_name
@@ -69,15 +97,15 @@ WITH w AS (
            pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replayed
 )
 SELECT
-    (SELECT status FROM w),
-    (SELECT sender_host FROM w),
-    (SELECT sender_port FROM w),
-    (SELECT slot_name FROM w),
-    (SELECT application_name FROM w),
-    extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8,
-    pos.received,
-    pos.replayed,
-    pg_is_wal_replay_paused(),
+    (SELECT status FROM w) AS receiver_status,
+    (SELECT sender_host FROM w) AS sender_host,
+    (SELECT sender_port FROM w) AS sender_port,
+    (SELECT slot_name FROM w) AS slot_name,
+    (SELECT application_name FROM w) AS application_name,
+    extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8 AS last_message_seconds,
+    pos.received AS received_lsn,
+    pos.replayed AS replayed_lsn,
+    pg_is_wal_replay_paused() AS replay_paused,
     CASE
         WHEN pos.received IS NOT NULL AND pos.received = pos.replayed
              AND (SELECT status FROM w) = 'streaming'
@@ -86,24 +114,13 @@ SELECT
         WHEN pos.received IS NOT NULL AND pos.received = pos.replayed
         THEN extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8
         ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
-    END
+    END AS replay_delay_seconds
 FROM pos
-"""
+""",
+    StandbySide,
+)
 
 
-def standby(conn: psycopg.Connection) -> dict[str, Any]:
+def standby(conn: psycopg.Connection) -> StandbySide:
     """The WAL receiver, received and replayed positions (bytes), whether replay is paused, the replay delay (s)."""
-    row = conn.execute(STANDBY_SQL).fetchone()
-    keys = (
-        "receiver_status",
-        "sender_host",
-        "sender_port",
-        "slot_name",
-        "application_name",
-        "last_message_seconds",
-        "received_lsn",
-        "replayed_lsn",
-        "replay_paused",
-        "replay_delay_seconds",
-    )
-    return dict(zip(keys, row, strict=True))
+    return STANDBY.fetch_one(conn)

@@ -1,0 +1,128 @@
+"""The server and its databases: version, connection limits, which databases to read, a database's size and the
+fingerprint that says whether its catalog changed, and the exported snapshot two connections share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from .statement import Statement
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    server_version: str  # e.g. "15.18"
+    server_version_num: int  # e.g. 150018
+    max_connections: int
+    superuser_reserved_connections: int
+    in_recovery: bool
+    current_user: str
+    current_user_is_superuser: bool
+
+
+CLUSTER_SETTINGS = Statement(
+    """
+SELECT
+    -- server_version may carry the packager's suffix ("15.18 (Debian 15.18-0+deb12u1)"): keep the first word.
+    split_part(current_setting('server_version'), ' ', 1) AS server_version,
+    current_setting('server_version_num')::int AS server_version_num,
+    current_setting('max_connections')::int AS max_connections,
+    current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
+    pg_is_in_recovery() AS in_recovery,
+    current_user AS current_user,
+    -- pg_roles rather than pg_authid: the monitoring role is usually not a superuser and cannot read pg_authid.
+    coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) AS current_user_is_superuser
+""",
+    ClusterSettings,
+)
+
+
+def cluster_settings(conn: psycopg.Connection) -> ClusterSettings:
+    """The server's version, connection limits, role and whether it is a standby. Works on a replica too."""
+    return CLUSTER_SETTINGS.fetch_one(conn)
+
+
+LIST_DATABASES_SQL = """
+SELECT d.datname
+FROM pg_database d
+WHERE NOT d.datistemplate
+  AND d.datallowconn
+  -- datconnlimit -2 marks a database left invalid by an interrupted DROP DATABASE (15.4, 14.9 and later): it
+  -- refuses connections, and all that can be done with it is to drop it.
+  AND d.datconnlimit <> -2
+ORDER BY d.datname
+"""
+
+
+def list_databases(conn: psycopg.Connection) -> list[str]:
+    """Every database that accepts connections and is not a template, sorted by name."""
+    return [name for (name,) in conn.execute(LIST_DATABASES_SQL)]
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    owner: str
+    size_bytes: int
+
+
+# The size from the page counts VACUUM and ANALYZE keep, like the relations' sizes: pg_database_size would stat every
+# file of the database, which costs more than everything else here on a database of many tables.
+DATABASE_INFO = Statement(
+    """
+SELECT d.datname AS name, pg_get_userbyid(d.datdba) AS owner,
+       ((SELECT coalesce(sum(relpages::bigint), 0) FROM pg_class) * current_setting('block_size')::bigint)::bigint
+           AS size_bytes
+FROM pg_database d
+WHERE d.datname = current_database()
+""",
+    DatabaseInfo,
+)
+
+
+def database_info(conn: psycopg.Connection) -> DatabaseInfo:
+    return DATABASE_INFO.fetch_one(conn)
+
+
+# Changes whenever anything the catalog readers read could have changed: a row inserted, updated or deleted in these
+# catalogs changes its count or the sum of xmins; VACUUM and ANALYZE update pg_class in place (xmin unchanged), so
+# page and tuple counts are summed too; a renamed role changes the owners' names. A few sequential scans of the
+# catalogs, far cheaper than reading them, so an unchanged database costs one short statement. The xmins are
+# grouped first (hashing an xid is cheaper than printing it): each distinct one is converted once, not once a row.
+_XMIN_DIGEST = """(SELECT coalesce(sum(n), 0) || ':' || coalesce(sum(x::text::bigint * n), 0)
+       FROM (SELECT xmin AS x, count(*) AS n FROM {table} GROUP BY xmin) g)"""
+
+FINGERPRINT_SQL = f"""
+SELECT md5(concat_ws('|',
+    {_XMIN_DIGEST.format(table="pg_namespace")},
+    (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) || ':' || coalesce(sum(relpages::bigint), 0)
+            || ':' || coalesce(sum(reltuples), 0) FROM pg_class),
+    {_XMIN_DIGEST.format(table="pg_attribute")},
+    {_XMIN_DIGEST.format(table="pg_proc")},
+    {_XMIN_DIGEST.format(table="pg_constraint")},
+    {_XMIN_DIGEST.format(table="pg_depend")},
+    {_XMIN_DIGEST.format(table="pg_rewrite")},
+    {_XMIN_DIGEST.format(table="pg_description")},
+    {_XMIN_DIGEST.format(table="pg_extension")},
+    (SELECT md5(string_agg(oid::text || '=' || rolname, ',' ORDER BY oid)) FROM pg_roles)
+))
+"""
+
+
+def catalog_fingerprint(conn: psycopg.Connection) -> str:
+    """A digest of the connection's database catalog: equal digests mean the catalog readers would read the same."""
+    return conn.execute(FINGERPRINT_SQL).fetchone()[0]
+
+
+def export_snapshot(conn: psycopg.Connection) -> str:
+    """The identifier of the connection's transaction snapshot, for ``join_snapshot`` on another connection."""
+    return conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+
+
+def join_snapshot(conn: psycopg.Connection, snapshot: str) -> None:
+    """Make the connection's transaction (just begun, nothing read yet) see exactly what the exporting one sees, so
+    that two connections can read one database's catalog side by side."""
+    # SET takes no bind parameters; the identifier comes from pg_export_snapshot(), quoted as a literal
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))

@@ -1,0 +1,76 @@
+"""The Schemas screen: every synced schema and its owner; one schema's relations and functions; one relation with
+what it reads and its blast radius (everything that breaks if it changes)."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from catalog.http import HtmxHttpRequest, partial
+from catalog.models import Cluster, Grant, Relation, Schema
+from catalog.paths import blast_radius
+
+
+@require_GET
+def schemas(request: HtmxHttpRequest) -> HttpResponse:
+    cluster = request.GET.get("cluster", "")
+    only_unowned = request.GET.get("unowned") == "1"
+    rows = (
+        Schema.objects.select_related("database__cluster", "service")
+        .annotate(relation_count=Count("relations", distinct=True))
+        .order_by("database__cluster__name", "database__name", "name")
+    )
+    if cluster:
+        rows = rows.filter(database__cluster__name=cluster)
+    if only_unowned:
+        rows = rows.filter(service__isnull=True)
+    return render(
+        request,
+        partial(request, "catalog/schemas.html", "schema-table"),
+        {
+            "schemas": rows,
+            "clusters": Cluster.objects.values_list("name", flat=True),
+            "cluster": cluster,
+            "only_unowned": only_unowned,
+            "nav": "schemas",
+        },
+    )
+
+
+@require_GET
+def schema_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    schema = get_object_or_404(Schema.objects.select_related("database__cluster", "service"), pk=pk)
+    return render(
+        request,
+        "catalog/schema_detail.html",
+        {
+            "schema": schema,
+            "relations": schema.relations.order_by("name"),
+            "functions": schema.functions.order_by("name", "identity_arguments"),
+            "nav": "schemas",
+        },
+    )
+
+
+@require_GET
+def relation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    relation = get_object_or_404(Relation.objects.select_related("schema__database__cluster", "schema__service"), pk=pk)
+    dependents = blast_radius(relation)
+    owner = relation.schema.service.name if relation.schema.service else None
+    return render(
+        request,
+        "catalog/relation_detail.html",
+        {
+            "relation": relation,
+            "reads": relation.reads.select_related("source__schema__service").order_by(
+                "kind", "source__schema__name", "source__name"
+            ),
+            "grants": Grant.objects.filter(relation=relation).order_by("grantee"),
+            "dependents": dependents,
+            "other_services": sorted({d.service or _("(unowned)") for d in dependents if d.service != owner}),
+            "nav": "schemas",
+        },
+    )
