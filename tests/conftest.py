@@ -7,6 +7,7 @@ settings at it through the environment; nothing here is mocked.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import socket
 import subprocess
@@ -72,19 +73,48 @@ def _fresh_catalog_memo():
     versioning._memo.clear()
 
 
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_user("alice", password=PASSWORD, is_staff=True, is_superuser=True)
+# One user per role, each a member of the role's group (dashboard/migrations/0006: Viewer, Operator, Admin), all with
+# PASSWORD; the tests that need a user of a role take these rather than making their own.
+
+
+def role_member(django_user_model, username: str, role: str, **fields):
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    if not Group.objects.filter(name=role).exists():  # a transactional test flushed what the migration made
+        importlib.import_module("dashboard.migrations.0006_action_log_append_only_and_roles").create_groups(apps, None)
+    user = django_user_model.objects.create_user(username, password=PASSWORD, **fields)
+    user.groups.add(Group.objects.get(name=role))
+    return user
 
 
 @pytest.fixture
 def viewer(django_user_model):
-    return django_user_model.objects.create_user("vera", password=PASSWORD)
+    """Reads every page, the API and the masked queries."""
+    return role_member(django_user_model, "vera", "Viewer")
+
+
+@pytest.fixture
+def operator(django_user_model):
+    """Also syncs, runs audits, sees full query texts, cancels or terminates sessions, reads the action log."""
+    return role_member(django_user_model, "olga", "Operator")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    """Also edits the catalog and the credentials and manages users, in the Django admin (staff)."""
+    return role_member(django_user_model, "alice", "Admin", is_staff=True)
 
 
 @pytest.fixture
 def viewer_client(client, viewer):
     client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
     return client
 
 
@@ -304,3 +334,25 @@ def pools_cluster(db):
     Service.objects.create(name="pt_reports", team="insights", db_roles=[REPORTER], pool_size=1)
     Ownership.objects.create(service=orders, cluster=cluster, database=HELD_DB, schema="public")
     return cluster
+
+
+# --- history rows ------------------------------------------------------------------------------------------------
+
+
+def history_snapshot(total: int, services: dict[str, dict[str, int]], replica: dict | None = None) -> dict:
+    """What dashboard.recording.record_history needs of a sampler's snapshot: ``services`` maps a service ("" for the
+    unattributed sessions) to its sessions by state."""
+
+    from dashboard.states import STATES
+
+    def counters(counts: dict[str, int]) -> dict[str, int]:
+        return {**dict.fromkeys(STATES, 0), **counts, "total": sum(counts.values())}
+
+    return {
+        "total": total,
+        "max_connections": 100,
+        "reserved_connections": 3,
+        "services": [{"service": name, **counters(c)} for name, c in services.items() if name],
+        "unattributed": counters(services.get("", {})),
+        "replication": replica or {"role": "primary"},
+    }

@@ -17,9 +17,8 @@ schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix="/api
 
 
 @pytest.fixture
-def token(django_user_model):
-    user = django_user_model.objects.create_user("fuzz")
-    return ApiToken.objects.issue(user)[1]
+def token(viewer):
+    return ApiToken.objects.issue(viewer)[1]
 
 
 @schema.parametrize()

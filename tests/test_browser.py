@@ -78,15 +78,14 @@ def test_the_team_filter_refreshes_the_table_in_place(page, live_server, demo_ca
     expect(page).to_have_url(live_server.url + "/services/?team=payments")
 
 
-def test_an_admin_syncs_a_cluster_and_reads_the_ownership_map(page, live_server, demo_catalog, celery_worker_process):
-    from django.contrib.auth.models import User
-
+def test_an_operator_syncs_a_cluster_and_reads_the_ownership_map(
+    page, live_server, demo_catalog, celery_worker_process, operator
+):
     from catalog.models import Cluster
 
-    User.objects.create_superuser("root", password=PASSWORD)
     cluster = Cluster.objects.get(name="demo")
     page.goto(live_server.url + f"/clusters/{cluster.pk}/")
-    page.get_by_label("Username").fill("root")
+    page.get_by_label("Username").fill(operator.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
 

@@ -28,8 +28,7 @@ def test_a_worker_keeps_its_database_connection_across_tasks_and_replaces_a_brok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_process, demo_databases, client):
-    from django.contrib.auth.models import User
+def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_process, demo_databases, operator_client):
     from django.urls import reverse
 
     from catalog.models import Cluster, Schema, SyncRun
@@ -39,8 +38,7 @@ def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_pr
 
     load_catalog(settings.DEMO_PRIMARY, settings.DEMO_REPLICA)
     cluster = Cluster.objects.get(name="demo")
-    client.force_login(User.objects.create_superuser("ops", password="x"))
-    response = client.post(reverse("cluster_sync", args=[cluster.pk]), headers={"HX-Request": "true"})
+    response = operator_client.post(reverse("cluster_sync", args=[cluster.pk]), headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert 'hx-trigger="every 1s"' in response.content.decode()  # the panel polls while the sync runs
 
@@ -53,7 +51,7 @@ def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_pr
     assert run.summary["databases"] == ["shop", "payments"]
     assert run.databases_done == 2
     assert Schema.objects.filter(database__cluster=cluster, service__name="user_service").exists()
-    body = client.get(reverse("cluster", args=[cluster.pk])).content.decode()
+    body = operator_client.get(reverse("cluster", args=[cluster.pk])).content.decode()
     assert "Synced" in body and 'hx-trigger="every 1s"' not in body
 
 

@@ -1,6 +1,6 @@
-"""History at scale: daily partitions made ahead and dropped whole past the retention, 5-minute rollups that sum up
-exactly what the samples hold, and chart queries that read one series through its primary key in the window's
-partitions only (EXPLAIN on a history of a million rows), the 7-day chart a bounded number of rows."""
+"""History at scale: 5-minute rollups that sum up exactly what the samples hold, and chart queries that read one series
+through its primary key in the window's partitions only (EXPLAIN on a history of a million rows), the 7-day chart a
+bounded number of rows. (The daily partitions themselves: tests/test_partitions.py.)"""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from dashboard import history, partitions, rollups
 from dashboard.models import NodeRollup, NodeSample, ReplicaRollup, ReplicaSample, ServiceRollup, ServiceSample
 from dashboard.nodes import PRIMARY
 from dashboard.recording import record_history
-from dashboard.states import STATES
+
+from .conftest import history_snapshot
 
 DAY = timedelta(days=1)
 FLEET = 100  # other nodes in the big history, each with a service: their rows must not be read
@@ -33,28 +34,6 @@ def days_back(now: datetime, n: int) -> list:
 def bucket_of(at: datetime) -> datetime:
     """The start of the rollup bucket ``at`` falls in."""
     return at - (at - rollups.ORIGIN) % rollups.BUCKET
-
-
-def exists(table: str) -> bool:
-    with connection.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
-        return cur.fetchone()[0]
-
-
-def snapshot(total: int, services: dict[str, dict[str, int]], replica: dict | None = None) -> dict:
-    """What record_history needs of a sampler's snapshot."""
-
-    def counters(counts: dict[str, int]) -> dict[str, int]:
-        return {**dict.fromkeys(STATES, 0), **counts, "total": sum(counts.values())}
-
-    return {
-        "total": total,
-        "max_connections": 100,
-        "reserved_connections": 3,
-        "services": [{"service": name, **counters(c)} for name, c in services.items() if name],
-        "unattributed": counters(services.get("", {})),
-        "replication": replica or {"role": "primary"},
-    }
 
 
 # --- (a) the chart queries on a big history ------------------------------------------------------------------------
@@ -193,64 +172,7 @@ def test_the_chart_queries_read_one_series_by_its_key_in_the_windows_partitions_
     print(f"\nhistory rows: {total:,}; rows read by 3 charts per window: {read}; 7-day samples of a node: {raw_7d:,}")
 
 
-# --- (b) partitions made ahead, dropped whole ----------------------------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_pruning_drops_whole_partitions_past_the_retention_and_keeps_the_rest(settings):
-    settings.HISTORY_RETENTION_DAYS = 7
-    cluster = Cluster.objects.create(name="hs-prune", dsn="host=127.0.0.1 dbname=postgres")
-    now = timezone.now()
-    old = [now - timedelta(days=10), now - timedelta(days=9)]
-    kept = [now - timedelta(days=6), now - timedelta(hours=1), now]
-    partitions.ensure(partitions.day_of(at) for at in old + kept)
-    for at in old + kept:
-        record_history(cluster, PRIMARY, at, snapshot(3, {"svc": {"idle": 3}}, {"role": "standby"}))
-    gone = [partitions.name_of(table, partitions.day_of(at)) for at in old for table in partitions.TABLES]
-    assert all(exists(name) for name in gone)
-
-    with CaptureQueriesContext(connection) as ctx:
-        done = partitions.maintain(now)
-    assert sorted(done["dropped"]) == sorted(gone)
-    assert not any(exists(name) for name in gone)
-    statements = [q["sql"] for q in ctx.captured_queries]
-    assert not any(sql.lstrip().upper().startswith("DELETE") for sql in statements)  # never row by row
-    assert sum("DETACH PARTITION" in sql and sql.endswith("CONCURRENTLY") for sql in statements) == len(gone)
-    for model in (NodeSample, ServiceSample, ReplicaSample):
-        assert sorted(model.objects.values_list("sampled_at", flat=True)) == kept
-    assert sum(NodeRollup.objects.values_list("samples", flat=True)) == len(kept)
-
-    # today's partitions and the next days' are there, and making them again does nothing
-    ahead = [partitions.day_of(now + n * DAY) for n in range(partitions.AHEAD_DAYS + 1)]
-    assert all(exists(partitions.name_of(table, day)) for table in partitions.TABLES for day in ahead)
-    assert partitions.ensure_ahead(now) == []
-    assert partitions.maintain(now) == {"created": [], "dropped": []}
-    assert partitions.ensure(ahead) == []
-
-
-def test_inside_a_transaction_a_plain_detach_drops_the_day(db, settings):
-    settings.HISTORY_RETENTION_DAYS = 7
-    now = timezone.now()
-    day = partitions.day_of(now - timedelta(days=12))
-    partitions.ensure([day])
-    with CaptureQueriesContext(connection) as ctx:
-        dropped = partitions.maintain(now)["dropped"]
-    assert partitions.name_of("dashboard_nodesample", day) in dropped
-    assert not exists(partitions.name_of("dashboard_nodesample", day))
-    assert not any("CONCURRENTLY" in q["sql"] for q in ctx.captured_queries)
-
-
-def test_a_sample_for_a_day_without_a_partition_makes_the_day(db):
-    cluster = Cluster.objects.create(name="hs-ahead", dsn="host=127.0.0.1 dbname=postgres")
-    at = timezone.now() + timedelta(days=partitions.AHEAD_DAYS + 3)  # as if maintenance had not run for days
-    assert not exists(partitions.name_of("dashboard_nodesample", partitions.day_of(at)))
-    record_history(cluster, PRIMARY, at, snapshot(1, {"": {"active": 1}}))
-    assert NodeSample.objects.get(cluster=cluster).sampled_at == at
-    assert ServiceRollup.objects.get(cluster=cluster).active == 1
-    assert exists(partitions.name_of("dashboard_servicerollup", partitions.day_of(at)))
-
-
-# --- (c) rollups equal the samples ---------------------------------------------------------------------------------
+# --- (b) rollups equal the samples ---------------------------------------------------------------------------------
 
 
 def test_rollups_give_the_figures_the_samples_give(db):
@@ -274,14 +196,14 @@ def test_rollups_give_the_figures_the_samples_give(db):
             if rng.random() < 0.8
         }
         total = sum(sum(c.values()) for c in services.values())
-        record_history(cluster, PRIMARY, at, snapshot(total, services))
+        record_history(cluster, PRIMARY, at, history_snapshot(total, services))
         lag = {
             "role": "standby",
             "receiver_status": rng.choice(["streaming", "streaming", "stopping"]),
             "replay_lag_bytes": rng.choice([None, rng.randint(0, 10**9)]),
             "replay_delay_seconds": rng.choice([None, rng.random() * 100]),
         }
-        record_history(cluster, "hs-replica", at, snapshot(0, {}, lag))
+        record_history(cluster, "hs-replica", at, history_snapshot(0, {}, lag))
 
     for window in ("24h", "7d"):
         assert history.reads_rollups(window)

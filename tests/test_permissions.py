@@ -103,7 +103,7 @@ def routes() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def world(db, django_user_model):
+def world(db, viewer, operator, admin_user):
     cluster = Cluster.objects.create(name="perm", dsn="host=127.0.0.1 port=9 user=postgres dbname=postgres")
     service = Service.objects.create(name="perm-svc", team="perm")
     Ownership.objects.create(service=service, cluster=cluster, database="d", schema="s")
@@ -112,13 +112,7 @@ def world(db, django_user_model):
     database = Database.objects.create(cluster=cluster, name="d")
     schema = Schema.objects.create(database=database, name="s", service=service)
     relation = Relation.objects.create(schema=schema, name="t", kind="table")
-    users = {
-        "viewer": django_user_model.objects.create_user("p-viewer"),
-        "operator": django_user_model.objects.create_user("p-operator"),
-        "admin": django_user_model.objects.create_user("p-admin", is_staff=True),
-    }
-    for role, user in users.items():
-        user.groups.add(Group.objects.get(name=role.capitalize()))
+    users = {"viewer": viewer, "operator": operator, "admin": admin_user}
     objects = {
         "contract": Contract.objects.create(consumer=service, provider=other),
         "syncrun": SyncRun.objects.create(cluster=cluster),

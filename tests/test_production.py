@@ -28,7 +28,7 @@ from django.test import RequestFactory
 from dashboard.celery import QUEUE_SETTINGS
 from dashboard.celery import app as celery_app
 
-from .conftest import PASSWORD, free_port, wait_for
+from .conftest import PASSWORD, free_port, role_member, wait_for
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 ROOT = DEPLOY.parent
@@ -191,8 +191,10 @@ def worker_stats(name: str) -> dict:
 
 
 def create_operator(django_user_model, settings) -> None:
+    """The operator fixture's user, with its password hashed as production hashes it (the fixture's fast MD5 hash
+    would not verify under production settings)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what production checks
-    django_user_model.objects.create_superuser("olga", password=PASSWORD)
+    role_member(django_user_model, "olga", "Operator")
 
 
 # --- the production layout at work ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import leakwatch
-from .conftest import PASSWORD, ROOT, pg
+from .conftest import PASSWORD, ROOT, pg, role_member
 
 # --- login throttling (django-axes) --------------------------------------------------------------------------------
 
@@ -42,14 +42,13 @@ def test_it_locks_a_username_out_from_an_address_after_five_failed_logins(client
     assert "_auth_user_id" not in client.session
 
 
-def test_the_lockout_is_keyed_on_username_and_address_together(client, viewer, django_user_model):
-    django_user_model.objects.create_user("otto", password=PASSWORD)
+def test_the_lockout_is_keyed_on_username_and_address_together(client, viewer, operator):
     for _ in range(5):
         attempt(client, "wrong-horse-battery")
     assert attempt(client, PASSWORD).status_code == 429
     # the same user from another address, and another user from the same address, still get in
     assert attempt(Client(), PASSWORD, address="192.0.2.7").status_code == 302
-    assert attempt(Client(), PASSWORD, username="otto").status_code == 302
+    assert attempt(Client(), PASSWORD, username=operator.username).status_code == 302
 
 
 def test_the_lockout_ends_after_the_cool_off_time(client, viewer):
@@ -208,8 +207,9 @@ print(json.dumps(out))
 
 @pytest.mark.django_db(transaction=True)
 def test_production_mode_sends_cookies_only_over_https_and_redirects_http(settings, django_user_model):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what production checks
-    django_user_model.objects.create_user("vera", password=PASSWORD)
+    # the viewer fixture's user, with its password hashed as production hashes it (MD5 would not verify there)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    role_member(django_user_model, "vera", "Viewer")
     result = run([sys.executable, "-c", PRODUCTION_CLIENT, PASSWORD], production_env())
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])

@@ -9,7 +9,6 @@ from unittest import mock
 
 import psycopg
 import pytest
-from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
 from dashboard.models import ActionLog
@@ -69,13 +68,6 @@ def state(pid: int) -> str | None:
     with pg() as admin:
         row = admin.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
     return row[0] if row else None
-
-
-@pytest.fixture
-def operator(django_user_model):
-    user = django_user_model.objects.create_user("olga", password="correct-horse-battery")
-    user.groups.add(Group.objects.get(name="Operator"))
-    return user
 
 
 def post(client, cluster, pid: int, start: str, action: str = "cancel", node: str = PRIMARY):

@@ -1,11 +1,24 @@
-"""Login everywhere but /healthz, the navigation, the placeholder pages that say plainly what is not built yet."""
+"""Login everywhere but /healthz, the navigation on every page, logging in and out, static assets served locally."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from django.urls import reverse
 
-PAGES = ["overview", "services", "schemas", "pools", "replication", "audits"]
+# every page of the main navigation, with its label, in the navigation's order
+NAV = [
+    ("overview", "Overview"),
+    ("services", "Services"),
+    ("schemas", "Schemas"),
+    ("paths", "Paths"),
+    ("map", "Ownership map"),
+    ("pools", "Pools"),
+    ("replication", "Replication"),
+    ("audits", "Audits"),
+]
+PAGES = [name for name, _ in NAV]
 
 
 def test_it_answers_healthz_without_login(client):
@@ -26,10 +39,12 @@ def test_it_sends_anonymous_users_to_the_login_page(client, name):
 def test_it_shows_every_page_with_the_navigation(viewer_client, name):
     response = viewer_client.get(reverse(name))
     assert response.status_code == 200
-    body = response.content.decode()
-    for label in ("Overview", "Services", "Schemas", "Pools", "Replication", "Audits"):
-        assert f">{label}</a>" in body
-    assert 'aria-current="page"' in body
+    nav = re.search(r'<nav class="mainnav"[^>]*>(.*?)</nav>', response.content.decode(), re.S).group(1)
+    links = re.findall(r'<a href="([^"]+)"\s*(aria-current="page")?\s*>([^<]+)</a>', nav)
+    assert [(href, label) for href, _, label in links] == [(reverse(n), label) for n, label in NAV]
+    assert [href for href, current, _ in links if current] == [reverse(name)]  # this page, and only it, is current
+    for href, _, _ in links:
+        assert viewer_client.get(href).status_code == 200
 
 
 def test_it_logs_in_and_out(client, viewer):
@@ -67,7 +82,6 @@ def test_it_serves_htmx_and_plotly_from_static_files(viewer_client):
     assert "/static/django_htmx/htmx" in body
     # every script, stylesheet and image comes from this site: no absolute or protocol-relative URL in src/href
     # (a plain "cdn" search once failed on a random CSRF token that happened to contain those letters)
-    import re
 
     assert re.findall(r'(?:src|href)="(?:https?:)?//[^"]*"', body) == []
     assert finders.find("vendor/plotly/plotly.min.js")
