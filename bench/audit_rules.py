@@ -58,6 +58,7 @@ from bench._common import (  # noqa: E402
     machine_markdown,
     median,
     paragraph,
+    setup_django,
     write_section,
 )
 from bench.catalog_sync import (  # noqa: E402
@@ -71,7 +72,6 @@ from bench.catalog_sync import (  # noqa: E402
     database_state,
     forget,
     prepare_app,
-    setup_django,
 )
 
 NAME = "audit_rules"
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
 
     wall = time.perf_counter()
-    setup_django()
+    setup_django({"SEAMLINE_DB_NAME": APP_DB})
     stack = connect_stack()
     with psycopg.connect(**stack.conninfo, dbname="postgres", autocommit=True) as admin:
         for shape in (BIG, SMALL):

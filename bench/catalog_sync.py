@@ -69,6 +69,7 @@ from bench._common import (  # noqa: E402
     paragraph,
     pg_client,
     run_timed,
+    setup_django,
     write_section,
 )
 
@@ -233,14 +234,6 @@ class Stack:
     server_version: str = ""
     server_major: int = 0
     stat_statements: bool = False
-
-
-def setup_django() -> None:
-    os.environ["SEAMLINE_DB_NAME"] = APP_DB
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    import django
-
-    django.setup()
 
 
 def manage(stack: Stack, *args: str) -> Any:
@@ -630,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    setup_django()
+    setup_django({"SEAMLINE_DB_NAME": APP_DB})
     stack = connect_stack()
     with psycopg.connect(**stack.conninfo, dbname="postgres", autocommit=True) as admin:
         if args.drop:

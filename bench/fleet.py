@@ -79,16 +79,20 @@ import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
     BENCHMARKS_MD,
+    Processes,
     bullet,
     machine,
     machine_markdown,
+    machine_ticks,
     median,
     paragraph,
+    percentile,
     pg_client,
     run_timed,
+    setup_django,
     write_section,
 )
-from bench.pools import Instance, free_port, percentile  # noqa: E402
+from bench.pools import Instance, free_port  # noqa: E402
 
 NAME = "fleet"
 PY = sys.executable
@@ -191,71 +195,8 @@ def pss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
 def postmaster_pid(data_directory: str | Path) -> int:
     return int(Path(data_directory, "postmaster.pid").read_text().split()[0])
-
-
-class Procs:
-    """Celery worker and beat, each in a process group of its own, logging to a folder."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        self.logs, self.env = logs, env
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *cmd: str) -> int:
-        with (self.logs / f"{name}.log").open("wb") as out:
-            self.procs[name] = subprocess.Popen(
-                list(cmd), cwd=ROOT, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        (BASE / f"{name}.pid").write_text(str(self.procs[name].pid))  # for --drop, should this run be killed
-        return self.procs[name].pid
-
-    def pid(self, name: str) -> int:
-        return self.procs[name].pid
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited (status {proc.returncode}):\n{self.tail(name)}")
-
-    def tail(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop(self, name: str) -> None:
-        """TERM to the main process only (warm shutdown, as the systemd units' KillMode=mixed), KILL to the group
-        after 10 s (what it was doing is measured already)."""
-        proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # pool processes left behind, if any
-        proc.wait()
-        (BASE / f"{name}.pid").unlink(missing_ok=True)
-
-    @staticmethod
-    def stop_leftovers() -> None:
-        """The worker and beat of a killed run: their process groups, by the pids it wrote, if they still are."""
-        for pidfile in BASE.glob("*.pid"):
-            with contextlib.suppress(OSError, ValueError):
-                pid = int(pidfile.read_text())
-                if b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    os.killpg(pid, signal.SIGKILL)
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
 
 
 # --- the monitored side ----------------------------------------------------------------------------------------
@@ -599,7 +540,7 @@ class Fixture:
     app: AppInstance
     redis: Redis
     monitored: dict[str, Monitored]
-    procs: Procs
+    procs: Processes
     nodes: list[tuple[int, str, str]]
     queue: str
 
@@ -1287,7 +1228,7 @@ def fmt_runs(values: list[float]) -> str:
 
 
 def drop(dev: Monitored, bindir: Path) -> None:
-    Procs.stop_leftovers()
+    Processes.stop_leftovers(BASE, b"celery")  # the worker and beat, by the pid files they left in BASE
     Redis.stop_leftover()
     for name in ("monitored", "app"):
         Instance(bindir, BASE / name).remove()
@@ -1342,7 +1283,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     redis_server = Redis()
     sessions = Sessions()
-    procs: Procs | None = None
+    procs: Processes | None = None
     try:
         Redis.stop_leftover()
         BASE.mkdir(mode=0o755, exist_ok=True)
@@ -1360,11 +1301,7 @@ def main(argv: list[str] | None = None) -> int:
             f"127.0.0.1:{redis_server.port}"
         )
         env = bench_env(app, redis_server.url)
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-        import django
-
-        django.setup()
+        setup_django(env)
         from django.conf import settings
 
         migrated = run_timed([PY, "manage.py", "migrate", "--noinput", "-v0"], env={**os.environ, **env})
@@ -1374,7 +1311,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{len(nodes)} nodes registered, {len(sessions.conns)} client sessions held")
         logs = BASE / "logs"  # the worker's and beat's, removed with the rest
         logs.mkdir()
-        procs = Procs(logs, env)
+        # a warm shutdown, as the systemd units' KillMode=mixed: TERM to the main process only, KILL to the group
+        # after 10 s (what it was doing is measured already); pid files in BASE for --drop, should this run be killed
+        procs = Processes(logs, env, kill_mode="mixed", grace=10, pids=BASE)
         fx = Fixture(
             app, redis_server, {n.label: n for n in (throwaway, dev_primary, dev_replica)}, procs, nodes,
             settings.SAMPLING_QUEUE,

@@ -54,7 +54,6 @@ import logging
 import os
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -73,15 +72,19 @@ import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
     BENCHMARKS_MD,
+    Processes,
     bullet,
     machine,
     machine_markdown,
+    machine_ticks,
     paragraph,
+    percentile,
     pg_client,
     run_timed,
+    setup_django,
     write_section,
 )
-from bench.pools import Instance, Processes, percentile, start_stack, wait_for_sample  # noqa: E402
+from bench.pools import Instance, start_stack, wait_for_sample  # noqa: E402
 
 NAME = "load"
 PY = sys.executable
@@ -120,25 +123,6 @@ def flush_redis() -> None:
     import redis
 
     redis.Redis.from_url(redis_url()).flushdb()
-
-
-class Stack(Processes):
-    """bench.pools.Processes, with this benchmark's environment instead of that one's."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        super().__init__(logs)
-        self.env = env
-
-    def start(self, name: str, *cmd: str) -> None:
-        with (self.logs / f"{name}.log").open("wb") as log:
-            self.procs[name] = subprocess.Popen(
-                list(cmd),
-                cwd=ROOT,
-                env={**os.environ, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
 
 # --- Seamline's side -------------------------------------------------------------------------------------------
@@ -342,13 +326,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
 class ConnectionWatch:
     """Connections to Seamline's database (from every process: web server, worker, beat, this one), counted from
     another session: when the watch starts, at their peak (every 0.5 s) and when asked."""
@@ -389,7 +366,7 @@ def run_viewers(
     from dashboard.models import NodeSample
 
     port = int(base.rsplit(":", 1)[1])
-    web_pid = procs.procs["web"].pid
+    web_pid = procs.pid("web")
     start = time.monotonic() + 0.2  # every thread started before the first request
     stop_at = start + run.seconds
     threads = [
@@ -496,7 +473,7 @@ def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], t
     if REFRESH_SECONDS != POLL_SECONDS:
         raise SystemExit(f"the pages poll every {REFRESH_SECONDS} s now, not {POLL_SECONDS:.0f}: update bench/load.py")
     res = Results()
-    procs = Stack(tmp, env)
+    procs = Processes(tmp, env)  # TERM to each one's process group when they stop, as bench/pools.py
     try:
         cluster, res.audit_seconds, res.audit_summary = prepare_app(instance, env)
         res.interval = cluster.sample_interval
@@ -528,7 +505,7 @@ def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], t
             page = next(p for p in pages if p.label == label)
             res.profile = profile_page(users[0], page, partial)  # an Operator: full query texts, the heavier path
     finally:
-        procs.stop()
+        procs.stop_all()
     return res
 
 
@@ -644,11 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(**instance.conninfo, user="postgres", dbname="postgres") as conn:
             instance.version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
         env = bench_env(instance.port)
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-        import django
-
-        django.setup()
+        setup_django(env)
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
             res = measure(args, instance, env, Path(tmp))
     finally:
