@@ -71,6 +71,11 @@ def fmt_seconds(values: Sequence[float]) -> str:
     return f"{median(values):.2f} s ({min(values):.2f}-{max(values):.2f} s over {len(values)} runs)"
 
 
+def fmt_set(values: set[int]) -> str:
+    """'48 / 50': the distinct counts of repeated runs, in order (one number when every run counted the same)."""
+    return " / ".join(str(v) for v in sorted(values))
+
+
 def fmt_ms(values: Sequence[float]) -> str:
     """'7.9 ms (p95 9.1 ms)': the median and the 95th percentile of times in milliseconds."""
     return f"{median(values):.1f} ms (p95 {percentile(values, 95):.1f} ms)"
@@ -84,6 +89,11 @@ def machine_ticks() -> tuple[int, int]:
 
 
 # --- what a benchmark starts -------------------------------------------------------------------------------------
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: through the finally blocks that stop what it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def setup_django(env: Mapping[str, str]) -> None:
@@ -326,6 +336,14 @@ def section_pattern(name: str) -> re.Pattern[str]:
 def read_section(name: str, text: str) -> str:
     match = section_pattern(name).search(text)
     return match.group(1) if match else ""
+
+
+def write_report(name: str, body: Sequence[str], info: Mapping[str, str], reproduce: str) -> None:
+    """A benchmark's section of docs/benchmarks.md: its lines (markdown), then the machine it ran on and how to run it
+    again (a paragraph)."""
+    lines = [*body, "", "Machine:", "", machine_markdown(info), "", paragraph(reproduce)]
+    write_section(name, "\n".join(lines))
+    print(f"wrote the {name} section of {BENCHMARKS_MD.relative_to(ROOT)}")
 
 
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD, first: bool = False) -> None:

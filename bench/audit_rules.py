@@ -51,15 +51,14 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     bullet,
     fmt_seconds,
+    fmt_set,
     machine,
-    machine_markdown,
     median,
     paragraph,
     setup_django,
-    write_section,
+    write_report,
 )
 from bench.catalog_sync import (  # noqa: E402
     APP_DB,
@@ -208,10 +207,6 @@ def profiled(shape: Shape) -> str:
     return out.getvalue()
 
 
-def _set(values: set[int]) -> str:
-    return " / ".join(str(v) for v in sorted(values))
-
-
 def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[str], list[str], bool]:
     """Goals' table, figures, findings per rule, where the time goes (markdown lines); whether every goal holds."""
     from catalog import rules
@@ -226,7 +221,7 @@ def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[s
         ),
         (
             "SQL statements per load + evaluate, big vs small cluster",
-            f"{_set(big.queries)} vs {_set(small.queries)}",
+            f"{fmt_set(big.queries)} vs {fmt_set(small.queries)}",
             "equal",
             big.queries == small.queries,
         ),
@@ -245,15 +240,15 @@ def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[s
         "times them: execution and the rows' transfer), decoding the rows and building the snapshot the rest",
         f"`rules.evaluate`: {fmt_seconds(big.evaluates)}",
         f"`load` + `evaluate`: {fmt_seconds(big.totals)}",
-        f"findings on `{BIG.cluster}`: {_set(big.findings)} ("
+        f"findings on `{BIG.cluster}`: {fmt_set(big.findings)} ("
         + ", ".join(f"{sev} {big.by_severity[sev]}" for sev in rules.SEVERITIES if big.by_severity[sev])
         + ")",
-        f"SQL statements per load + evaluate: {_set(big.queries)} on `{BIG.cluster}` (load {_set(big.load_queries)}, "
-        f"evaluate {_set(big.evaluate_queries)}), {_set(small.queries)} on `{SMALL.cluster}` (load "
-        f"{_set(small.load_queries)}, evaluate {_set(small.evaluate_queries)}); they read, in order: "
-        + ", ".join(f"`{t}`" for t in big.tables),
+        f"SQL statements per load + evaluate: {fmt_set(big.queries)} on `{BIG.cluster}` "
+        f"(load {fmt_set(big.load_queries)}, evaluate {fmt_set(big.evaluate_queries)}), {fmt_set(small.queries)} "
+        f"on `{SMALL.cluster}` (load {fmt_set(small.load_queries)}, evaluate {fmt_set(small.evaluate_queries)}); "
+        "they read, in order: " + ", ".join(f"`{t}`" for t in big.tables),
         f"cluster `{SMALL.cluster}` (database `{SMALL.database}`, {SMALL.label}), {small.synced}: load + evaluate "
-        f"{fmt_seconds(small.totals)}, {_set(small.findings)} findings",
+        f"{fmt_seconds(small.totals)}, {fmt_set(small.findings)} findings",
     ]
 
     per_rule = [
@@ -355,19 +350,13 @@ def main(argv: list[str] | None = None) -> int:
             "Where the time goes:",
             "",
             *time_parts,
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`). The "
-                "benchmark databases are those of `bench/catalog_sync.py`, built on the first run and kept; a cluster "
-                "with no synced database is synced first; `--rebuild` rebuilds them and syncs again."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`). The "
+            "benchmark databases are those of `bench/catalog_sync.py`, built on the first run and kept; a cluster "
+            "with no synced database is synced first; `--rebuild` rebuilds them and syncs again."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

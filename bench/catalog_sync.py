@@ -60,17 +60,16 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     bullet,
     fmt_seconds,
+    fmt_set,
     machine,
-    machine_markdown,
     median,
     paragraph,
     pg_client,
     run_timed,
     setup_django,
-    write_section,
+    write_report,
 )
 
 NAME = "catalog_sync"
@@ -573,7 +572,7 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         ("unchanged re-sync / pg_dump (medians)", f"{r / d:.2f}×", f"≤ {GOAL_RESYNC}×", r / d <= GOAL_RESYNC),
         (
             "statements sent to the monitored server, big vs small database",
-            f"{_set(big)} vs {_set(small)}",
+            f"{fmt_set(big)} vs {fmt_set(small)}",
             "equal",
             same,
         ),
@@ -591,13 +590,13 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         + (f"it reported changes: {res.resync_changes}" if res.resync_changes else "it reported no change"),
         f"start-up of a `manage.py` command (Django set-up and system checks, timed as `manage.py check`): "
         f"{fmt_seconds(res.startups)}, i.e. {startup / d:.2f}× pg_dump before any work",
-        f"statements sent to the monitored server per sync (the sync's own count): {_set(big)} for the big database, "
-        f"{_set(small)} for the small one ({SMALL.label})",
+        f"statements sent to the monitored server per sync (the sync's own count): {fmt_set(big)} for the big "
+        f"database, {fmt_set(small)} for the small one ({SMALL.label})",
     ]
     if res.server_statements:
         figures.append(
             "statements reaching the synced database per sync (pg_stat_statements, BEGIN and COMMIT included): "
-            f"{_set(res.server_statements['big'])} big, {_set(res.server_statements['small'])} small"
+            f"{fmt_set(res.server_statements['big'])} big, {fmt_set(res.server_statements['small'])} small"
         )
     first_b, resync_b = median_breakdown(res.first_breakdowns), median_breakdown(res.resync_breakdowns)
     floor = startup + first_b.phases["stage"]
@@ -606,10 +605,6 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         f" s in process): {floor:.2f} s together, {floor / d:.2f}× pg_dump"
     )
     return table, figures, breakdown_table(first_b, resync_b), all(ok for *_, ok in goals)
-
-
-def _set(values: set[int]) -> str:
-    return " / ".join(str(v) for v in sorted(values))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,19 +677,13 @@ def main(argv: list[str] | None = None) -> int:
             "Where the time goes, in process (`catalog.sync.sync_cluster` with its parts timed; medians, seconds):",
             "",
             *breakdown,
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                "Reproduce: `make bench`, or `.venv/bin/python bench/catalog_sync.py [--runs N] [--profile]` with the "
-                "dev stack running (`make services`). The benchmark databases are built on the first run and kept; "
-                "`--rebuild` rebuilds them, `--drop` removes them (with the benchmark's Seamline database and roles)."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            "Reproduce: `make bench`, or `.venv/bin/python bench/catalog_sync.py [--runs N] [--profile]` with the "
+            "dev stack running (`make services`). The benchmark databases are built on the first run and kept; "
+            "`--rebuild` rebuilds them, `--drop` removes them (with the benchmark's Seamline database and roles)."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

@@ -78,11 +78,10 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     Processes,
     bullet,
+    exit_on_sigterm,
     machine,
-    machine_markdown,
     machine_ticks,
     median,
     paragraph,
@@ -90,7 +89,7 @@ from bench._common import (  # noqa: E402
     pg_client,
     run_timed,
     setup_django,
-    write_section,
+    write_report,
 )
 from bench.pools import Instance, free_port  # noqa: E402
 
@@ -1251,9 +1250,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.clusters * 3 < 100 or args.seconds < 10 or args.saturate_seconds < 5 or min(args.workers) < 1:
         parser.error("at least 34 clusters (100 nodes), --seconds 10, --saturate-seconds 5 and 1 worker process")
 
-    # SIGTERM ends the run like Ctrl-C, through the finally blocks that stop what it started; and Ctrl-C does so even
-    # when the shell that started it in the background left SIGINT ignored
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
+    # and Ctrl-C does so even when the shell that started it in the background left SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
     host = os.environ.get("SEAMLINE_PG_HOST", "127.0.0.1")
     dev_primary = Monitored("dev primary", int(os.environ.get("SEAMLINE_PG_PORT", "54329")))
@@ -1401,20 +1399,14 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "",
             *[bullet(line) for line in answer],
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                "Reproduce: `make bench`, or `.venv/bin/python bench/fleet.py [--clusters N] [--seconds N] "
-                "[--saturate-seconds N] [--workers 1,2,4]` with the dev stack running (`make services`). It starts "
-                f"and removes its own instances and Redis (in `{BASE}`) and, on the dev stack, a role "
-                f"(`{MONITOR_ROLE}`) and a database (`{METER_DB}`); `--drop` removes what a killed run left behind."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            "Reproduce: `make bench`, or `.venv/bin/python bench/fleet.py [--clusters N] [--seconds N] "
+            "[--saturate-seconds N] [--workers 1,2,4]` with the dev stack running (`make services`). It starts "
+            f"and removes its own instances and Redis (in `{BASE}`) and, on the dev stack, a role "
+            f"(`{MONITOR_ROLE}`) and a database (`{METER_DB}`); `--drop` removes what a killed run left behind."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

@@ -53,7 +53,6 @@ import io
 import logging
 import os
 import pstats
-import signal
 import sys
 import tempfile
 import threading
@@ -71,18 +70,17 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     Processes,
     bullet,
+    exit_on_sigterm,
     machine,
-    machine_markdown,
     machine_ticks,
     paragraph,
     percentile,
     pg_client,
     run_timed,
     setup_django,
-    write_section,
+    write_report,
 )
 from bench.pools import Instance, start_stack, wait_for_sample  # noqa: E402
 
@@ -590,8 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds < 10 or args.viewers < 1:
         parser.error("--seconds must be at least 10 and --viewers at least 1")
 
-    # SIGTERM ends the run like Ctrl-C: through the finally blocks that stop what it started
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
     host = os.environ.get("SEAMLINE_PG_HOST", "127.0.0.1")
     port = int(os.environ.get("SEAMLINE_PG_PORT", "54329"))
     try:
@@ -706,19 +703,13 @@ def main(argv: list[str] | None = None) -> int:
             *sat_table,
             "",
             *[bullet(line) for line in figures],
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`; `make run` "
-                f"may run beside it). It starts and removes its own instance for Seamline's tables (in "
-                f"`{INSTANCE_DIR}`); `--drop` removes one a killed run left behind."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`; `make run` "
+            f"may run beside it). It starts and removes its own instance for Seamline's tables (in "
+            f"`{INSTANCE_DIR}`); `--drop` removes one a killed run left behind."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

@@ -52,7 +52,6 @@ import os
 import pstats
 import pwd
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -80,18 +79,17 @@ import psycopg  # noqa: E402
 import yaml  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     Processes,
     bullet,
+    exit_on_sigterm,
     fmt_ms,
     machine,
-    machine_markdown,
     median,
     paragraph,
     pg_client,
     run_timed,
     setup_django,
-    write_section,
+    write_report,
 )
 
 NAME = "pools"
@@ -949,8 +947,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds < 10 or args.requests < 20:
         parser.error("--seconds must be at least 10 and --requests at least 20")
 
-    # SIGTERM ends the run like Ctrl-C: through the finally blocks that stop what it started
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
     setup_django(bench_env())
     from django.conf import settings
 
@@ -1026,20 +1023,14 @@ def main(argv: list[str] | None = None) -> int:
             "Where a page's time goes, in process (medians of 50 requests; Redis is the snapshot reads):",
             "",
             *breakdown,
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                "Reproduce: `make bench`, or `.venv/bin/python bench/pools.py [--seconds N] [--requests N] "
-                "[--profile]` with the dev stack running (`make services`; `make run` may run beside it). It starts "
-                "and removes its own monitored instance; `--drop` removes its Seamline database "
-                f"(`{APP_DB}`) and anything a killed run left behind."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            "Reproduce: `make bench`, or `.venv/bin/python bench/pools.py [--seconds N] [--requests N] "
+            "[--profile]` with the dev stack running (`make services`; `make run` may run beside it). It starts "
+            "and removes its own monitored instance; `--drop` removes its Seamline database "
+            f"(`{APP_DB}`) and anything a killed run left behind."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 
