@@ -66,11 +66,9 @@ from bench.catalog_sync import (  # noqa: E402
     SMALL,
     Shape,
     analyze_app,
-    build,
     connect_stack,
-    database_state,
     forget,
-    prepare_app,
+    prepare,
 )
 
 NAME = "audit_rules"
@@ -290,12 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_django({"SEAMLINE_DB_NAME": APP_DB})
     stack = connect_stack()
     with psycopg.connect(**stack.conninfo, dbname="postgres", autocommit=True) as admin:
-        for shape in (BIG, SMALL):
-            state = "rebuilt on request" if args.rebuild else database_state(admin, shape)
-            if state != "ok":
-                print(f"building {shape.database} ({shape.label}; {state})")
-                print(f"  built in {build(stack.conninfo, admin, shape):.0f} s")
-        prepare_app(stack, admin)
+        prepare(stack, admin, rebuild=args.rebuild)
 
     from django import get_version
 

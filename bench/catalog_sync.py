@@ -482,6 +482,16 @@ def prepare_app(stack: Stack, admin: psycopg.Connection) -> None:
         manage(stack, "import_catalog", f.name)
 
 
+def prepare(stack: Stack, admin: psycopg.Connection, rebuild: bool) -> None:
+    """The benchmark databases, built when missing or stale (or on request), then Seamline's database for them."""
+    for shape in (BIG, SMALL):
+        state = "rebuilt on request" if rebuild else database_state(admin, shape)
+        if state != "ok":
+            print(f"building {shape.database} ({shape.label}; {state})")
+            print(f"  built in {build(stack.conninfo, admin, shape):.0f} s")
+    prepare_app(stack, admin)
+
+
 def drop(admin: psycopg.Connection) -> None:
     for name in (BIG.database, SMALL.database, APP_DB):
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -624,12 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.drop:
             drop(admin)
             return 0
-        for shape in (BIG, SMALL):
-            state = "rebuilt on request" if args.rebuild else database_state(admin, shape)
-            if state != "ok":
-                print(f"building {shape.database} ({shape.label}; {state})")
-                print(f"  built in {build(stack.conninfo, admin, shape):.0f} s")
-        prepare_app(stack, admin)
+        prepare(stack, admin, rebuild=args.rebuild)
 
     pg_dump = pg_client("pg_dump", stack.server_major)
     from django import get_version
