@@ -20,6 +20,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
@@ -194,6 +197,19 @@ class Processes:
                 pid = int(pidfile.read_text())
                 if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.killpg(pid, signal.SIGKILL)
+
+
+# --- the dev stack's PostgreSQL ----------------------------------------------------------------------------------
+
+
+def connect_dev_stack(host: str, port: int, **kwargs: Any) -> psycopg.Connection:
+    """A connection to database postgres of the dev stack's primary, as postgres; when it cannot be reached,
+    SystemExit saying so and how to start the stack."""
+    try:
+        return psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", connect_timeout=5, **kwargs)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL at {host}:{port} cannot be reached ({exc}); start the dev stack: make services"
+        raise SystemExit(message) from None
 
 
 # --- PostgreSQL client binaries ------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
     bullet,
+    connect_dev_stack,
     fmt_seconds,
     fmt_set,
     machine,
@@ -449,15 +450,10 @@ def connect_stack() -> Stack:
 
     host, port = settings.PG_HOST, settings.PG_PORT
     conninfo = {"host": host, "port": port, "user": "postgres", "connect_timeout": 5}
-    try:
-        with psycopg.connect(**conninfo, dbname="postgres") as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-            major = conn.execute("SHOW server_version_num").fetchone()[0]
-            preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-    except psycopg.OperationalError as exc:
-        raise SystemExit(
-            f"PostgreSQL at {host}:{port} cannot be reached ({exc}); start the dev stack: make services"
-        ) from None
+    with connect_dev_stack(host, port) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        major = conn.execute("SHOW server_version_num").fetchone()[0]
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
     env = {**os.environ, "SEAMLINE_DB_NAME": APP_DB, "PYTHONUNBUFFERED": "1"}
     return Stack(host, port, conninfo, env, version, int(major) // 10000, "pg_stat_statements" in preload)
 

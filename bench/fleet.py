@@ -80,6 +80,7 @@ import psycopg  # noqa: E402
 from bench._common import (  # noqa: E402
     Processes,
     bullet,
+    connect_dev_stack,
     exit_on_sigterm,
     machine,
     machine_ticks,
@@ -1258,11 +1259,8 @@ def main(argv: list[str] | None = None) -> int:
     dev_replica = Monitored("dev replica", int(os.environ.get("SEAMLINE_REPLICA_PORT", "54330")))
     if host != "127.0.0.1":
         raise SystemExit("the fleet benchmark measures the dev stack's servers on this machine (127.0.0.1)")
-    try:
-        with dev_primary.connect("postgres") as conn:
-            major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-    except psycopg.OperationalError as exc:
-        raise SystemExit(f"the dev primary cannot be reached ({exc}); start the dev stack: make services") from None
+    with connect_dev_stack(host, dev_primary.port) as conn:
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     bindir = pg_client("initdb", major).parent
     if args.drop:
         drop(dev_primary, bindir)

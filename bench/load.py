@@ -72,6 +72,7 @@ import psycopg  # noqa: E402
 from bench._common import (  # noqa: E402
     Processes,
     bullet,
+    connect_dev_stack,
     exit_on_sigterm,
     machine,
     machine_ticks,
@@ -591,13 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     host = os.environ.get("SEAMLINE_PG_HOST", "127.0.0.1")
     port = int(os.environ.get("SEAMLINE_PG_PORT", "54329"))
-    try:
-        with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", connect_timeout=5) as conn:
-            dev_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-            major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at {host}:{port} cannot be reached ({exc}); start the dev stack: make services"
-        raise SystemExit(message) from None
+    with connect_dev_stack(host, port) as conn:
+        dev_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     instance = Instance(pg_client("initdb", major).parent, INSTANCE_DIR)
     if args.drop:
         instance.remove()

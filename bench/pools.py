@@ -81,6 +81,7 @@ import yaml  # noqa: E402
 from bench._common import (  # noqa: E402
     Processes,
     bullet,
+    connect_dev_stack,
     exit_on_sigterm,
     fmt_ms,
     machine,
@@ -951,15 +952,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_django(bench_env())
     from django.conf import settings
 
-    conninfo = {"host": settings.PG_HOST, "port": settings.PG_PORT, "user": "postgres", "connect_timeout": 5}
-    try:
-        admin = psycopg.connect(**conninfo, dbname="postgres", autocommit=True)
-    except psycopg.OperationalError as exc:
-        where = f"{settings.PG_HOST}:{settings.PG_PORT}"
-        raise SystemExit(
-            f"PostgreSQL at {where} cannot be reached ({exc}); start the dev stack: make services"
-        ) from None
-    with admin:
+    with connect_dev_stack(settings.PG_HOST, settings.PG_PORT, autocommit=True) as admin:
         major = int(admin.execute("SHOW server_version_num").fetchone()[0]) // 10000
         bindir = pg_client("initdb", major).parent
         if args.drop:
