@@ -1,14 +1,17 @@
-"""Helpers shared by the benchmarks in bench/: timing whole commands, medians, the machine's description, the
-PostgreSQL client binaries, and each benchmark's own section of docs/benchmarks.md.
+"""Helpers shared by the benchmarks in bench/: timing whole commands, medians and percentiles, the processes a
+benchmark starts (Celery worker and beat, the web server), Django set up with a benchmark's environment, the machine's
+description, the PostgreSQL client binaries, and each benchmark's own section of docs/benchmarks.md.
 
 A helper module, not a benchmark: running it does nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -17,6 +20,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
@@ -55,11 +61,155 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0-100)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
 def fmt_seconds(values: Sequence[float]) -> str:
     """'1.23 s (1.20-1.31 s over 3 runs)'."""
     if len(values) == 1:
         return f"{values[0]:.2f} s (1 run)"
     return f"{median(values):.2f} s ({min(values):.2f}-{max(values):.2f} s over {len(values)} runs)"
+
+
+def fmt_set(values: set[int]) -> str:
+    """'48 / 50': the distinct counts of repeated runs, in order (one number when every run counted the same)."""
+    return " / ".join(str(v) for v in sorted(values))
+
+
+def fmt_ms(values: Sequence[float]) -> str:
+    """'7.9 ms (p95 9.1 ms)': the median and the 95th percentile of times in milliseconds."""
+    return f"{median(values):.1f} ms (p95 {percentile(values, 95):.1f} ms)"
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+# --- what a benchmark starts -------------------------------------------------------------------------------------
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: through the finally blocks that stop what it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def setup_django(env: Mapping[str, str]) -> None:
+    """Django in this process, with the environment the benchmark gives the processes it starts (its database, its
+    Redis, production mode)."""
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    import django
+
+    django.setup()
+
+
+class Processes:
+    """Commands a benchmark keeps running (Celery worker and beat, the web server), each in a process group of its
+    own, with ``env`` over this process' environment, logging to ``logs/NAME.log``.
+
+    How one stops (``stop(name)``, or ``stop_all()``): with ``kill_mode="control-group"`` (the default) TERM goes to
+    its whole group, and KILL to the group only if it has not ended after ``grace`` seconds (20); with
+    ``kill_mode="mixed"`` (a warm shutdown, as systemd's KillMode=mixed) TERM goes to the main process only, and KILL
+    to the group after it ended or after ``grace`` seconds, for the children left behind. With ``pids``, each one's
+    pid is written to ``pids/NAME.pid`` while it runs, for ``stop_leftovers`` after a killed run.
+    """
+
+    def __init__(
+        self,
+        logs: Path,
+        env: Mapping[str, str],
+        *,
+        kill_mode: str = "control-group",
+        grace: float = 20,
+        pids: Path | None = None,
+    ) -> None:
+        if kill_mode not in ("control-group", "mixed"):
+            raise ValueError(f"kill_mode: control-group or mixed, not {kill_mode!r}")
+        self.logs, self.env, self.kill_mode, self.grace, self.pids = logs, dict(env), kill_mode, grace, pids
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *cmd: str) -> None:
+        with (self.logs / f"{name}.log").open("wb") as log:
+            self.procs[name] = subprocess.Popen(
+                list(cmd),
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if self.pids is not None:
+            (self.pids / f"{name}.pid").write_text(str(self.procs[name].pid))
+
+    def pid(self, name: str) -> int:
+        return self.procs[name].pid
+
+    def check(self) -> None:
+        """SystemExit with the end of its log when one of them has exited."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited (status {proc.returncode}):\n{self.tail(name)}")
+
+    def tail(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def stop(self, name: str) -> None:
+        self._stop([name])
+
+    def stop_all(self) -> None:
+        self._stop(list(self.procs))
+
+    def _stop(self, names: list[str]) -> None:
+        """TERM to every one of them first, then each waited for in turn."""
+        procs = {name: self.procs.pop(name) for name in names if name in self.procs}
+        for proc in procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    if self.kill_mode == "mixed":
+                        proc.terminate()
+                    else:
+                        os.killpg(proc.pid, signal.SIGTERM)
+        for name, proc in procs.items():
+            try:
+                proc.wait(timeout=self.grace)
+                ended = True
+            except subprocess.TimeoutExpired:
+                ended = False
+            if self.kill_mode == "mixed" or not ended:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if self.pids is not None:
+                (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+    @staticmethod
+    def stop_leftovers(pids: Path, marker: bytes) -> None:
+        """The process groups a killed run left behind, by the pid files it wrote in ``pids``: KILL to each one whose
+        main process still runs a command line holding ``marker`` (a pid may have been reused since)."""
+        for pidfile in pids.glob("*.pid"):
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pidfile.read_text())
+                if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.killpg(pid, signal.SIGKILL)
+
+
+# --- the dev stack's PostgreSQL ----------------------------------------------------------------------------------
+
+
+def connect_dev_stack(host: str, port: int, **kwargs: Any) -> psycopg.Connection:
+    """A connection to database postgres of the dev stack's primary, as postgres; when it cannot be reached,
+    SystemExit saying so and how to start the stack."""
+    try:
+        return psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", connect_timeout=5, **kwargs)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL at {host}:{port} cannot be reached ({exc}); start the dev stack: make services"
+        raise SystemExit(message) from None
 
 
 # --- PostgreSQL client binaries ------------------------------------------------------------------------------------
@@ -202,6 +352,14 @@ def section_pattern(name: str) -> re.Pattern[str]:
 def read_section(name: str, text: str) -> str:
     match = section_pattern(name).search(text)
     return match.group(1) if match else ""
+
+
+def write_report(name: str, body: Sequence[str], info: Mapping[str, str], reproduce: str) -> None:
+    """A benchmark's section of docs/benchmarks.md: its lines (markdown), then the machine it ran on and how to run it
+    again (a paragraph)."""
+    lines = [*body, "", "Machine:", "", machine_markdown(info), "", paragraph(reproduce)]
+    write_section(name, "\n".join(lines))
+    print(f"wrote the {name} section of {BENCHMARKS_MD.relative_to(ROOT)}")
 
 
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD, first: bool = False) -> None:

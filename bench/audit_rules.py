@@ -51,14 +51,14 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     bullet,
     fmt_seconds,
+    fmt_set,
     machine,
-    machine_markdown,
     median,
     paragraph,
-    write_section,
+    setup_django,
+    write_report,
 )
 from bench.catalog_sync import (  # noqa: E402
     APP_DB,
@@ -66,12 +66,9 @@ from bench.catalog_sync import (  # noqa: E402
     SMALL,
     Shape,
     analyze_app,
-    build,
     connect_stack,
-    database_state,
     forget,
-    prepare_app,
-    setup_django,
+    prepare,
 )
 
 NAME = "audit_rules"
@@ -208,10 +205,6 @@ def profiled(shape: Shape) -> str:
     return out.getvalue()
 
 
-def _set(values: set[int]) -> str:
-    return " / ".join(str(v) for v in sorted(values))
-
-
 def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[str], list[str], bool]:
     """Goals' table, figures, findings per rule, where the time goes (markdown lines); whether every goal holds."""
     from catalog import rules
@@ -226,7 +219,7 @@ def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[s
         ),
         (
             "SQL statements per load + evaluate, big vs small cluster",
-            f"{_set(big.queries)} vs {_set(small.queries)}",
+            f"{fmt_set(big.queries)} vs {fmt_set(small.queries)}",
             "equal",
             big.queries == small.queries,
         ),
@@ -245,15 +238,15 @@ def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[s
         "times them: execution and the rows' transfer), decoding the rows and building the snapshot the rest",
         f"`rules.evaluate`: {fmt_seconds(big.evaluates)}",
         f"`load` + `evaluate`: {fmt_seconds(big.totals)}",
-        f"findings on `{BIG.cluster}`: {_set(big.findings)} ("
+        f"findings on `{BIG.cluster}`: {fmt_set(big.findings)} ("
         + ", ".join(f"{sev} {big.by_severity[sev]}" for sev in rules.SEVERITIES if big.by_severity[sev])
         + ")",
-        f"SQL statements per load + evaluate: {_set(big.queries)} on `{BIG.cluster}` (load {_set(big.load_queries)}, "
-        f"evaluate {_set(big.evaluate_queries)}), {_set(small.queries)} on `{SMALL.cluster}` (load "
-        f"{_set(small.load_queries)}, evaluate {_set(small.evaluate_queries)}); they read, in order: "
-        + ", ".join(f"`{t}`" for t in big.tables),
+        f"SQL statements per load + evaluate: {fmt_set(big.queries)} on `{BIG.cluster}` "
+        f"(load {fmt_set(big.load_queries)}, evaluate {fmt_set(big.evaluate_queries)}), {fmt_set(small.queries)} "
+        f"on `{SMALL.cluster}` (load {fmt_set(small.load_queries)}, evaluate {fmt_set(small.evaluate_queries)}); "
+        "they read, in order: " + ", ".join(f"`{t}`" for t in big.tables),
         f"cluster `{SMALL.cluster}` (database `{SMALL.database}`, {SMALL.label}), {small.synced}: load + evaluate "
-        f"{fmt_seconds(small.totals)}, {_set(small.findings)} findings",
+        f"{fmt_seconds(small.totals)}, {fmt_set(small.findings)} findings",
     ]
 
     per_rule = [
@@ -292,15 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
 
     wall = time.perf_counter()
-    setup_django()
+    setup_django({"SEAMLINE_DB_NAME": APP_DB})
     stack = connect_stack()
     with psycopg.connect(**stack.conninfo, dbname="postgres", autocommit=True) as admin:
-        for shape in (BIG, SMALL):
-            state = "rebuilt on request" if args.rebuild else database_state(admin, shape)
-            if state != "ok":
-                print(f"building {shape.database} ({shape.label}; {state})")
-                print(f"  built in {build(stack.conninfo, admin, shape):.0f} s")
-        prepare_app(stack, admin)
+        prepare(stack, admin, rebuild=args.rebuild)
 
     from django import get_version
 
@@ -355,19 +343,13 @@ def main(argv: list[str] | None = None) -> int:
             "Where the time goes:",
             "",
             *time_parts,
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`). The "
-                "benchmark databases are those of `bench/catalog_sync.py`, built on the first run and kept; a cluster "
-                "with no synced database is synced first; `--rebuild` rebuilds them and syncs again."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`). The "
+            "benchmark databases are those of `bench/catalog_sync.py`, built on the first run and kept; a cluster "
+            "with no synced database is synced first; `--rebuild` rebuilds them and syncs again."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

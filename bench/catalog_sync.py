@@ -60,16 +60,17 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
     bullet,
+    connect_dev_stack,
     fmt_seconds,
+    fmt_set,
     machine,
-    machine_markdown,
     median,
     paragraph,
     pg_client,
     run_timed,
-    write_section,
+    setup_django,
+    write_report,
 )
 
 NAME = "catalog_sync"
@@ -233,14 +234,6 @@ class Stack:
     server_version: str = ""
     server_major: int = 0
     stat_statements: bool = False
-
-
-def setup_django() -> None:
-    os.environ["SEAMLINE_DB_NAME"] = APP_DB
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    import django
-
-    django.setup()
 
 
 def manage(stack: Stack, *args: str) -> Any:
@@ -457,15 +450,10 @@ def connect_stack() -> Stack:
 
     host, port = settings.PG_HOST, settings.PG_PORT
     conninfo = {"host": host, "port": port, "user": "postgres", "connect_timeout": 5}
-    try:
-        with psycopg.connect(**conninfo, dbname="postgres") as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-            major = conn.execute("SHOW server_version_num").fetchone()[0]
-            preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-    except psycopg.OperationalError as exc:
-        raise SystemExit(
-            f"PostgreSQL at {host}:{port} cannot be reached ({exc}); start the dev stack: make services"
-        ) from None
+    with connect_dev_stack(host, port) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        major = conn.execute("SHOW server_version_num").fetchone()[0]
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
     env = {**os.environ, "SEAMLINE_DB_NAME": APP_DB, "PYTHONUNBUFFERED": "1"}
     return Stack(host, port, conninfo, env, version, int(major) // 10000, "pg_stat_statements" in preload)
 
@@ -488,6 +476,16 @@ def prepare_app(stack: Stack, admin: psycopg.Connection) -> None:
         f.write(catalog_yaml(stack.host, stack.port))
         f.flush()
         manage(stack, "import_catalog", f.name)
+
+
+def prepare(stack: Stack, admin: psycopg.Connection, rebuild: bool) -> None:
+    """The benchmark databases, built when missing or stale (or on request), then Seamline's database for them."""
+    for shape in (BIG, SMALL):
+        state = "rebuilt on request" if rebuild else database_state(admin, shape)
+        if state != "ok":
+            print(f"building {shape.database} ({shape.label}; {state})")
+            print(f"  built in {build(stack.conninfo, admin, shape):.0f} s")
+    prepare_app(stack, admin)
 
 
 def drop(admin: psycopg.Connection) -> None:
@@ -580,7 +578,7 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         ("unchanged re-sync / pg_dump (medians)", f"{r / d:.2f}×", f"≤ {GOAL_RESYNC}×", r / d <= GOAL_RESYNC),
         (
             "statements sent to the monitored server, big vs small database",
-            f"{_set(big)} vs {_set(small)}",
+            f"{fmt_set(big)} vs {fmt_set(small)}",
             "equal",
             same,
         ),
@@ -598,13 +596,13 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         + (f"it reported changes: {res.resync_changes}" if res.resync_changes else "it reported no change"),
         f"start-up of a `manage.py` command (Django set-up and system checks, timed as `manage.py check`): "
         f"{fmt_seconds(res.startups)}, i.e. {startup / d:.2f}× pg_dump before any work",
-        f"statements sent to the monitored server per sync (the sync's own count): {_set(big)} for the big database, "
-        f"{_set(small)} for the small one ({SMALL.label})",
+        f"statements sent to the monitored server per sync (the sync's own count): {fmt_set(big)} for the big "
+        f"database, {fmt_set(small)} for the small one ({SMALL.label})",
     ]
     if res.server_statements:
         figures.append(
             "statements reaching the synced database per sync (pg_stat_statements, BEGIN and COMMIT included): "
-            f"{_set(res.server_statements['big'])} big, {_set(res.server_statements['small'])} small"
+            f"{fmt_set(res.server_statements['big'])} big, {fmt_set(res.server_statements['small'])} small"
         )
     first_b, resync_b = median_breakdown(res.first_breakdowns), median_breakdown(res.resync_breakdowns)
     floor = startup + first_b.phases["stage"]
@@ -613,10 +611,6 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
         f" s in process): {floor:.2f} s together, {floor / d:.2f}× pg_dump"
     )
     return table, figures, breakdown_table(first_b, resync_b), all(ok for *_, ok in goals)
-
-
-def _set(values: set[int]) -> str:
-    return " / ".join(str(v) for v in sorted(values))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -630,18 +624,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    setup_django()
+    setup_django({"SEAMLINE_DB_NAME": APP_DB})
     stack = connect_stack()
     with psycopg.connect(**stack.conninfo, dbname="postgres", autocommit=True) as admin:
         if args.drop:
             drop(admin)
             return 0
-        for shape in (BIG, SMALL):
-            state = "rebuilt on request" if args.rebuild else database_state(admin, shape)
-            if state != "ok":
-                print(f"building {shape.database} ({shape.label}; {state})")
-                print(f"  built in {build(stack.conninfo, admin, shape):.0f} s")
-        prepare_app(stack, admin)
+        prepare(stack, admin, rebuild=args.rebuild)
 
     pg_dump = pg_client("pg_dump", stack.server_major)
     from django import get_version
@@ -689,19 +678,13 @@ def main(argv: list[str] | None = None) -> int:
             "Where the time goes, in process (`catalog.sync.sync_cluster` with its parts timed; medians, seconds):",
             "",
             *breakdown,
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                "Reproduce: `make bench`, or `.venv/bin/python bench/catalog_sync.py [--runs N] [--profile]` with the "
-                "dev stack running (`make services`). The benchmark databases are built on the first run and kept; "
-                "`--rebuild` rebuilds them, `--drop` removes them (with the benchmark's Seamline database and roles)."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            "Reproduce: `make bench`, or `.venv/bin/python bench/catalog_sync.py [--runs N] [--profile]` with the "
+            "dev stack running (`make services`). The benchmark databases are built on the first run and kept; "
+            "`--rebuild` rebuilds them, `--drop` removes them (with the benchmark's Seamline database and roles)."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

@@ -78,17 +78,21 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
+    Processes,
     bullet,
+    connect_dev_stack,
+    exit_on_sigterm,
     machine,
-    machine_markdown,
+    machine_ticks,
     median,
     paragraph,
+    percentile,
     pg_client,
     run_timed,
-    write_section,
+    setup_django,
+    write_report,
 )
-from bench.pools import Instance, free_port, percentile  # noqa: E402
+from bench.pools import Instance, free_port  # noqa: E402
 
 NAME = "fleet"
 PY = sys.executable
@@ -191,71 +195,8 @@ def pss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
 def postmaster_pid(data_directory: str | Path) -> int:
     return int(Path(data_directory, "postmaster.pid").read_text().split()[0])
-
-
-class Procs:
-    """Celery worker and beat, each in a process group of its own, logging to a folder."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        self.logs, self.env = logs, env
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *cmd: str) -> int:
-        with (self.logs / f"{name}.log").open("wb") as out:
-            self.procs[name] = subprocess.Popen(
-                list(cmd), cwd=ROOT, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        (BASE / f"{name}.pid").write_text(str(self.procs[name].pid))  # for --drop, should this run be killed
-        return self.procs[name].pid
-
-    def pid(self, name: str) -> int:
-        return self.procs[name].pid
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited (status {proc.returncode}):\n{self.tail(name)}")
-
-    def tail(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop(self, name: str) -> None:
-        """TERM to the main process only (warm shutdown, as the systemd units' KillMode=mixed), KILL to the group
-        after 10 s (what it was doing is measured already)."""
-        proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # pool processes left behind, if any
-        proc.wait()
-        (BASE / f"{name}.pid").unlink(missing_ok=True)
-
-    @staticmethod
-    def stop_leftovers() -> None:
-        """The worker and beat of a killed run: their process groups, by the pids it wrote, if they still are."""
-        for pidfile in BASE.glob("*.pid"):
-            with contextlib.suppress(OSError, ValueError):
-                pid = int(pidfile.read_text())
-                if b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    os.killpg(pid, signal.SIGKILL)
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
 
 
 # --- the monitored side ----------------------------------------------------------------------------------------
@@ -599,7 +540,7 @@ class Fixture:
     app: AppInstance
     redis: Redis
     monitored: dict[str, Monitored]
-    procs: Procs
+    procs: Processes
     nodes: list[tuple[int, str, str]]
     queue: str
 
@@ -1287,7 +1228,7 @@ def fmt_runs(values: list[float]) -> str:
 
 
 def drop(dev: Monitored, bindir: Path) -> None:
-    Procs.stop_leftovers()
+    Processes.stop_leftovers(BASE, b"celery")  # the worker and beat, by the pid files they left in BASE
     Redis.stop_leftover()
     for name in ("monitored", "app"):
         Instance(bindir, BASE / name).remove()
@@ -1310,20 +1251,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.clusters * 3 < 100 or args.seconds < 10 or args.saturate_seconds < 5 or min(args.workers) < 1:
         parser.error("at least 34 clusters (100 nodes), --seconds 10, --saturate-seconds 5 and 1 worker process")
 
-    # SIGTERM ends the run like Ctrl-C, through the finally blocks that stop what it started; and Ctrl-C does so even
-    # when the shell that started it in the background left SIGINT ignored
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
+    # and Ctrl-C does so even when the shell that started it in the background left SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
     host = os.environ.get("SEAMLINE_PG_HOST", "127.0.0.1")
     dev_primary = Monitored("dev primary", int(os.environ.get("SEAMLINE_PG_PORT", "54329")))
     dev_replica = Monitored("dev replica", int(os.environ.get("SEAMLINE_REPLICA_PORT", "54330")))
     if host != "127.0.0.1":
         raise SystemExit("the fleet benchmark measures the dev stack's servers on this machine (127.0.0.1)")
-    try:
-        with dev_primary.connect("postgres") as conn:
-            major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-    except psycopg.OperationalError as exc:
-        raise SystemExit(f"the dev primary cannot be reached ({exc}); start the dev stack: make services") from None
+    with connect_dev_stack(host, dev_primary.port) as conn:
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     bindir = pg_client("initdb", major).parent
     if args.drop:
         drop(dev_primary, bindir)
@@ -1342,7 +1279,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     redis_server = Redis()
     sessions = Sessions()
-    procs: Procs | None = None
+    procs: Processes | None = None
     try:
         Redis.stop_leftover()
         BASE.mkdir(mode=0o755, exist_ok=True)
@@ -1360,11 +1297,7 @@ def main(argv: list[str] | None = None) -> int:
             f"127.0.0.1:{redis_server.port}"
         )
         env = bench_env(app, redis_server.url)
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-        import django
-
-        django.setup()
+        setup_django(env)
         from django.conf import settings
 
         migrated = run_timed([PY, "manage.py", "migrate", "--noinput", "-v0"], env={**os.environ, **env})
@@ -1374,7 +1307,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{len(nodes)} nodes registered, {len(sessions.conns)} client sessions held")
         logs = BASE / "logs"  # the worker's and beat's, removed with the rest
         logs.mkdir()
-        procs = Procs(logs, env)
+        # a warm shutdown, as the systemd units' KillMode=mixed: TERM to the main process only, KILL to the group
+        # after 10 s (what it was doing is measured already); pid files in BASE for --drop, should this run be killed
+        procs = Processes(logs, env, kill_mode="mixed", grace=10, pids=BASE)
         fx = Fixture(
             app, redis_server, {n.label: n for n in (throwaway, dev_primary, dev_replica)}, procs, nodes,
             settings.SAMPLING_QUEUE,
@@ -1462,20 +1397,14 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "",
             *[bullet(line) for line in answer],
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                "Reproduce: `make bench`, or `.venv/bin/python bench/fleet.py [--clusters N] [--seconds N] "
-                "[--saturate-seconds N] [--workers 1,2,4]` with the dev stack running (`make services`). It starts "
-                f"and removes its own instances and Redis (in `{BASE}`) and, on the dev stack, a role "
-                f"(`{MONITOR_ROLE}`) and a database (`{METER_DB}`); `--drop` removes what a killed run left behind."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            "Reproduce: `make bench`, or `.venv/bin/python bench/fleet.py [--clusters N] [--seconds N] "
+            "[--saturate-seconds N] [--workers 1,2,4]` with the dev stack running (`make services`). It starts "
+            f"and removes its own instances and Redis (in `{BASE}`) and, on the dev stack, a role "
+            f"(`{MONITOR_ROLE}`) and a database (`{METER_DB}`); `--drop` removes what a killed run left behind."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

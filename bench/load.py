@@ -53,8 +53,6 @@ import io
 import logging
 import os
 import pstats
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -72,16 +70,20 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
+    Processes,
     bullet,
+    connect_dev_stack,
+    exit_on_sigterm,
     machine,
-    machine_markdown,
+    machine_ticks,
     paragraph,
+    percentile,
     pg_client,
     run_timed,
-    write_section,
+    setup_django,
+    write_report,
 )
-from bench.pools import Instance, Processes, percentile, start_stack, wait_for_sample  # noqa: E402
+from bench.pools import Instance, start_stack, wait_for_sample  # noqa: E402
 
 NAME = "load"
 PY = sys.executable
@@ -120,25 +122,6 @@ def flush_redis() -> None:
     import redis
 
     redis.Redis.from_url(redis_url()).flushdb()
-
-
-class Stack(Processes):
-    """bench.pools.Processes, with this benchmark's environment instead of that one's."""
-
-    def __init__(self, logs: Path, env: dict[str, str]) -> None:
-        super().__init__(logs)
-        self.env = env
-
-    def start(self, name: str, *cmd: str) -> None:
-        with (self.logs / f"{name}.log").open("wb") as log:
-            self.procs[name] = subprocess.Popen(
-                list(cmd),
-                cwd=ROOT,
-                env={**os.environ, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
 
 # --- Seamline's side -------------------------------------------------------------------------------------------
@@ -342,13 +325,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
 class ConnectionWatch:
     """Connections to Seamline's database (from every process: web server, worker, beat, this one), counted from
     another session: when the watch starts, at their peak (every 0.5 s) and when asked."""
@@ -389,7 +365,7 @@ def run_viewers(
     from dashboard.models import NodeSample
 
     port = int(base.rsplit(":", 1)[1])
-    web_pid = procs.procs["web"].pid
+    web_pid = procs.pid("web")
     start = time.monotonic() + 0.2  # every thread started before the first request
     stop_at = start + run.seconds
     threads = [
@@ -496,7 +472,7 @@ def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], t
     if REFRESH_SECONDS != POLL_SECONDS:
         raise SystemExit(f"the pages poll every {REFRESH_SECONDS} s now, not {POLL_SECONDS:.0f}: update bench/load.py")
     res = Results()
-    procs = Stack(tmp, env)
+    procs = Processes(tmp, env)  # TERM to each one's process group when they stop, as bench/pools.py
     try:
         cluster, res.audit_seconds, res.audit_summary = prepare_app(instance, env)
         res.interval = cluster.sample_interval
@@ -528,7 +504,7 @@ def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], t
             page = next(p for p in pages if p.label == label)
             res.profile = profile_page(users[0], page, partial)  # an Operator: full query texts, the heavier path
     finally:
-        procs.stop()
+        procs.stop_all()
     return res
 
 
@@ -613,17 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds < 10 or args.viewers < 1:
         parser.error("--seconds must be at least 10 and --viewers at least 1")
 
-    # SIGTERM ends the run like Ctrl-C: through the finally blocks that stop what it started
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
     host = os.environ.get("SEAMLINE_PG_HOST", "127.0.0.1")
     port = int(os.environ.get("SEAMLINE_PG_PORT", "54329"))
-    try:
-        with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", connect_timeout=5) as conn:
-            dev_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-            major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at {host}:{port} cannot be reached ({exc}); start the dev stack: make services"
-        raise SystemExit(message) from None
+    with connect_dev_stack(host, port) as conn:
+        dev_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     instance = Instance(pg_client("initdb", major).parent, INSTANCE_DIR)
     if args.drop:
         instance.remove()
@@ -644,11 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(**instance.conninfo, user="postgres", dbname="postgres") as conn:
             instance.version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
         env = bench_env(instance.port)
-        os.environ.update(env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-        import django
-
-        django.setup()
+        setup_django(env)
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
             res = measure(args, instance, env, Path(tmp))
     finally:
@@ -733,19 +700,13 @@ def main(argv: list[str] | None = None) -> int:
             *sat_table,
             "",
             *[bullet(line) for line in figures],
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`; `make run` "
-                f"may run beside it). It starts and removes its own instance for Seamline's tables (in "
-                f"`{INSTANCE_DIR}`); `--drop` removes one a killed run left behind."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`; `make run` "
+            f"may run beside it). It starts and removes its own instance for Seamline's tables (in "
+            f"`{INSTANCE_DIR}`); `--drop` removes one a killed run left behind."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 

@@ -52,7 +52,6 @@ import os
 import pstats
 import pwd
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -80,15 +79,18 @@ import psycopg  # noqa: E402
 import yaml  # noqa: E402
 
 from bench._common import (  # noqa: E402
-    BENCHMARKS_MD,
+    Processes,
     bullet,
+    connect_dev_stack,
+    exit_on_sigterm,
+    fmt_ms,
     machine,
-    machine_markdown,
     median,
     paragraph,
     pg_client,
     run_timed,
-    write_section,
+    setup_django,
+    write_report,
 )
 
 NAME = "pools"
@@ -148,24 +150,6 @@ def bench_env() -> dict[str, str]:
         "SEAMLINE_SECRET_KEY": SECRET_KEY,  # the same everywhere: a session made here is valid for the web server
         "PYTHONUNBUFFERED": "1",
     }
-
-
-def setup_django() -> None:
-    os.environ.update(bench_env())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    import django
-
-    django.setup()
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0-100)."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
-def fmt_ms(values: list[float]) -> str:
-    return f"{median(values):.1f} ms (p95 {percentile(values, 95):.1f} ms)"
 
 
 # --- the monitored side: a throwaway instance ------------------------------------------------------------------
@@ -359,45 +343,6 @@ def flush_redis() -> None:
     import redis
 
     redis.Redis.from_url(redis_url()).flushdb()
-
-
-class Processes:
-    """Celery worker, beat and the web server, each in a process group of its own, logging to a temporary folder."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *cmd: str) -> None:
-        with (self.logs / f"{name}.log").open("wb") as log:
-            self.procs[name] = subprocess.Popen(
-                list(cmd),
-                cwd=ROOT,
-                env={**os.environ, **bench_env()},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited (status {proc.returncode}):\n{self.tail(name)}")
-
-    def tail(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
 
 
 def start_stack(procs: Processes, tmp: Path) -> str:
@@ -817,7 +762,7 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
     from dashboard.sampling import PRIMARY
 
     res = Results()
-    fleet, procs = Fleet(), Processes(tmp)
+    fleet, procs = Fleet(), Processes(tmp, bench_env())  # TERM to each one's process group when they stop
     try:
         instance.create()
         prepare_monitored(instance)
@@ -849,7 +794,7 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
                 f"statements reached the monitored server in {win.samples} samples; {win.requests} requests, "
                 f"{len(win.failed)} failed"
             )
-        procs.stop()
+        procs.stop_all()
 
         # the pages are timed against a snapshot whose offender lists are filled: sessions older than the thresholds
         threshold = max(cluster.idle_in_transaction_threshold, cluster.long_query_threshold)
@@ -872,7 +817,7 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
             res.profile = profile_page(client, chosen[0])
     finally:
         fleet.close()
-        procs.stop()
+        procs.stop_all()
         if instance.created:
             instance.remove()
         flush_redis()
@@ -1003,20 +948,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds < 10 or args.requests < 20:
         parser.error("--seconds must be at least 10 and --requests at least 20")
 
-    # SIGTERM ends the run like Ctrl-C: through the finally blocks that stop what it started
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    setup_django()
+    exit_on_sigterm()
+    setup_django(bench_env())
     from django.conf import settings
 
-    conninfo = {"host": settings.PG_HOST, "port": settings.PG_PORT, "user": "postgres", "connect_timeout": 5}
-    try:
-        admin = psycopg.connect(**conninfo, dbname="postgres", autocommit=True)
-    except psycopg.OperationalError as exc:
-        where = f"{settings.PG_HOST}:{settings.PG_PORT}"
-        raise SystemExit(
-            f"PostgreSQL at {where} cannot be reached ({exc}); start the dev stack: make services"
-        ) from None
-    with admin:
+    with connect_dev_stack(settings.PG_HOST, settings.PG_PORT, autocommit=True) as admin:
         major = int(admin.execute("SHOW server_version_num").fetchone()[0]) // 10000
         bindir = pg_client("initdb", major).parent
         if args.drop:
@@ -1080,20 +1016,14 @@ def main(argv: list[str] | None = None) -> int:
             "Where a page's time goes, in process (medians of 50 requests; Redis is the snapshot reads):",
             "",
             *breakdown,
-            "",
-            "Machine:",
-            "",
-            machine_markdown(info),
-            "",
-            paragraph(
-                "Reproduce: `make bench`, or `.venv/bin/python bench/pools.py [--seconds N] [--requests N] "
-                "[--profile]` with the dev stack running (`make services`; `make run` may run beside it). It starts "
-                "and removes its own monitored instance; `--drop` removes its Seamline database "
-                f"(`{APP_DB}`) and anything a killed run left behind."
-            ),
         ]
-        write_section(NAME, "\n".join(body))
-        print(f"wrote the {NAME} section of {BENCHMARKS_MD.relative_to(ROOT)}")
+        reproduce = (
+            "Reproduce: `make bench`, or `.venv/bin/python bench/pools.py [--seconds N] [--requests N] "
+            "[--profile]` with the dev stack running (`make services`; `make run` may run beside it). It starts "
+            "and removes its own monitored instance; `--drop` removes its Seamline database "
+            f"(`{APP_DB}`) and anything a killed run left behind."
+        )
+        write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1
 
 
