@@ -7,6 +7,7 @@ A helper module, not a benchmark: running it does nothing.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -377,3 +378,15 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_MD, first: bool 
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def argument_parser(doc: str, *, profile: str = "", drop: str = "") -> argparse.ArgumentParser:
+    """A benchmark's command line: its docstring's first paragraph as the description, ``--no-docs`` always, and
+    ``--profile`` and ``--drop`` with their help when the benchmark has them; the caller adds its own options."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if profile:
+        parser.add_argument("--profile", action="store_true", help=profile)
+    if drop:
+        parser.add_argument("--drop", action="store_true", help=drop)
+    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    return parser

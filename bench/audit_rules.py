@@ -31,7 +31,6 @@ report is printed and written to this benchmark's own section of docs/benchmarks
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import pstats
@@ -51,6 +50,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    argument_parser,
     bullet,
     fmt_seconds,
     fmt_set,
@@ -208,6 +208,7 @@ def profiled(shape: Shape) -> str:
 def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[str], list[str], bool]:
     """Goals' table, figures, findings per rule, where the time goes (markdown lines); whether every goal holds."""
     from catalog import rules
+    from catalog.models import Severity
 
     total = median(big.totals)
     goals = [
@@ -239,7 +240,7 @@ def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[s
         f"`rules.evaluate`: {fmt_seconds(big.evaluates)}",
         f"`load` + `evaluate`: {fmt_seconds(big.totals)}",
         f"findings on `{BIG.cluster}`: {fmt_set(big.findings)} ("
-        + ", ".join(f"{sev} {big.by_severity[sev]}" for sev in rules.SEVERITIES if big.by_severity[sev])
+        + ", ".join(f"{sev} {big.by_severity[sev]}" for sev in Severity.values if big.by_severity[sev])
         + ")",
         f"SQL statements per load + evaluate: {fmt_set(big.queries)} on `{BIG.cluster}` "
         f"(load {fmt_set(big.load_queries)}, evaluate {fmt_set(big.evaluate_queries)}), {fmt_set(small.queries)} "
@@ -275,11 +276,9 @@ def report(big: Measured, small: Measured) -> tuple[list[str], list[str], list[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__, profile="also print cProfile's top functions of one evaluate")
     parser.add_argument("--runs", type=int, default=5, help="timed runs after a warm-up (default 5)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark databases and sync them again")
-    parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions of one evaluate")
-    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")

@@ -35,7 +35,6 @@ or ``... --drop``. The report is printed and written to this benchmark's own sec
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import json
@@ -60,6 +59,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    argument_parser,
     bullet,
     connect_dev_stack,
     fmt_seconds,
@@ -614,12 +614,13 @@ def report(res: Results) -> tuple[list[str], list[str], list[str], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(
+        __doc__,
+        profile="also print cProfile's top functions of a sync",
+        drop="remove the benchmark's databases and roles, and exit",
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each command (default 3)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark databases first")
-    parser.add_argument("--drop", action="store_true", help="remove the benchmark's databases and roles, and exit")
-    parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions of a sync")
-    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")

@@ -79,6 +79,7 @@ import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
     Processes,
+    argument_parser,
     bullet,
     connect_dev_stack,
     exit_on_sigterm,
@@ -392,7 +393,7 @@ def register(clusters: int, primaries: list[Monitored], replica: Monitored) -> l
     from django_celery_beat.models import PeriodicTask
 
     from catalog.models import Cluster, Service
-    from dashboard.sampling import PRIMARY
+    from dashboard.nodes import PRIMARY
 
     for name, application in SERVICES.items():
         Service.objects.create(name=name, team="bench", application_names=[application], pool_size=20)
@@ -764,7 +765,8 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
     from django.test import override_settings
 
     from catalog.models import Cluster, Replica
-    from dashboard import sampling, tasks
+    from dashboard import dispatch, tasks
+    from dashboard.nodes import nodes_of
 
     missing = FLEET_CLUSTERS - Cluster.objects.count()
     if missing > 0:
@@ -793,7 +795,7 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
         n = fn()
         return time.perf_counter() - start, n
 
-    res = Dispatch(nodes=sum(len(sampling.nodes_of(c)) for c in clusters()))
+    res = Dispatch(nodes=sum(len(nodes_of(c)) for c in clusters()))
     with override_settings(SAMPLING_QUEUE=VOID_QUEUE):  # dashboard.celery.route_task reads it at each send
         for run in range(runs + 1):  # the first, untimed, opens the connections
             release_claims()
@@ -809,8 +811,8 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
             if queued != res.nodes or client.llen(VOID_QUEUE) != res.nodes:
                 raise SystemExit(f"{queued} samples queued for {res.nodes} nodes: one lost or sent twice")
             release_claims()
-            claims, _ = timed(lambda: sampling.dispatch_due(lambda *_: None))
-            catalog, _ = timed(lambda: sum(len(sampling.nodes_of(c)) for c in clusters()))
+            claims, _ = timed(lambda: dispatch.dispatch_due(lambda *_: None))
+            catalog, _ = timed(lambda: sum(len(nodes_of(c)) for c in clusters()))
             if run:
                 res.all_due.append(seconds)
                 res.none_due.append(held)
@@ -1237,15 +1239,13 @@ def drop(dev: Monitored, bindir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__, drop="remove what a killed run left behind, and exit")
     parser.add_argument("--clusters", type=int, default=40, help="clusters of 3 nodes (default 40: 120 nodes)")
     parser.add_argument("--seconds", type=float, default=40, help=f"each window at {INTERVAL} s (default 40)")
     parser.add_argument(
         "--saturate-seconds", type=float, default=20, help=f"each window at {SATURATING_INTERVAL} s (default 20)"
     )
     parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
-    parser.add_argument("--drop", action="store_true", help="remove what a killed run left behind, and exit")
-    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     args.workers = [int(n) for n in args.workers.split(",")]
     if args.clusters * 3 < 100 or args.seconds < 10 or args.saturate_seconds < 5 or min(args.workers) < 1:

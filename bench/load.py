@@ -71,6 +71,7 @@ import psycopg  # noqa: E402
 
 from bench._common import (  # noqa: E402
     Processes,
+    argument_parser,
     bullet,
     connect_dev_stack,
     exit_on_sigterm,
@@ -93,7 +94,7 @@ INSTANCE_DIR = Path("/tmp/seamline-bench-load")
 CLUSTER = "demo"
 SECRET_KEY = "seamline-bench-load-not-a-secret"
 GOAL_P99_MS = 300.0
-POLL_SECONDS = 5.0  # dashboard.pools_views.REFRESH_SECONDS, checked below
+POLL_SECONDS = 5.0  # dashboard.snapshots.REFRESH_SECONDS, checked below
 PARTIALS_PER_VISIT = 2  # a visit: the whole page, then its partial polled twice (15 s on the page)
 WARM_UP_ROUNDS = 5
 REQUEST_TIMEOUT = 10.0  # seconds; a request not answered by then is an error
@@ -181,7 +182,7 @@ def session_cookie(user: Any) -> str:
 def wait_for_nodes(cluster: Any, procs: Processes, samples: int = 3) -> dict[str, dict[str, Any]]:
     """Let the worker and beat sample for a while: ``samples`` samples of the primary, and one of every replica."""
     from dashboard import snapshots
-    from dashboard.sampling import nodes_of
+    from dashboard.nodes import nodes_of
 
     snap = wait_for_sample(cluster, None, procs)
     for _ in range(samples - 1):
@@ -466,8 +467,8 @@ class Results:
 
 def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], tmp: Path) -> Results:
     from dashboard import snapshots
-    from dashboard.pools_views import REFRESH_SECONDS
-    from dashboard.sampling import nodes_of
+    from dashboard.nodes import nodes_of
+    from dashboard.snapshots import REFRESH_SECONDS
 
     if REFRESH_SECONDS != POLL_SECONDS:
         raise SystemExit(f"the pages poll every {REFRESH_SECONDS} s now, not {POLL_SECONDS:.0f}: update bench/load.py")
@@ -579,12 +580,13 @@ def sessions_line(res: Results) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(
+        __doc__,
+        profile="print cProfile's top functions of the slowest page",
+        drop="remove what a killed run left behind, and exit",
+    )
     parser.add_argument("--seconds", type=float, default=60, help="length of each run (default 60)")
     parser.add_argument("--viewers", type=int, default=50, help="concurrent viewers (default 50)")
-    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions of the slowest page")
-    parser.add_argument("--drop", action="store_true", help="remove what a killed run left behind, and exit")
-    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.seconds < 10 or args.viewers < 1:
         parser.error("--seconds must be at least 10 and --viewers at least 1")

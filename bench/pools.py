@@ -80,6 +80,7 @@ import yaml  # noqa: E402
 
 from bench._common import (  # noqa: E402
     Processes,
+    argument_parser,
     bullet,
     connect_dev_stack,
     exit_on_sigterm,
@@ -379,7 +380,7 @@ def start_stack(procs: Processes, tmp: Path) -> str:
 def wait_for_sample(cluster: Any, after: str | None, procs: Processes | None, timeout: float = 60) -> dict[str, Any]:
     """The node's next snapshot: the first one whose sampled_at differs from ``after``."""
     from dashboard import snapshots
-    from dashboard.sampling import PRIMARY
+    from dashboard.nodes import PRIMARY
 
     deadline = time.monotonic() + timeout
     while True:
@@ -508,8 +509,8 @@ def run_window(
     """``viewers`` polling for ``seconds``, started half a sampling interval after a sample landed."""
     from dashboard import snapshots
     from dashboard.models import NodeSample
-    from dashboard.pools_views import REFRESH_SECONDS
-    from dashboard.sampling import PRIMARY
+    from dashboard.nodes import PRIMARY
+    from dashboard.snapshots import REFRESH_SECONDS
 
     win = Window(viewers, seconds)
     last = snapshots.read(cluster.pk, PRIMARY)
@@ -610,7 +611,7 @@ class PageParts:
 
 
 def listed(snapshot: dict[str, Any]) -> int:
-    from dashboard.sampling import SESSION_LISTS
+    from dashboard.summary import SESSION_LISTS
 
     return sum(len(snapshot[part]) for part in SESSION_LISTS)
 
@@ -681,8 +682,9 @@ SAMPLER_PARTS = ("connect (and BEGIN)", "settings SQL", "sessions SQL", "summari
 
 def time_sampler(cluster: Any, samples: int = 20) -> dict[str, list[float]]:
     """``sampling.sample_node`` in process, timed by part (ms); one untimed warm-up."""
-    from dashboard import activity, sampling, snapshots
-    from dashboard.sampling import PRIMARY
+    from dashboard import sampling, snapshots
+    from dashboard.nodes import PRIMARY
+    from dashboard.readers import activity
 
     parts: dict[str, list[float]] = {k: [] for k in ("total", *SAMPLER_PARTS)}
     current: Counter[str] = Counter()
@@ -759,7 +761,7 @@ def measure(args: argparse.Namespace, admin: psycopg.Connection, instance: Insta
     from django.test import Client
 
     from dashboard import sampling
-    from dashboard.sampling import PRIMARY
+    from dashboard.nodes import PRIMARY
 
     res = Results()
     fleet, procs = Fleet(), Processes(tmp, bench_env())  # TERM to each one's process group when they stop
@@ -938,12 +940,13 @@ def per_sample(stats: Statements) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(
+        __doc__,
+        profile="also print cProfile's top functions of a partial",
+        drop="remove what the benchmark created, and exit",
+    )
     parser.add_argument("--seconds", type=float, default=60, help="length of each polling window (default 60)")
     parser.add_argument("--requests", type=int, default=300, help="timed requests of each page (default 300)")
-    parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions of a partial")
-    parser.add_argument("--drop", action="store_true", help="remove what the benchmark created, and exit")
-    parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.seconds < 10 or args.requests < 20:
         parser.error("--seconds must be at least 10 and --requests at least 20")
