@@ -81,7 +81,7 @@ def sync_cluster(
     summary = SyncSummary(cluster=cluster.name)
     password = password_for(cluster)
     with connect(cluster.dsn, password, target=cluster.name) as conn:
-        settings = server.cluster_settings(conn)
+        server_settings = server.cluster_settings(conn)
         present = server.list_databases(conn)
         summary.statements_sent += conn.statements_sent
     wanted = databases or cluster.databases or present
@@ -109,11 +109,11 @@ def sync_cluster(
             for model_label, n in deleted.items():
                 summary.deleted[LABELS.get(model_label, model_label)] += n
         Cluster.objects.filter(pk=cluster.pk).update(
-            server_version=settings.server_version,
-            max_connections=settings.max_connections,
-            superuser_reserved_connections=settings.superuser_reserved_connections,
-            monitor_role=settings.current_user,
-            monitor_role_is_superuser=settings.current_user_is_superuser,
+            server_version=server_settings.server_version,
+            max_connections=server_settings.max_connections,
+            superuser_reserved_connections=server_settings.superuser_reserved_connections,
+            monitor_role=server_settings.current_user,
+            monitor_role_is_superuser=server_settings.current_user_is_superuser,
             synced_at=timezone.now(),
         )
         assign_owners([cluster.pk])
@@ -154,6 +154,8 @@ def stage_database(
                 fingerprint = server.catalog_fingerprint(conn)
                 if fingerprint == known_fingerprint:
                     return None
+            # a table per section, its columns the section's row's fields (COPY's text format carries every value
+            # exactly: names with quotes, spaces, tabs, newlines, backslashes or any unicode, arrays, NULLs)
             with connection.cursor() as cursor:
                 cursor.execute(
                     "; ".join(

@@ -11,6 +11,8 @@ mid-run look like one that had succeeded, so the message was acknowledged instea
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from celery import shared_task
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -33,10 +35,7 @@ def sync_task(run_id: int) -> str:
 @shared_task
 def sync_all_clusters() -> int:
     """Beat's periodic entry: queue a sync of every cluster (one already under way is left to finish)."""
-    clusters = list(Cluster.objects.all())
-    for cluster in clusters:
-        start_sync(cluster, requested_by="schedule")
-    return len(clusters)
+    return _every_cluster(lambda cluster: start_sync(cluster, requested_by="schedule"))
 
 
 @shared_task(soft_time_limit=settings.AUDIT_SOFT_TIME_LIMIT, time_limit=settings.AUDIT_TIME_LIMIT, **AT_LEAST_ONCE)
@@ -47,7 +46,11 @@ def audit_task(run_id: int) -> str:
 @shared_task
 def audit_all_clusters() -> int:
     """Beat's daily entry: an audit of every cluster (one already under way is joined, not doubled)."""
+    return _every_cluster(lambda cluster: start_audit(cluster, trigger=AuditRun.Trigger.SCHEDULED))
+
+
+def _every_cluster(start: Callable[[Cluster], object]) -> int:
     clusters = list(Cluster.objects.all())
     for cluster in clusters:
-        start_audit(cluster, trigger=AuditRun.Trigger.SCHEDULED)
+        start(cluster)
     return len(clusters)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import cached_property
@@ -60,6 +60,12 @@ class Statement[R]:
     def columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self.row))  # type: ignore[arg-type]
 
+    @cached_property
+    def _arrays(self) -> tuple[int, ...]:
+        """The positions of array fields: they come back as lists, and the rows (frozen: hashable, comparable) hold
+        tuples."""
+        return tuple(i for i, name in enumerate(self.columns) if _is_tuple(self._hints[name]))
+
     def columns_sql(self) -> str:
         """Column definitions for a table holding these rows: ``name text, size bigint, columns text[], ...``."""
         return ", ".join(f"{name} {_pg_type(self._hints[name])}" for name in self.columns)
@@ -68,9 +74,7 @@ class Statement[R]:
         got = tuple(c.name for c in cursor.description or ())
         if got != self.columns:
             raise ColumnMismatch(f"{self.row.__name__}: the statement returns {got}, the row has {self.columns}")
-        # arrays come back as lists; the rows are frozen (hashable, comparable), so their array fields are tuples
-        arrays = [i for i, name in enumerate(self.columns) if _is_tuple(self._hints[name])]
-        make: Callable[..., R] = self.row
+        arrays, make = self._arrays, self.row
         if not arrays:
             return lambda values: make(*values)
 
