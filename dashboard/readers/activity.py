@@ -62,7 +62,8 @@ class Session:
 
 # Client backends only: autovacuum, WAL senders and background workers use no pool. The sampler's own session is
 # left out. pg_blocking_pids() takes the lock manager's partition locks, so it runs only for sessions that wait on a
-# lock. The ages are epoch seconds of server-side intervals.
+# lock. The ages are epoch seconds of server-side intervals, against clock_timestamp(): pg_stat_activity is read as
+# of its first use in the transaction, after its start (now()), so a query begun in between would look negative.
 SESSIONS = Statement(
     """
 SELECT
@@ -75,9 +76,9 @@ SELECT
     a.state AS state,
     a.wait_event_type AS wait_event_type,
     a.wait_event AS wait_event,
-    extract(epoch FROM now() - a.xact_start)::float8 AS xact_seconds,
-    extract(epoch FROM now() - a.query_start)::float8 AS query_seconds,
-    extract(epoch FROM now() - a.state_change)::float8 AS state_seconds,
+    extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS xact_seconds,
+    extract(epoch FROM clock_timestamp() - a.query_start)::float8 AS query_seconds,
+    extract(epoch FROM clock_timestamp() - a.state_change)::float8 AS state_seconds,
     coalesce(a.query, '') AS query,
     CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END AS blocked_by
 FROM pg_stat_activity a

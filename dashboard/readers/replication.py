@@ -86,15 +86,19 @@ class StandbySide:
 # On a standby. The replay delay must not lie when the primary is idle: a standby that has replayed all it received
 # is 0 s behind only while its WAL receiver streams and has heard from the primary lately (the primary sends a
 # keepalive every wal_sender_timeout / 2 at the latest); otherwise it is as far behind as its last message.
+# Ages are taken against clock_timestamp() read after the receiver's figures, not now(): now() is the transaction's
+# start, earlier than a message the receiver got since, and the age would come out negative.
 STANDBY = Statement(
     """
 WITH w AS (
-    SELECT status, sender_host, sender_port, slot_name, last_msg_receipt_time, latest_end_lsn,
-           substring(conninfo FROM 'application_name=([^ ]+)') AS application_name
+    SELECT status, sender_host, sender_port, slot_name, latest_end_lsn,
+           substring(conninfo FROM 'application_name=([^ ]+)') AS application_name,
+           clock_timestamp() - last_msg_receipt_time AS since_message
     FROM pg_stat_wal_receiver
 ), pos AS (
     SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::bigint AS received,
-           pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replayed
+           pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replayed,
+           clock_timestamp() - pg_last_xact_replay_timestamp() AS since_replayed
 )
 SELECT
     (SELECT status FROM w) AS receiver_status,
@@ -102,18 +106,18 @@ SELECT
     (SELECT sender_port FROM w) AS sender_port,
     (SELECT slot_name FROM w) AS slot_name,
     (SELECT application_name FROM w) AS application_name,
-    extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8 AS last_message_seconds,
+    extract(epoch FROM (SELECT since_message FROM w))::float8 AS last_message_seconds,
     pos.received AS received_lsn,
     pos.replayed AS replayed_lsn,
     pg_is_wal_replay_paused() AS replay_paused,
     CASE
         WHEN pos.received IS NOT NULL AND pos.received = pos.replayed
              AND (SELECT status FROM w) = 'streaming'
-             AND (SELECT last_msg_receipt_time FROM w) > now() - interval '1 minute'
+             AND (SELECT since_message FROM w) < interval '1 minute'
         THEN 0
         WHEN pos.received IS NOT NULL AND pos.received = pos.replayed
-        THEN extract(epoch FROM now() - (SELECT last_msg_receipt_time FROM w))::float8
-        ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+        THEN extract(epoch FROM (SELECT since_message FROM w))::float8
+        ELSE extract(epoch FROM pos.since_replayed)::float8
     END AS replay_delay_seconds
 FROM pos
 """,
