@@ -8,6 +8,7 @@ timeout or the reader raises LiveDataUnavailable: a page then says so, and rende
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -24,6 +25,15 @@ TTL_SECONDS = 7 * 24 * 3600
 
 class LiveDataUnavailable(Exception):
     """Redis cannot be reached or did not answer in time."""
+
+
+def or_unavailable[T](read: Callable[[], T], fallback: T) -> tuple[T, bool]:
+    """What ``read`` returns, and False; or ``fallback``, and True when Redis cannot be reached: a page then says
+    that its live data is unavailable and renders everything else."""
+    try:
+        return read(), False
+    except LiveDataUnavailable:
+        return fallback, True
 
 
 @cache

@@ -25,10 +25,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def overview(request: HtmxHttpRequest) -> HttpResponse:
     """Every cluster at a glance, worst first. Read from snapshots only."""
     clusters = list(Cluster.objects.with_nodes())
-    try:
-        entries, unavailable = health.cluster_health(clusters), False
-    except snapshots.LiveDataUnavailable:
-        entries, unavailable = [{"cluster": c, "health": None, "nodes": []} for c in clusters], True
+    entries, unavailable = snapshots.or_unavailable(
+        lambda: health.cluster_health(clusters), [{"cluster": c, "health": None, "nodes": []} for c in clusters]
+    )
     for e in entries:
         h = e["health"]
         lags = [r for r in (h["replicas"] if h else []) if r["replay_lag_seconds"] is not None]

@@ -17,10 +17,7 @@ from dashboard.nodes import PRIMARY, node_names
 @require_GET
 def pools_index(request: HtmxHttpRequest) -> HttpResponse:
     clusters = list(Cluster.objects.with_nodes())
-    try:
-        views, unavailable = pools.load(clusters, node=None), False
-    except snapshots.LiveDataUnavailable:
-        views, unavailable = {}, True
+    views, unavailable = snapshots.or_unavailable(lambda: pools.load(clusters, node=None), {})
     return render(
         request,
         partial(request, "dashboard/pools_index.html", "live"),
@@ -98,11 +95,7 @@ def service_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     sessions on), served as a partial the service page loads and refreshes."""
     service = get_object_or_404(Service, pk=pk)
     clusters = list(Cluster.objects.with_nodes())
-    try:
-        views = pools.load(clusters, node=None)
-        unavailable = False
-    except snapshots.LiveDataUnavailable:
-        views, unavailable = {}, True
+    views, unavailable = snapshots.or_unavailable(lambda: pools.load(clusters, node=None), {})
     owned = set(service.ownerships.values_list("cluster_id", flat=True))
     entries = []
     for cluster in clusters:

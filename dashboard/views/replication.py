@@ -16,10 +16,7 @@ from dashboard import figures, health, history, snapshots
 @require_GET
 def replication_page(request: HtmxHttpRequest) -> HttpResponse:
     clusters = list(Cluster.objects.with_nodes())
-    try:
-        entries, unavailable = health.cluster_health(clusters), False
-    except snapshots.LiveDataUnavailable:
-        entries, unavailable = [], True
+    entries, unavailable = snapshots.or_unavailable(lambda: health.cluster_health(clusters), [])
     return render(
         request,
         partial(request, "dashboard/replication.html", "live"),
