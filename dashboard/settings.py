@@ -206,10 +206,12 @@ LOGOUT_REDIRECT_URL = "login"
 # cool-off again). Keyed on username + address together, so a stranger cannot lock a colleague out from elsewhere.
 # Axes' backend comes first: it refuses a locked-out pair before the password is even checked. Failures are kept in
 # Seamline's database (shared by every web process); admins see and clear them in the admin (Access attempts).
+# After it, Django's model backend with cheaper lookups (dashboard.auth), as the sessions are (SESSION_ENGINE).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "dashboard.auth.ModelBackend",
 ]
+SESSION_ENGINE = "dashboard.auth"
 AXES_FAILURE_LIMIT = env_int("SEAMLINE_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SEAMLINE_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
