@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from . import versioning
 from .errors import CredentialsError, SyncError, UnreachableError
 from .models import Cluster, Run
 
@@ -79,12 +80,14 @@ def claim[R: Run](model: type[R], run_id: int, **fields) -> tuple[R, bool]:
 
 
 def finish(model: type[Run], run_id: int, **fields) -> bool:
-    """Write the run's outcome, if it is still active (whether it was); the progress it showed while active goes."""
-    return bool(
-        model.objects.filter(pk=run_id, status__in=model.ACTIVE).update(
-            finished_at=timezone.now(), **model.progress_cleared, **fields
-        )
+    """Write the run's outcome, if it is still active (whether it was); the progress it showed while active goes.
+    Pages that show the last runs (the overview) hear of it once it is committed."""
+    finished = model.objects.filter(pk=run_id, status__in=model.ACTIVE).update(
+        finished_at=timezone.now(), **model.progress_cleared, **fields
     )
+    if finished:
+        versioning.announce()
+    return bool(finished)
 
 
 def describe(exc: Exception, unreachable: str) -> str:

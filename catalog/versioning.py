@@ -1,5 +1,9 @@
 """The catalog's version: moved in the same transaction as any change the cross-service paths depend on, read with
-one cheap query, so a web process recomputes the paths only when they may have changed."""
+one cheap query, so a web process recomputes the paths only when they may have changed.
+
+``changed`` is sent once such a change (or any other the live pages show: a cluster's thresholds or replicas, a run
+that finished) is committed; the live side listens to it to outdate what it rendered before (catalog never imports
+dashboard: it only announces)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 
 from .models import CatalogState
+
+changed = Signal()
 
 _memo: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
@@ -20,6 +28,12 @@ MEMO_SIZE = 16  # a few clusters' worth of filters per process
 def bump() -> None:
     if not CatalogState.objects.filter(pk=1).update(version=F("version") + 1):
         CatalogState.objects.get_or_create(pk=1)
+    announce()
+
+
+def announce() -> None:
+    """Send ``changed`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: changed.send(sender=CatalogState))
 
 
 def current() -> int:

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = _("Live dashboard")
+
+    def ready(self) -> None:
+        from catalog.versioning import changed
+
+        from .snapshots import catalog_changed
+
+        # what the live pages rendered from the catalog is outdated by a committed change of it
+        changed.connect(catalog_changed, dispatch_uid="dashboard-live-catalog-version")

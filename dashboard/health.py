@@ -203,9 +203,10 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
     }
 
 
-def cluster_health(clusters: list[Cluster]) -> list[dict[str, Any]]:
-    """Per cluster: its health, its node views, and who reads from each replica (raises LiveDataUnavailable)."""
-    views = pools.load(clusters, node=None)
+def cluster_health(clusters: list[Cluster], rows: bool = True) -> list[dict[str, Any]]:
+    """Per cluster: its health, its node views, and (with ``rows``) who reads from each replica (raises
+    LiveDataUnavailable)."""
+    views = pools.load(clusters, node=None, rows=rows)
     result = []
     for cluster in clusters:
         nodes = views[cluster.pk]

@@ -1,15 +1,19 @@
-"""Requests that could not have come from a browser following the site's own links, refused before any view; and the
-client's address as the reverse proxy saw it."""
+"""Requests that could not have come from a browser following the site's own links, refused before any view; the
+client's address as the reverse proxy saw it; ages filled in as responses leave; and, when enabled, how long Django
+took over each response."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+
+from catalog import ages
 
 
 class RejectNulMiddleware:
@@ -44,3 +48,39 @@ class ClientAddressMiddleware:
         with contextlib.suppress(ValueError):
             request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(request.META.get(self.meta_key, "").strip()))
         return self.get_response(request)
+
+
+class ServerTimingMiddleware:
+    """``Server-Timing: app;dur=<ms>``: from the request entering Django (this middleware is the outermost) to the
+    response leaving it, as benchmarks and the browser's developer tools read it. Only with settings.SERVER_TIMING."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.SERVER_TIMING:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        response["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.3f}"
+        return response
+
+
+class AgesMiddleware:
+    """Fill the age markers of an HTML response (dashboard.ages) with the ages at this instant. Placed after
+    LocaleMiddleware, so that the response's language is the one in force."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            not response.streaming
+            and b"\x00" in response.content  # memchr: nothing to do for almost every response
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            response.content = ages.fill(response.content.decode(response.charset)).encode(response.charset)
+            if response.has_header("Content-Length"):  # set by CommonMiddleware, inside this one
+                response["Content-Length"] = str(len(response.content))
+        return response

@@ -110,22 +110,31 @@ class NodeView:
         return self.usable is not None and self.budget_total > self.usable
 
 
-def load(clusters: list[Cluster], node: str | None = PRIMARY, now: datetime | None = None) -> dict[int, list[NodeView]]:
-    """Each cluster's node views (only ``node``, or every node when None), from one Redis round trip.
+def load(
+    clusters: list[Cluster], node: str | None = PRIMARY, now: datetime | None = None, rows: bool = True
+) -> dict[int, list[NodeView]]:
+    """Each cluster's node views (only ``node``, or every node when None), from one Redis round trip; with their
+    service rows unless ``rows`` is False. Only the services the rows show are read: those with sessions on a node,
+    and those owning data on its cluster.
 
     Raises snapshots.LiveDataUnavailable when Redis cannot be reached.
     """
     now = now or timezone.now()
     wanted = [(c, n.name) for c in clusters for n in nodes_of(c) if node is None or n.name == node]
     found = snapshots.read_many([(c.pk, name) for c, name in wanted])
-    services = {s.name: s for s in Service.objects.all()}
-    owners = _owners_by_cluster([c.pk for c in clusters])
     views: dict[int, list[NodeView]] = {c.pk: [] for c in clusters}
     for cluster, name in wanted:
-        view = NodeView(cluster, name, found[(cluster.pk, name)], now)
-        view.rows = rows_of(view, services, owners.get(cluster.pk, set()))
-        view.service_ids = {name: s.pk for name, s in services.items()}
-        views[cluster.pk].append(view)
+        views[cluster.pk].append(NodeView(cluster, name, found[(cluster.pk, name)], now))
+    if rows:
+        owners = _owners_by_cluster([c.pk for c in clusters])
+        shown = {s["service"] for vs in views.values() for v in vs if v.has_figures for s in v.snapshot["services"]}
+        shown |= {name for names in owners.values() for name in names}
+        services = {s.name: s for s in Service.objects.filter(name__in=shown)}
+        service_ids = {name: s.pk for name, s in services.items()}
+        for cluster_views in views.values():
+            for view in cluster_views:
+                view.rows = rows_of(view, services, owners.get(view.cluster.pk, set()))
+                view.service_ids = service_ids
     return views
 
 

@@ -3,16 +3,20 @@ tables (never from a monitored server). Mounted under /api/v1/ by dashboard.api.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import NinjaJSONEncoder
 
 from catalog.models import Cluster
 
-from . import health, history, pools, snapshots
+from . import fragments, health, history, pools
 from .nodes import PRIMARY, node_names
 
 router = Router(tags=["pools"])
@@ -69,13 +73,37 @@ class HistoryOut(Schema):
 
 
 @router.get("/pools/{cluster}", response=ClusterPools, summary="Latest pool snapshot of every node of a cluster")
-def cluster_pools(request: HttpRequest, cluster: str) -> dict:
+def cluster_pools(request: HttpRequest, cluster: str) -> HttpResponse:
+    """Rendered once per snapshot for every client (dashboard.fragments); each node's age is its own at the answer."""
+    live = fragments.get("api-pools", (cluster,), lambda: _render_pools(cluster), _unavailable)
+    if fragments.not_modified(request, live):
+        return fragments.conditional(HttpResponseNotModified(), live)
+    body = json.loads(live.body)
+    now = timezone.now()
+    for node in body["nodes"]:
+        if node["sampled_at"]:
+            node["age_seconds"] = round(max(0.0, (now - parse_datetime(node["sampled_at"])).total_seconds()), 1)
+    return fragments.conditional(_json(body), live)
+
+
+def _render_pools(cluster: str) -> fragments.Rendered:
     target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
-    try:
-        views = pools.load([target], node=None)[target.pk]
-    except snapshots.LiveDataUnavailable:
-        raise HttpError(503, "live data unavailable: Redis cannot be reached") from None
-    return {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]}
+    views = pools.load([target], node=None)[target.pk]
+    body = {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]}
+    return fragments.Rendered(_serialized(ClusterPools, body), views)
+
+
+def _serialized(schema: type[Schema], body: dict) -> str:
+    """``body`` as the API answers it: validated and shaped by its response schema, encoded as django-ninja does."""
+    return json.dumps(schema.model_validate(body).model_dump(), cls=NinjaJSONEncoder, ensure_ascii=False)
+
+
+def _json(body: dict) -> HttpResponse:
+    return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json; charset=utf-8")
+
+
+def _unavailable() -> str:
+    raise HttpError(503, "live data unavailable: Redis cannot be reached")
 
 
 class HistoryQuery(Schema):
@@ -150,11 +178,16 @@ class HealthOut(Schema):
 
 
 @router.get("/health", response=HealthOut, tags=["health"], summary="Replication health of every cluster")
-def health_status(request: HttpRequest) -> dict:
-    """For external checkers: OK / WARN / CRIT per cluster, replica and slot, with reasons; read from snapshots."""
-    clusters = list(Cluster.objects.with_nodes())
-    try:
-        assessed = [e["health"] for e in health.cluster_health(clusters)]
-    except snapshots.LiveDataUnavailable:
-        raise HttpError(503, "live data unavailable: Redis cannot be reached") from None
-    return {"status": health.worst(*(a["status"] for a in assessed)), "clusters": assessed}
+def health_status(request: HttpRequest) -> HttpResponse:
+    """For external checkers: OK / WARN / CRIT per cluster, replica and slot, with reasons; read from snapshots,
+    assessed once per snapshot for every client (dashboard.fragments)."""
+    live = fragments.get("api-health", (), _render_health, _unavailable)
+    return fragments.respond(request, live, content_type="application/json; charset=utf-8")
+
+
+def _render_health() -> fragments.Rendered:
+    entries = health.cluster_health(list(Cluster.objects.with_nodes()), rows=False)
+    assessed = [e["health"] for e in entries]
+    body = {"status": health.worst(*(a["status"] for a in assessed)), "clusters": assessed}
+    views = [v for e in entries for v in e["nodes"]]
+    return fragments.Rendered(_serialized(HealthOut, body), views, quotes_stale_ages=True)

@@ -80,12 +80,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "dashboard.middleware.ClientAddressMiddleware",  # first: whatever reads REMOTE_ADDR reads the client's
+    "dashboard.middleware.ServerTimingMiddleware",  # outermost: it times everything Django does (when enabled)
+    "dashboard.middleware.ClientAddressMiddleware",  # whatever reads REMOTE_ADDR reads the client's
     "django.middleware.security.SecurityMiddleware",
     "dashboard.middleware.RejectNulMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "dashboard.middleware.AgesMiddleware",  # inside LocaleMiddleware: ages in the response's language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -314,6 +316,9 @@ SAMPLE_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_TIME_LIMIT", 20)
 HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
 # How long a page waits for Redis before it says live data is unavailable (seconds).
 LIVE_REDIS_TIMEOUT = float(env_str("SEAMLINE_LIVE_REDIS_TIMEOUT", "0.5"))
+# A Server-Timing header on every response (the time from the request entering Django to the response leaving it),
+# for benchmarks and for the browser's developer tools; off by default, as it tells anyone how long each page took.
+SERVER_TIMING = env_bool("SEAMLINE_SERVER_TIMING")
 # Bearer token a Prometheus scraper may send to GET /metrics (API tokens work too); empty: API tokens only.
 METRICS_TOKEN = env_str("SEAMLINE_METRICS_TOKEN")
 # Fernet keys for stored cluster passwords, comma-separated, newest first (older ones still decrypt during rotation).

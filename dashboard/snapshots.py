@@ -7,6 +7,7 @@ timeout or the reader raises LiveDataUnavailable: a page then says so, and rende
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from functools import cache
@@ -49,14 +50,34 @@ def key(cluster_id: int, node: str, part: str = "snapshot") -> str:
     return f"seamline:pools:{cluster_id}:{node}:{part}"
 
 
+# Version counters, moved with every snapshot written (the whole fleet's, and its cluster's) and every change of the
+# catalog that live pages show: a page rendered from them once (dashboard.fragments) is current while they stand.
+LIVE_VERSION = "seamline:live:version"
+CATALOG_VERSION = "seamline:live:catalog"
+
+
+def live_version_key(cluster_id: int | None = None) -> str:
+    """The counter of every snapshot (None), or of one cluster's."""
+    return LIVE_VERSION if cluster_id is None else f"{LIVE_VERSION}:{cluster_id}"
+
+
 def write(cluster_id: int, node: str, snapshot: dict[str, Any], queries: dict[int, str]) -> None:
     try:
         pipe = client().pipeline(transaction=True)
         pipe.set(key(cluster_id, node), json.dumps(snapshot), ex=TTL_SECONDS)
         pipe.set(key(cluster_id, node, "queries"), json.dumps(queries), ex=TTL_SECONDS)
+        pipe.incr(live_version_key())
+        pipe.incr(live_version_key(cluster_id))
         pipe.execute()
     except redis.RedisError as exc:
         raise LiveDataUnavailable(str(exc)) from exc
+
+
+def catalog_changed(**kwargs: Any) -> None:
+    """A change live pages show was committed to the catalog (catalog.versioning.changed): what they rendered before
+    it is not current any more. Without Redis there is nothing rendered to outdate."""
+    with contextlib.suppress(redis.RedisError):
+        client().incr(CATALOG_VERSION)
 
 
 def read(cluster_id: int, node: str) -> dict[str, Any] | None:

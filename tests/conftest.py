@@ -67,10 +67,13 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_catalog_memo():
-    """Each test's catalog is rolled back or flushed afterwards, version row included: start every test clean."""
+    """Each test's catalog is rolled back or flushed afterwards, version row included: start every test clean, with
+    no live fragment of another test's catalog current (a rolled-back change announces nothing)."""
     from catalog import versioning
+    from dashboard import snapshots
 
     versioning._memo.clear()
+    snapshots.catalog_changed()
 
 
 # One user per role, each a member of the role's group (dashboard/migrations/0006: Viewer, Operator, Admin), all with
@@ -172,6 +175,18 @@ def wait_for_simulator_gone(timeout: float = 10.0) -> None:
             ).fetchone()[0]
 
     wait_for(gone, timeout=timeout, message="the simulator's sessions to close")
+
+
+@contextlib.contextmanager
+def redis_stopped():
+    """The test stack's Redis stopped (SHUTDOWN NOSAVE) for the block, and started again by devstack after it."""
+    port = settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], capture_output=True)
+    try:
+        wait_for(lambda: subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True).returncode != 0)
+        yield
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "devstack"), "start"], check=True, capture_output=True)
 
 
 def free_port() -> int:

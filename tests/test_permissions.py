@@ -24,6 +24,8 @@ from catalog.models import (
 )
 from dashboard.models import ApiToken
 
+from .conftest import redis_stopped
+
 ROLES = ("anonymous", "viewer", "operator", "admin")
 LOGIN = 302  # to the login page
 PAGE = {"anonymous": LOGIN, "viewer": 200, "operator": 200, "admin": 200}
@@ -228,3 +230,23 @@ def test_admins_edit_the_catalog_and_credentials_others_do_not(world, client):
     client.force_login(operator)
     assert client.get("/admin/catalog/cluster/").status_code == 403
     assert client.get("/admin/auth/user/").status_code == 403
+
+
+def test_with_redis_stopped_no_page_answers_a_server_error(world, client):
+    """Every URL the matrix knows, as an admin (who may reach all of them), while Redis is stopped: live parts say
+    their data is unavailable, the API answers 503, nothing answers 500; and everything serves again once it is
+    back, refilling its caches."""
+    client.force_login(world["users"]["admin"])
+    gets = [(name, concrete(name, pattern, world)) for name, pattern in routes()]
+    gets = [(name, url) for name, url in gets if name.startswith("admin:") or MATRIX[name][0] == "GET"]
+    with redis_stopped():
+        answers = {(name, url): client.get(url).status_code for name, url in gets}
+        answers |= {("htmx", url): client.get(url, HTTP_HX_REQUEST="true").status_code for url in ("/", "/pools/")}
+        assert "Live data unavailable" in client.get("/pools/", HTTP_HX_REQUEST="true").content.decode()
+    # the live API says it cannot answer (503, as documented); nothing else fails
+    failed = [f"{url} ({name}): {status}" for (name, url), status in answers.items()
+              if status >= 500 and not (name.startswith("api-v1:") and status == 503)]  # fmt: skip
+    assert answers[("api-v1:health_status", "/api/v1/health")] == 503
+    assert failed == []
+    assert client.get("/api/v1/health").status_code == 200
+    assert "Live data unavailable" not in client.get("/pools/", HTTP_HX_REQUEST="true").content.decode()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
 import humanize
 from django import template
+from django.utils.dateparse import parse_datetime
+from django.utils.html import json_script
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from catalog import ages
 
 register = template.Library()
 
@@ -36,21 +41,7 @@ def dotted(parts) -> str:
     return ".".join(parts)
 
 
-@register.filter
-def duration(seconds: float | timedelta | None) -> str:
-    """An age or a duration, short: 4 s, 2 min 5 s, 3 h 12 min, 2 d 4 h; — when there is none."""
-    if seconds is None:
-        return "—"
-    if isinstance(seconds, timedelta):
-        seconds = seconds.total_seconds()
-    s = int(seconds)
-    if s < 60:
-        return _("%(s)d s") % {"s": s}
-    if s < 3600:
-        return _("%(m)d min %(s)d s") % {"m": s // 60, "s": s % 60}
-    if s < 86400:
-        return _("%(h)d h %(m)d min") % {"h": s // 3600, "m": s % 3600 // 60}
-    return _("%(d)d d %(h)d h") % {"d": s // 86400, "h": s % 86400 // 3600}
+register.filter("duration", ages.duration)
 
 
 @register.filter
@@ -58,3 +49,28 @@ def percent(fraction: float | None) -> str:
     if fraction is None:
         return "—"
     return f"{fraction * 100:.0f} %"
+
+
+@register.filter
+def age(when: datetime | str | None, kind: str = ages.DURATION) -> SafeString | str:
+    """How long ago ``when`` was, moving with the clock (catalog.ages): ``{{ view.sampled_at|age }}``, or
+    ``{{ run.finished_at|age:"s" }}`` in timesince's words. "—" when there is none."""
+    if isinstance(when, str):
+        when = parse_datetime(when)
+    return ages.marker(when, kind) if when else "—"
+
+
+@register.simple_tag
+def server_now() -> SafeString:
+    """This instant on the server, in epoch seconds, as the response leaves (catalog.ages)."""
+    return ages.NOW
+
+
+@register.simple_tag
+def duration_formats() -> str:
+    """``duration``'s formats in the active language, as a JSON script element, for the browser to tick ages with
+    (static/js/live.js)."""
+    return json_script(
+        {"s": _("%(s)d s"), "ms": _("%(m)d min %(s)d s"), "hm": _("%(h)d h %(m)d min"), "dh": _("%(d)d d %(h)d h")},
+        "duration-formats",
+    )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from catalog.http import HtmxHttpRequest, partial
+from catalog.http import HtmxHttpRequest
 from catalog.models import AuditRun, Cluster, Service
-from dashboard import health, snapshots
+from dashboard import fragments, health, snapshots
+
+TEMPLATE = "dashboard/overview.html"
 
 
 @require_GET
@@ -23,28 +25,38 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def overview(request: HtmxHttpRequest) -> HttpResponse:
-    """Every cluster at a glance, worst first. Read from snapshots only."""
+    """Every cluster at a glance, worst first. Read from snapshots only, rendered once per snapshot."""
+    live = fragments.get("overview", (), _render, lambda: _live(_entries_without_health(), unavailable=True))
+    return fragments.page_or_partial(request, live, TEMPLATE, {"nav": "overview"})
+
+
+def _render() -> fragments.Rendered:
     clusters = list(Cluster.objects.with_nodes())
-    entries, unavailable = snapshots.or_unavailable(
-        lambda: health.cluster_health(clusters), [{"cluster": c, "health": None, "nodes": []} for c in clusters]
-    )
+    entries = health.cluster_health(clusters, rows=False)
     for e in entries:
-        h = e["health"]
-        lags = [r for r in (h["replicas"] if h else []) if r["replay_lag_seconds"] is not None]
+        lags = [r for r in e["health"]["replicas"] if r["replay_lag_seconds"] is not None]
         e["worst_lag"] = max(lags, key=lambda r: r["replay_lag_seconds"], default=None)
         e["primary"] = e["nodes"][0] if e["nodes"] else None
-    entries.sort(key=lambda e: (-health.RANK.get(e["health"]["status"] if e["health"] else "", 0), e["cluster"].name))
-    audited = {r.cluster_id: r for r in AuditRun.objects.filter(cluster__in=clusters).last_finished_per_cluster()}
+    entries.sort(key=lambda e: (-health.RANK[e["health"]["status"]], e["cluster"].name))
+    views = [view for e in entries for view in e["nodes"]]
+    return fragments.Rendered(_live(entries), views, quotes_stale_ages=True)
+
+
+def _entries_without_health() -> list[dict]:
+    return [{"cluster": c, "health": None, "nodes": [], "primary": None} for c in Cluster.objects.order_by("name")]
+
+
+def _live(entries: list[dict], unavailable: bool = False) -> str:
+    audited = AuditRun.objects.filter(cluster__in=[e["cluster"] for e in entries]).last_finished_per_cluster()
+    by_cluster = {r.cluster_id: r for r in audited}
     for e in entries:
-        e["audit"] = audited.get(e["cluster"].pk)
-    return render(
-        request,
-        partial(request, "dashboard/overview.html", "live"),
+        e["audit"] = by_cluster.get(e["cluster"].pk)
+    return render_to_string(
+        TEMPLATE + "#live",
         {
             "entries": entries,
             "unavailable": unavailable,
             "service_count": Service.objects.count(),
             "refresh": snapshots.REFRESH_SECONDS,
-            "nav": "overview",
         },
     )

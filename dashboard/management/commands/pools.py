@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.ages import duration
 from catalog.models import Cluster
-from catalog.templatetags.seamline import duration
 from dashboard import pools, snapshots
 from dashboard.nodes import PRIMARY
 from dashboard.sampling import sample_node

@@ -1,0 +1,148 @@
+"""Live fragments: what a live partial (or the live JSON API) shows, rendered once per snapshot and served to every
+viewer from Redis, so that a request costs its authentication, one Redis round trip and the response.
+
+A fragment is keyed by its page and parameters, the language, and the viewer's permissions that change it. It stays
+current while the version counters it was rendered under stand (dashboard.snapshots: one moved by every snapshot of
+the fleet, or of the page's cluster, and one by every committed change of the catalog the live pages show) and until
+the clock alone would change it: a fresh node it shows turning stale, or, on the pages whose text quotes a stale
+node's age (health's reasons), that age's next second. The fragment and the counters are read in one MGET; a fragment
+not current is rendered again by the request that finds it so (concurrent ones may render it too: each writes the
+same) and written back. Ages inside it are markers filled as the response leaves (dashboard.ages).
+
+Every fragment has an ETag made of what its key and validity hold; a partial or JSON response carries it with
+``Cache-Control: no-cache`` and ``Vary: Cookie, HX-Request``, so the browser revalidates and a fragment unchanged
+costs a 304. Without Redis nothing is cached: the caller renders its "live data unavailable" fallback each time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import redis
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from catalog import ages
+
+from . import snapshots
+from .pools import FRESH, STALE, STALE_AFTER_INTERVALS, NodeView
+
+# A fragment nobody asks for goes after this; one that is asked for is rendered again at the next sample anyway.
+TTL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a page's render function returns: the body, and the node views it shows (their freshness bounds how long
+    it stays current by the clock)."""
+
+    body: str
+    views: Sequence[NodeView] = ()
+    quotes_stale_ages: bool = False  # its text says how old a stale node's last sample is, to the second
+
+
+@dataclass(frozen=True)
+class Fragment:
+    body: SafeString
+    etag: str = ""  # none when it could not be cached (Redis unreachable)
+
+
+def key(page: str, variant: Iterable[str]) -> str:
+    """Redis key of a page's fragment for these parameters and permissions, in the active language (hashed: names
+    of nodes and services may hold any character)."""
+    digest = hashlib.sha256(json.dumps([get_language(), *variant]).encode()).hexdigest()[:32]
+    return f"seamline:live:fragment:{page}:{digest}"
+
+
+def get(
+    page: str,
+    variant: Iterable[str],
+    render: Callable[[], Rendered],
+    fallback: Callable[[], str],
+    scope: int | None = None,
+) -> Fragment:
+    """The page's current fragment: from Redis, or rendered now and stored. ``scope``: the cluster whose snapshots
+    the page shows (None: any). ``fallback()`` makes what the page says when Redis cannot be reached."""
+    fragment_key = key(page, variant)
+    try:
+        cached, live, catalog = snapshots.client().mget(
+            [fragment_key, snapshots.live_version_key(scope), snapshots.CATALOG_VERSION]
+        )
+        versions = [(v or b"0").decode() for v in (live, catalog)]
+        now = time.time()
+        if cached:
+            head, _, body = cached.partition(b"\n")  # the entry's JSON, then the body as it is
+            entry = json.loads(head)
+            if entry["versions"] == versions and (entry["until"] is None or now < entry["until"]):
+                return Fragment(mark_safe(body.decode()), entry["etag"])
+        rendered = render()  # reads snapshots: may raise LiveDataUnavailable too
+    except (redis.RedisError, snapshots.LiveDataUnavailable):
+        return Fragment(mark_safe(fallback()))  # bodies are our templates' output, escaped where they had to be
+    until, state = validity(rendered, now)
+    etag = hashlib.sha256(json.dumps([fragment_key, versions, state]).encode()).hexdigest()[:24]
+    entry = json.dumps({"versions": versions, "until": until, "etag": etag}).encode() + b"\n" + rendered.body.encode()
+    with contextlib.suppress(redis.RedisError):  # it was rendered: serve it even if it cannot be kept
+        snapshots.client().set(fragment_key, entry, ex=TTL_SECONDS)
+    return Fragment(mark_safe(rendered.body), etag)
+
+
+def validity(rendered: Rendered, now: float) -> tuple[float | None, list[str]]:
+    """Until when the clock leaves the fragment as it is (None: forever), and the freshness it shows (its ETag's
+    part): each node's state, and a stale node's age where the text quotes it."""
+    until, state = math.inf, []
+    for view in rendered.views:
+        state.append(view.status)
+        sampled_at = view.sampled_at.timestamp() if view.sampled_at else None
+        if view.status == FRESH:
+            interval = view.snapshot.get("interval") or view.cluster.sample_interval
+            until = min(until, sampled_at + STALE_AFTER_INTERVALS * interval)
+        elif view.status == STALE and rendered.quotes_stale_ages:
+            age = int(view.age_seconds or 0)
+            state.append(str(age))
+            until = min(until, sampled_at + age + 1)
+    return (None if until == math.inf else until), state
+
+
+def respond(request: HttpRequest, fragment: Fragment, content_type: str = "text/html; charset=utf-8") -> HttpResponse:
+    """The fragment as a response of its own (an htmx partial, or JSON), its ages filled, or a 304 when the client
+    has it already."""
+    if not_modified(request, fragment):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = HttpResponse(ages.fill(fragment.body), content_type=content_type)
+    return conditional(response, fragment)
+
+
+def not_modified(request: HttpRequest, fragment: Fragment) -> bool:
+    """Whether the client's copy (If-None-Match) is the fragment's current version."""
+    if not fragment.etag:
+        return False
+    wanted = parse_etags(request.headers.get("If-None-Match", ""))
+    return "*" in wanted or any(tag.removeprefix("W/") == f'"{fragment.etag}"' for tag in wanted)
+
+
+def conditional(response: HttpResponse, fragment: Fragment) -> HttpResponse:
+    """The headers of every live response: its ETag (weak: ages inside move), revalidation at every use."""
+    if fragment.etag:
+        response["ETag"] = f'W/"{fragment.etag}"'
+    response["Cache-Control"] = "no-cache"
+    response["X-Seamline-Now"] = f"{time.time():.3f}"  # the browser ticks the ages it shows against this
+    patch_vary_headers(response, ("Cookie", "HX-Request"))
+    return response
+
+
+def page_or_partial(request: HttpRequest, fragment: Fragment, template: str, context: dict) -> HttpResponse:
+    """To htmx, the fragment alone (``respond``); otherwise the whole page, the fragment in it as ``live``."""
+    if getattr(request, "htmx", False):
+        return respond(request, fragment)
+    return render(request, template, {**context, "live": fragment.body})

@@ -1,0 +1,204 @@
+"""dashboard/fragments.py: the live pages rendered once per snapshot and served to every viewer, on the real stack.
+
+Nothing shown is staler than a page rendered for the request: a new sample and a catalog edit each appear on the
+next request of every cached page; a viewer never gets the operator's fragment; a language switch shows at once; an
+unchanged fragment is a 304, a new sample a 200 with a new ETag; ages are filled as the response leaves (and its
+Content-Length follows); and what a fragment costs, rendered or served, does not grow with the catalog."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Cluster, Service
+from dashboard import snapshots
+from dashboard.nodes import PRIMARY
+from dashboard.sampling import sample_node
+
+REPLICA = "pt-replica"
+
+
+@pytest.fixture
+def sampled(held_sessions, pools_cluster):
+    sample_node(pools_cluster, PRIMARY)
+    sample_node(pools_cluster, REPLICA)
+    return pools_cluster
+
+
+def live_urls(cluster: Cluster) -> dict[str, tuple[str, dict[str, str]]]:
+    """Every cached view, as htmx (or an API client) asks for it."""
+    hx = {"HTTP_HX_REQUEST": "true"}
+    orders = Service.objects.get(name="pt_orders")
+    return {
+        "overview": ("/", hx),
+        "pools": ("/pools/", hx),
+        "cluster": (f"/pools/{cluster.pk}/", hx),
+        "replica": (f"/pools/{cluster.pk}/?node={REPLICA}", hx),
+        "replication": ("/replication/", hx),
+        "service": (f"/services/{orders.pk}/live/?part=numbers", hx),
+        "api pools": (f"/api/v1/pools/{cluster.name}", {}),
+        "api health": ("/api/v1/health", {}),
+    }
+
+
+def get(client, url: str, headers: dict[str, str], **extra):
+    response = client.get(url, **headers, **extra)
+    assert response.status_code in (200, 304), (url, response.status_code)
+    return response
+
+
+def text(response) -> str:
+    """What a reader sees: tags left out."""
+    return re.sub(r"<[^>]+>", "", response.content.decode())
+
+
+def rewrite(cluster: Cluster, node: str, change) -> None:
+    """A new sample of the node, as the sampler would write it, with ``change(snapshot)`` applied."""
+    snapshot = snapshots.read(cluster.pk, node)
+    change(snapshot)
+    snapshots.write(cluster.pk, node, snapshot, snapshots.read_queries(cluster.pk, node))
+
+
+def test_a_new_sample_shows_on_the_next_request_of_every_cached_view(sampled, viewer_client):
+    urls = live_urls(sampled)
+    before = {name: get(viewer_client, *spec) for name, spec in urls.items()}
+    again = {name: get(viewer_client, *spec) for name, spec in urls.items()}
+    assert all(again[n]["ETag"] == before[n]["ETag"] for n in urls)  # served, not rendered again
+
+    def busier(snapshot: dict) -> None:
+        for row in snapshot["services"]:
+            if row["service"] == "pt_orders":
+                row["total"] = 77
+        snapshot["total"] = 211
+
+    def behind(snapshot: dict) -> None:
+        snapshot["replication"]["replay_delay_seconds"] = 4242.0
+
+    rewrite(sampled, PRIMARY, busier)
+    rewrite(sampled, REPLICA, behind)
+    after = {name: get(viewer_client, *spec) for name, spec in urls.items()}
+    assert all(after[n]["ETag"] != before[n]["ETag"] for n in urls)
+    usable = (
+        after["api pools"].json()["nodes"][0]["max_connections"]
+        - after["api pools"].json()["nodes"][0]["reserved_connections"]
+    )
+    assert f"{usable - 211} of {usable} free" in text(after["overview"])
+    assert '<td class="num">211</td>' in after["pools"].content.decode()
+    assert "77 / 6" in text(after["cluster"])
+    assert '<td class="num">77</td>' in after["service"].content.decode()
+    assert "pt-replica replays 4242 s" in text(after["replication"])
+    assert "replays 4242 s" in " ".join(after["api health"].json()["clusters"][0]["reasons"])
+    nodes = {n["node"]: n for n in after["api pools"].json()["nodes"]}
+    assert next(s for s in nodes[PRIMARY]["services"] if s["service"] == "pt_orders")["total"] == 77
+
+
+def test_a_catalog_edit_shows_on_the_next_request_of_every_cached_view(
+    sampled, viewer_client, django_capture_on_commit_callbacks
+):
+    urls = live_urls(sampled)
+    for spec in urls.values():
+        get(viewer_client, *spec)
+    with django_capture_on_commit_callbacks(execute=True):  # as committed in production
+        Service.objects.filter(name="pt_orders").update(team="billing")
+        Service.objects.get(name="pt_orders").save()  # the admin's save, which announces the change
+        sampled.name = "pt-renamed"
+        sampled.save()
+    urls["api pools"] = ("/api/v1/pools/pt-renamed", {})
+    after = {name: get(viewer_client, *spec) for name, spec in urls.items()}
+    for name in ("overview", "pools", "replication", "service"):
+        assert "pt-renamed" in text(after[name]), name
+    # the services' table names the team the catalog says now (a listed session keeps its sample's)
+    assert re.search(r"pt_orders</a></th>\s*<td>billing</td>", after["cluster"].content.decode())
+    assert after["api health"].json()["clusters"][0]["cluster"] == "pt-renamed"
+    teams = {s["team"] for n in after["api pools"].json()["nodes"] for s in n["services"]}
+    assert "billing" in teams and "checkout" not in teams
+
+
+def test_a_viewer_never_gets_the_operators_fragment(sampled, client, viewer, operator):
+    url, hx = live_urls(sampled)["cluster"]
+    for first, second in ((operator, viewer), (viewer, operator)):
+        snapshots.catalog_changed()  # nothing rendered yet: the first one renders, the second may be served
+        pages = {}
+        for user in (first, second):
+            client.force_login(user)
+            pages[user.username] = get(client, url, hx)
+        operators, viewers = pages[operator.username].content.decode(), pages[viewer.username].content.decode()
+        assert "Cancel…" in operators and "Terminate…" in operators and "<details>" in operators
+        assert "v + 2 WHERE id = 1" in operators  # the full query text
+        assert "Cancel…" not in viewers and "Terminate…" not in viewers and "<details>" not in viewers
+        assert "v + 2 WHERE id = 1" not in viewers
+        assert pages[operator.username]["ETag"] != pages[viewer.username]["ETag"]
+
+
+def test_a_language_switch_shows_at_once(sampled, viewer_client):
+    url, hx = live_urls(sampled)["pools"]
+    english = get(viewer_client, url, hx)
+    assert "Cluster" in text(english)
+    chinese = get(viewer_client, url, hx, HTTP_ACCEPT_LANGUAGE="zh-hans", HTTP_IF_NONE_MATCH=english["ETag"])
+    assert chinese.status_code == 200 and chinese["ETag"] != english["ETag"]
+    assert "集群" in text(chinese) and "Cluster" not in text(chinese)
+    assert "Cluster" in text(get(viewer_client, url, hx))
+
+
+def test_an_unchanged_fragment_is_a_304_and_a_new_sample_a_200(sampled, viewer_client):
+    etags = {}
+    for name, (url, headers) in live_urls(sampled).items():
+        first = get(viewer_client, url, headers)
+        etags[name] = first["ETag"]
+        assert etags[name].startswith('W/"') and first["Cache-Control"] == "no-cache", name
+        assert {"Cookie", "HX-Request"} <= {v.strip() for v in first["Vary"].split(",")}, name
+        unchanged = get(viewer_client, url, headers, HTTP_IF_NONE_MATCH=etags[name])
+        assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged["ETag"] == etags[name], name
+    rewrite(sampled, PRIMARY, lambda s: s.update(total=s["total"] + 1))
+    for name, (url, headers) in live_urls(sampled).items():
+        newer = get(viewer_client, url, headers, HTTP_IF_NONE_MATCH=etags[name])
+        assert newer.status_code == 200 and newer.content and newer["ETag"] != etags[name], name
+
+
+def test_ages_are_filled_as_the_response_leaves_and_its_length_follows(sampled, viewer_client):
+    response = viewer_client.get(f"/pools/{sampled.pk}/")
+    body = response.content.decode()
+    assert "\x00" not in body
+    assert int(response["Content-Length"]) == len(response.content)
+    assert re.search(r'<time class="age" datetime="[^"]+" data-age="d">\d+ s</time>', body)
+    assert re.search(r'<meta name="seamline-now" content="\d+\.\d{3}">', body)
+    partial = get(viewer_client, *live_urls(sampled)["cluster"])
+    assert "\x00" not in partial.content.decode() and float(partial["X-Seamline-Now"]) > 0
+
+
+def test_the_pools_api_gives_each_node_its_age_at_the_answer(sampled, viewer_client):
+    url, headers = live_urls(sampled)["api pools"]
+    first = get(viewer_client, url, headers)
+    time.sleep(1.1)  # the same fragment, served a second later: the age has moved with the clock
+    later = get(viewer_client, url, headers)
+    assert later["ETag"] == first["ETag"]
+    assert later.json()["nodes"][0]["age_seconds"] >= first.json()["nodes"][0]["age_seconds"] + 1.0
+
+
+@pytest.mark.parametrize("name", ["overview", "replication", "api pools", "api health"])
+def test_what_a_view_costs_does_not_grow_with_the_catalog(sampled, viewer_client, name):
+    """Rendered (the fragment not current) and served (current): a fixed number of queries each, however many
+    clusters, replicas and services the catalog holds."""
+    url, headers = live_urls(sampled)[name]
+
+    def cost() -> tuple[int, int]:
+        snapshots.catalog_changed()
+        with CaptureQueriesContext(connection) as rendered:
+            get(viewer_client, url, headers)
+        with CaptureQueriesContext(connection) as served:
+            get(viewer_client, url, headers)
+        return len(rendered), len(served)
+
+    before = cost()
+    assert before[1] == 2  # served: the session and the user, nothing else
+    for i in range(10):
+        other = Cluster.objects.create(name=f"grow-{i}", dsn="host=127.0.0.1 port=9 dbname=x")
+        other.replicas.create(name="r1", dsn="host=127.0.0.1 port=9 dbname=x")
+        Service.objects.create(name=f"grow-{i}", application_names=[f"grow-{i}"])
+    assert cost() == before
+    expected = {"overview": 6, "replication": 6, "api pools": 6, "api health": 4}[name]
+    assert before[0] == expected, before
