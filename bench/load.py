@@ -1,46 +1,54 @@
-"""Benchmark: 50 logged-in viewers on the overview, Pools and Replication pages at once, over HTTP (issue 7).
+"""Benchmark: the live pages under load (issues 7 and 14): 50 logged-in viewers polling them, and what each live
+partial and the pools API cost a web process, set beside the least any page costs (the floor).
 
-The stack is `make run`'s (Procfile): a real Celery worker and beat (the migration's schedule: dispatch every second,
-each node sampled at its cluster's interval) and ``manage.py runserver --noreload`` (single process, a thread per
-connection; gunicorn is not a dependency), started here with production settings (``SEAMLINE_DEBUG=0``). They sample
-the demo cluster of the dev stack, primary and replica (``demo.loader.load_catalog(settings.DEMO_PRIMARY,
-settings.DEMO_REPLICA)``), whose sessions are those of the demo traffic simulator when it runs (either is fine: the
-number of sessions sampled is reported). The catalog is synced and audited once (``manage.py audit demo``) so that
-the overview shows a last audit; the hourly sync and the nightly audit are disabled: they are not viewers.
+The stack is production's: gunicorn with the shipped configuration (``deploy/gunicorn.conf.py``: sync workers, one
+per core and one more), ``SEAMLINE_DEBUG=0``, a real Celery worker and beat (the migration's schedule: dispatch
+every second, each node sampled at its cluster's interval). The web server's settings are Seamline's with one URL
+more, ``/bench/floor``, a login-required view returning a constant (``bench/_serving.py``), and the Server-Timing
+header on (``SEAMLINE_SERVER_TIMING``), from which server times are read: from the request entering Django to the
+response leaving it.
 
-Seamline's own tables live in database ``seamline_bench_load`` of a throwaway PostgreSQL instance of the dev stack's
-major version (``bench.pools.Instance``: ``/tmp/seamline-bench-load``, a free port from 54339, max_connections 300,
-fsync off), not on the dev primary: runserver keeps one PostgreSQL connection per open browser connection
-(CONN_MAX_AGE 60 s), so 50 viewers hold 50 and more, and the dev primary's 100 (shared with the demo's simulator and
-`make run`) would run out. Live data goes to Redis database 4 (flushed before and after; `make run` uses 0).
+The monitored cluster is the demo catalog's, pointed at a throwaway primary (``bench.pools.Instance``, in
+``/tmp/seamline-bench-load/monitored``, max_connections 300) and its streaming replica (``.../replica``, made with
+pg_basebackup through a slot), on which the benchmark holds the pools benchmark's 220 sessions (``bench.pools.FLEET``:
+idle, idle in transaction, running, waiting on a lock, unattributed). Seamline's own tables are in database
+``seamline_bench_load`` of a third throwaway instance (``.../app``): gunicorn's workers, the worker, beat and the
+viewers need more connections than the dev primary's 100. Live data goes to Redis database 4 (flushed before and
+after; `make run` uses 0). The catalog is synced and audited once so that the overview shows an audit; the hourly
+sync and the nightly audit are disabled.
 
-Viewers are threads of this process, each with its own session (users ``bench-load-NN`` made here, alternately in
-the Operator group, who sees full query texts, and the Viewer group; logged in with ``force_login``, the cookie sent
-over HTTP) and its own keep-alive HTTP connection (``http.client``). The pages: ``/`` (overview), ``/pools/``,
-``/pools/<cluster>/`` and ``/replication/``, each whole and as the htmx partial an open page polls every 5 s (the
-same URL with ``HX-Request: true``). A viewer stays 15 s on a page: loads it whole, then polls its partial twice,
-then moves to the next page (the viewers start on different pages, so each page has a quarter of them).
+Viewers (issue 7): threads of the benchmark, each with its own session (users ``bench-load-NN``, alternately in the
+Operator group, who sees full query texts, and the Viewer group, logged in with ``force_login``, the cookie sent over
+HTTP). The pages: ``/`` (overview), ``/pools/``, ``/pools/<cluster>/`` and ``/replication/``, each whole and as the
+htmx partial an open page polls every 5 s (the same URL with ``HX-Request: true``). A viewer stays 15 s on a page:
+loads it whole, then polls its partial twice, then moves to the next page.
 
 - the polling run: ``--viewers`` (default 50) viewers for ``--seconds`` (default 60), a request every 5 s each as a
   browser makes them, started staggered over 5 s;
-- the saturating run: the same viewers, same sequence of pages, with no think time (each sends its next request as
-  soon as the last is answered) for the same time.
+- the saturating run: the same viewers, same sequence of pages, with no think time, for the same time.
 
 Measured per page, whole and partial: requests, errors (an exception, a status other than 200, or a body that is
 not the page or the partial asked for), client-side latency (request sent to body read) p50, p95, p99; requests per
 second in all; besides: TCP connections opened, the peak of PostgreSQL connections to Seamline's database, the CPU
-used by the web server and by the machine, samples taken during each run and the sessions they saw. Five untimed
-warm-up rounds of every page and partial come first. ``--profile`` (or a polling p99 of at least half the goal)
-prints cProfile's top functions of the slowest page, requested in process.
+used by the web server and by the machine, samples taken during each run and the sessions they saw.
 
-Goal (issue 7), for the polling run: zero errors, and p99 < 300 ms for every page and partial. The saturating run's
-figures are information.
+Serving (issue 14): each live partial (overview, pools index, the cluster's pools, replication, a service's live
+panel), ``GET /api/v1/pools/<cluster>`` and the floor, with a logged-in client: ``--requests`` (default 300)
+sequential requests of each, interleaved, after warm-up: server time p50 and p95 and sequential requests per
+second; then, for each on its own, 8 concurrent clients (processes, each with a session of its own) for 10 s:
+requests per second.
 
-Run: ``make bench``, or ``.venv/bin/python bench/load.py [--seconds N] [--viewers N] [--profile] [--no-docs]``, or
-``... --drop`` to remove what a killed run left behind (the throwaway instance, Redis database 4) and exit.
-Everything it starts (instance, worker, beat, web server, viewer threads) is stopped when it ends, on failure and
-Ctrl-C too. The report is printed and written to this benchmark's own section of docs/benchmarks.md (between
-``<!-- bench:load -->`` markers; ``--no-docs`` skips that). Exit status 1 when the goal is missed.
+Goals: for the polling run (issue 7), zero errors and p99 < 300 ms for every page and partial; for serving (issue
+14), every live partial and the API at p50 <= 3 ms of server time and at least 60 % of the floor's requests per
+second under 8 clients; stretch, reported as met or not: 400 requests/s for the pools and replication partials and
+600 for the API. The saturating run's figures are information. ``--profile`` (or a polling p99 of at least half the
+goal) prints cProfile's top functions of the slowest page, requested in process.
+
+Run: ``make bench``, or ``.venv/bin/python bench/load.py [--seconds N] [--viewers N] [--requests N] [--profile]
+[--no-docs]``, or ``... --drop`` to remove what a killed run left behind (the throwaway instances, Redis database 4)
+and exit. Everything it starts (instances, sessions, worker, beat, web server, clients) is stopped when it ends, on
+failure and Ctrl-C too. The report is printed and written to this benchmark's own section of docs/benchmarks.md
+(between ``<!-- bench:load -->`` markers; ``--no-docs`` skips that). Exit status 1 when a goal is missed.
 """
 
 from __future__ import annotations
@@ -51,13 +59,18 @@ import cProfile
 import http.client
 import io
 import logging
+import multiprocessing
 import os
 import pstats
+import shutil
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,21 +97,27 @@ from bench._common import (  # noqa: E402
     setup_django,
     write_report,
 )
-from bench.pools import Instance, start_stack, wait_for_sample  # noqa: E402
+from bench.pools import Fleet, Instance, free_port, prepare_monitored, wait_for_sample  # noqa: E402
 
 NAME = "load"
 PY = sys.executable
 APP_DB = "seamline_bench_load"
 REDIS_DB = 4  # `make run` uses 0, bench/pools.py 3, the tests their own server
-INSTANCE_DIR = Path("/tmp/seamline-bench-load")
+BASE = Path("/tmp/seamline-bench-load")  # the throwaway instances: app (Seamline's tables), monitored, replica
+REPLICA = "bench_load_replica"  # the replica's slot and application_name
 CLUSTER = "demo"
 SECRET_KEY = "seamline-bench-load-not-a-secret"
 GOAL_P99_MS = 300.0
+GOAL_SERVER_MS = 3.0  # issue 14: a live partial's server time, p50
+GOAL_FLOOR_SHARE = 0.6  # issue 14: a live partial's requests/s under 8 clients, against the floor's
+STRETCH = {"`/pools/`": 400, "the cluster's `/pools/`": 400, "`/replication/`": 400, "the pools API": 600}
+CLIENTS = 8
+CONCURRENT_SECONDS = 10.0
 POLL_SECONDS = 5.0  # dashboard.snapshots.REFRESH_SECONDS, checked below
 PARTIALS_PER_VISIT = 2  # a visit: the whole page, then its partial polled twice (15 s on the page)
 WARM_UP_ROUNDS = 5
 REQUEST_TIMEOUT = 10.0  # seconds; a request not answered by then is an error
-REPRODUCE = ".venv/bin/python bench/load.py [--seconds N] [--viewers N] [--profile] [--no-docs]"
+REPRODUCE = ".venv/bin/python bench/load.py [--seconds N] [--viewers N] [--requests N] [--profile] [--no-docs]"
 
 
 def redis_url() -> str:
@@ -107,7 +126,7 @@ def redis_url() -> str:
 
 def bench_env(app_port: int) -> dict[str, str]:
     """What this process and every process it starts run with: Seamline's tables on the throwaway instance, Redis
-    database 4, production mode; the monitored demo cluster stays the dev stack's (SEAMLINE_PG_PORT untouched)."""
+    database 4, production mode."""
     return {
         "SEAMLINE_DB_HOST": "127.0.0.1",
         "SEAMLINE_DB_PORT": str(app_port),
@@ -125,30 +144,87 @@ def flush_redis() -> None:
     redis.Redis.from_url(redis_url()).flushdb()
 
 
+@dataclass
+class Instances:
+    """The three throwaway instances of a run."""
+
+    app: Instance
+    monitored: Instance
+    replica: Instance
+
+    @classmethod
+    def of(cls, bindir: Path) -> Instances:
+        return cls(
+            Instance(bindir, BASE / "app"), Instance(bindir, BASE / "monitored"), Instance(bindir, BASE / "replica")
+        )
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter((self.replica, self.monitored, self.app))  # the replica first: its slot is on the primary
+
+    def create(self) -> None:
+        BASE.mkdir(exist_ok=True)
+        self.app.create()
+        self.monitored.create()
+        prepare_monitored(self.monitored)
+        self.replica.create_standby(self.monitored, REPLICA)
+
+    def remove(self) -> None:
+        for instance in self:
+            instance.remove()
+        shutil.rmtree(BASE, ignore_errors=True)
+
+
 # --- Seamline's side -------------------------------------------------------------------------------------------
 
 
-def prepare_app(instance: Instance, env: dict[str, str]) -> tuple[Any, float, str]:
-    """Seamline's database on the instance: created, migrated, the demo databases (on the dev stack, when missing)
-    and catalog loaded, synced and audited once;
-    returns the cluster, the seconds `manage.py audit demo` took and the first line it printed."""
-    from django.conf import settings
+def prepare_app(instances: Instances, env: dict[str, str]) -> tuple[Any, Any, float, str]:
+    """Seamline's database on the app instance: created, migrated, the demo catalog pointed at the monitored primary
+    and its replica, synced and audited once; returns the cluster, a service with sessions on it, the seconds
+    `manage.py audit demo` took and the first line it printed."""
     from django_celery_beat.models import PeriodicTask
 
-    from catalog.models import Cluster
-    from demo.loader import load_catalog, load_databases
+    from catalog.models import Cluster, Service
+    from demo.loader import load_catalog
 
-    with psycopg.connect(**instance.conninfo, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(**instances.app.conninfo, user="postgres", dbname="postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{APP_DB}"')
     run_timed([PY, "manage.py", "migrate", "--noinput", "-v0"], env={**os.environ, **env})
-    load_databases(settings.DEMO_PRIMARY)  # as `make run` loads them; a fresh dev stack has none yet
-    load_catalog(settings.DEMO_PRIMARY, settings.DEMO_REPLICA)
+    load_catalog({"host": "127.0.0.1", "port": instances.monitored.port}, {"port": instances.replica.port})
     PeriodicTask.objects.filter(
         task__in=["catalog.tasks.sync_all_clusters", "catalog.tasks.audit_all_clusters"]
     ).update(enabled=False)
     audited = run_timed([PY, "manage.py", "audit", CLUSTER], env={**os.environ, **env})
     summary = audited.stdout.strip().splitlines()[0] if audited.stdout.strip() else "(nothing printed)"
-    return Cluster.objects.prefetch_related("replicas").get(name=CLUSTER), audited.seconds, summary
+    cluster = Cluster.objects.prefetch_related("replicas").get(name=CLUSTER)
+    return cluster, Service.objects.get(name="order_service"), audited.seconds, summary
+
+
+def start_stack(procs: Processes, tmp: Path) -> str:
+    """Worker and beat as the Procfile starts them, and gunicorn with the shipped configuration; the base URL."""
+    from django.conf import settings
+
+    bin_ = Path(PY).parent
+    port = free_port(18100)
+    queues = ",".join(dict.fromkeys(["celery", settings.SAMPLING_QUEUE, settings.AUDIT_QUEUE, settings.SYNC_QUEUE]))
+    procs.start(
+        "worker", str(bin_ / "celery"), "-A", "dashboard", "worker", "--loglevel", "WARNING", "--concurrency", "2",
+        "--queues", queues, "--hostname", "bench-load@%h",
+    )  # fmt: skip
+    procs.start(
+        "beat", str(bin_ / "celery"), "-A", "dashboard", "beat", "--loglevel", "WARNING",
+        "--schedule", str(tmp / "beat-schedule"), "--pidfile", str(tmp / "beat.pid"),
+    )  # fmt: skip
+    procs.start("web", str(bin_ / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        procs.check()
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            if urllib.request.urlopen(base + "/healthz", timeout=2).status == 200:
+                return base
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the web server did not answer in 60 s:\n{procs.tail('web')}")
+        time.sleep(0.2)
 
 
 def viewer_users(count: int) -> list[Any]:
@@ -453,10 +529,121 @@ def profile_page(user: Any, page: Page, partial: bool, requests: int = 20) -> st
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
+# --- serving: each live partial against the floor ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    label: str
+    url: str
+    htmx: bool  # asked for as htmx asks (the live partial)
+    live: bool = True  # held to the goals; the floor is not
+
+
+def endpoints_of(cluster: Any, service: Any) -> list[Endpoint]:
+    return [
+        Endpoint("overview partial", "/", True),
+        Endpoint("`/pools/` partial", "/pools/", True),
+        Endpoint("the cluster's `/pools/` partial", f"/pools/{cluster.pk}/", True),
+        Endpoint("`/replication/` partial", "/replication/", True),
+        Endpoint("a service's live panel", f"/services/{service.pk}/live/?part=numbers", True),
+        Endpoint("the pools API", f"/api/v1/pools/{cluster.name}", False),
+        Endpoint("floor", "/bench/floor", False, live=False),
+    ]
+
+
+def fetch(conn: http.client.HTTPConnection, ep: Endpoint, cookie: str) -> tuple[bool, float | None]:
+    """One request: whether it was answered 200 with a body, and the server time it reported (ms)."""
+    headers = {"Cookie": cookie, "Accept": "application/json" if "/api/" in ep.url else "text/html"}
+    if ep.htmx:
+        headers |= {"HX-Request": "true", "HX-Target": "live"}
+    conn.request("GET", ep.url, headers=headers)
+    resp = conn.getresponse()
+    body = resp.read()
+    timing = resp.getheader("Server-Timing") or ""
+    server = float(timing.split("dur=", 1)[1]) if "dur=" in timing else None
+    return resp.status == 200 and bool(body), server
+
+
+@dataclass
+class Served:
+    server_ms: list[float] = field(default_factory=list)
+    client_ms: list[float] = field(default_factory=list)
+    concurrent: float = 0.0  # requests/s with CLIENTS clients
+    errors: int = 0
+
+    @property
+    def sequential(self) -> float:
+        return 1000 / (sum(self.client_ms) / len(self.client_ms)) if self.client_ms else 0.0
+
+
+def serve_sequentially(port: int, endpoints: list[Endpoint], cookie: str, requests: int) -> dict[str, Served]:
+    """``requests`` requests of each endpoint, one at a time, interleaved so that noise hits them alike."""
+    served = {ep.label: Served() for ep in endpoints}
+    for rounds, record in ((20, False), (requests, True)):  # warm-up first
+        for _ in range(rounds):
+            for ep in endpoints:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+                sent = time.perf_counter()
+                try:
+                    ok, server = fetch(conn, ep, cookie)
+                finally:
+                    conn.close()
+                elapsed = (time.perf_counter() - sent) * 1000
+                if not ok or server is None:
+                    raise SystemExit(f"{ep.url}: no answer with a body and a server time")
+                if record:
+                    served[ep.label].server_ms.append(server)
+                    served[ep.label].client_ms.append(elapsed)
+    return served
+
+
+def hammer(port: int, ep: Endpoint, cookie: str, stop_at: float, results: Any) -> None:
+    """A client process: requests back to back until ``stop_at`` (a connection each: gunicorn's sync workers close
+    it after every response); puts (answered, errors)."""
+    answered = errors = 0
+    while time.monotonic() < stop_at:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        try:
+            ok, _ = fetch(conn, ep, cookie)
+        except (OSError, http.client.HTTPException):
+            ok = False
+        finally:
+            conn.close()
+        answered, errors = answered + ok, errors + (not ok)
+    results.put((answered, errors))
+
+
+def serve_concurrently(port: int, ep: Endpoint, cookies: list[str], seconds: float) -> tuple[float, int]:
+    """Requests/s of one endpoint with CLIENTS client processes (each with a session of its own), and errors."""
+    from django.db import connections
+
+    connections.close_all()  # nothing of Django's crosses the fork
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    start = time.monotonic() + 0.3
+    clients = [
+        ctx.Process(target=hammer, args=(port, ep, cookies[i % len(cookies)], start + seconds, results))
+        for i in range(CLIENTS)
+    ]
+    for c in clients:
+        c.start()
+    totals = [results.get(timeout=seconds + REQUEST_TIMEOUT + 30) for _ in clients]
+    for c in clients:
+        c.join(timeout=10)
+    elapsed = time.monotonic() - start
+    return sum(a for a, _ in totals) / elapsed, sum(e for _, e in totals)
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+
 @dataclass
 class Results:
     runs: list[Run] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
+    served: dict[str, Served] = field(default_factory=dict)
+    endpoints: list[Endpoint] = field(default_factory=list)
     before: dict[str, dict[str, Any]] = field(default_factory=dict)  # each node's snapshot before the runs
     after: dict[str, dict[str, Any]] = field(default_factory=dict)  # and after
     interval: int = 0
@@ -465,7 +652,7 @@ class Results:
     profile: str = ""
 
 
-def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], tmp: Path) -> Results:
+def measure(args: argparse.Namespace, instances: Instances, env: dict[str, str], tmp: Path) -> Results:
     from dashboard import snapshots
     from dashboard.nodes import nodes_of
     from dashboard.snapshots import REFRESH_SECONDS
@@ -473,30 +660,46 @@ def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], t
     if REFRESH_SECONDS != POLL_SECONDS:
         raise SystemExit(f"the pages poll every {REFRESH_SECONDS} s now, not {POLL_SECONDS:.0f}: update bench/load.py")
     res = Results()
-    procs = Processes(tmp, env)  # TERM to each one's process group when they stop, as bench/pools.py
+    # the web server runs the benchmark's settings (the floor, Server-Timing) and logs no line per request
+    web_env = {**env, "DJANGO_SETTINGS_MODULE": "bench._serving", "SEAMLINE_WEB_LOGLEVEL": "warning"}
+    procs = Processes(tmp, web_env)  # TERM to each one's process group when they stop, as bench/pools.py
+    fleet = Fleet()
     try:
-        cluster, res.audit_seconds, res.audit_summary = prepare_app(instance, env)
+        cluster, service, res.audit_seconds, res.audit_summary = prepare_app(instances, env)
         res.interval = cluster.sample_interval
-        users = viewer_users(args.viewers)
+        fleet.open(instances.monitored)
+        users = viewer_users(max(args.viewers, CLIENTS))
         cookies = [session_cookie(u) for u in users]
         res.pages = pages = pages_of(cluster)
         flush_redis()
         base = start_stack(procs, tmp)
         res.before = wait_for_nodes(cluster, procs)
         print(
-            f"  worker, beat and web server (runserver) up at {base}; sessions sampled: "
+            f"  worker, beat and web server (gunicorn) up at {base}; sessions sampled: "
             + ", ".join(f"{name} {snap['total']}" for name, snap in res.before.items())
         )
         warm_up(base, cookies[0], pages)
         for name, poll in (("polling", POLL_SECONDS), ("saturating", 0.0)):
             run = Run(name, args.viewers, args.seconds, poll)
-            run_viewers(run, instance, cluster, base, cookies, pages, procs)
+            run_viewers(run, instances.app, cluster, base, cookies, pages, procs)
             res.runs.append(run)
             print(
                 f"  {name} run: {run.requests} requests in {run.elapsed:.1f} s "
                 f"({run.requests / run.elapsed:.1f}/s), {run.errors} errors, {run.tally.connects} TCP connections, "
                 f"connections to Seamline's database: {db_connections(run)}"
             )
+        port = int(base.rsplit(":", 1)[1])
+        res.endpoints = endpoints_of(cluster, service)
+        res.served = serve_sequentially(port, res.endpoints, cookies[0], args.requests)
+        for ep in res.endpoints:
+            served = res.served[ep.label]
+            served.concurrent, served.errors = serve_concurrently(port, ep, cookies[:CLIENTS], CONCURRENT_SECONDS)
+            print(
+                f"  {ep.label}: server time p50 {percentile(served.server_ms, 50):.2f} ms, "
+                f"{served.sequential:.0f}/s one at a time, {served.concurrent:.0f}/s with {CLIENTS} clients"
+                + (f", {served.errors} errors" if served.errors else "")
+            )
+        procs.check()
         res.after = {n.name: snapshots.read(cluster.pk, n.name) or {} for n in nodes_of(cluster)}
         polling = res.runs[0]
         slowest = max(polling.tally.ms, key=lambda k: percentile(polling.tally.ms[k], 99), default=None)
@@ -506,7 +709,42 @@ def measure(args: argparse.Namespace, instance: Instance, env: dict[str, str], t
             res.profile = profile_page(users[0], page, partial)  # an Operator: full query texts, the heavier path
     finally:
         procs.stop_all()
+        fleet.close()
     return res
+
+
+def serving_table(res: Results) -> tuple[list[str], list[str], bool]:
+    """The goals' table of the serving measurement, the stretch goals' lines; whether every goal holds."""
+    floor = res.served["floor"].concurrent
+    lines = [
+        f"| endpoint | server time p50 (p95) | requests/s one at a time | requests/s, {CLIENTS} clients "
+        "| share of the floor's | goal | holds |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    holds, stretch = True, []
+    for ep in res.endpoints:
+        s = res.served[ep.label]
+        p50, p95 = percentile(s.server_ms, 50), percentile(s.server_ms, 95)
+        share = s.concurrent / floor if floor else 0.0
+        row = (
+            f"| {ep.label} | {p50:.2f} ms ({p95:.2f} ms) | {s.sequential:.0f} | {s.concurrent:.0f}"
+            + (f" ({s.errors} errors)" if s.errors else "")
+            + f" | {share:.0%} |"
+        )
+        if ep.live:
+            ok = p50 <= GOAL_SERVER_MS and share >= GOAL_FLOOR_SHARE and not s.errors
+            holds &= ok
+            row += (
+                f" p50 ≤ {GOAL_SERVER_MS:.0f} ms, ≥ {GOAL_FLOOR_SHARE:.0%} of the floor | {'yes' if ok else '**no**'} |"
+            )
+        else:
+            row += " (the floor) | — |"
+        lines.append(row)
+        target = next((n for key, n in STRETCH.items() if ep.label.startswith(key)), None)
+        if target:
+            met = "met" if s.concurrent >= target else "not met"
+            stretch.append(f"{ep.label}: {s.concurrent:.0f} requests/s with {CLIENTS} clients, stretch {target}: {met}")
+    return lines, stretch, holds
 
 
 def fmt(values: list[float]) -> tuple[str, str, str]:
@@ -585,62 +823,62 @@ def main(argv: list[str] | None = None) -> int:
         profile="print cProfile's top functions of the slowest page",
         drop="remove what a killed run left behind, and exit",
     )
-    parser.add_argument("--seconds", type=float, default=60, help="length of each run (default 60)")
+    parser.add_argument("--seconds", type=float, default=60, help="length of each viewers' run (default 60)")
     parser.add_argument("--viewers", type=int, default=50, help="concurrent viewers (default 50)")
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests of each endpoint (default 300)")
     args = parser.parse_args(argv)
-    if args.seconds < 10 or args.viewers < 1:
-        parser.error("--seconds must be at least 10 and --viewers at least 1")
+    if args.seconds < 10 or args.viewers < 1 or args.requests < 20:
+        parser.error("--seconds must be at least 10, --viewers at least 1 and --requests at least 20")
 
     exit_on_sigterm()
     host = os.environ.get("SEAMLINE_PG_HOST", "127.0.0.1")
     port = int(os.environ.get("SEAMLINE_PG_PORT", "54329"))
     with connect_dev_stack(host, port) as conn:
-        dev_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
         major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-    instance = Instance(pg_client("initdb", major).parent, INSTANCE_DIR)
+    instances = Instances.of(pg_client("initdb", major).parent)
     if args.drop:
-        instance.remove()
-        print(f"removed the throwaway instance in {INSTANCE_DIR} (if there was one)")
+        instances.remove()
+        print(f"removed the throwaway instances in {BASE} (if there were any)")
         flush_redis()
         print(f"flushed Redis database {REDIS_DB}")
         return 0
-    if instance.running():
-        raise SystemExit(f"a previous run's instance still runs in {INSTANCE_DIR}: run bench/load.py --drop first")
+    if any(i.running() for i in instances):
+        raise SystemExit(f"a previous run's instances still run in {BASE}: run bench/load.py --drop first")
 
     started = time.perf_counter()
     print(
         f"load benchmark: {args.viewers} viewers, {args.seconds:.0f} s polling every {POLL_SECONDS:.0f} s, then "
-        f"{args.seconds:.0f} s with no think time"
+        f"{args.seconds:.0f} s with no think time; then each live partial, the API and the floor, "
+        f"{args.requests} requests one at a time and {CONCURRENT_SECONDS:.0f} s with {CLIENTS} clients"
     )
     try:
-        instance.create()
-        with psycopg.connect(**instance.conninfo, user="postgres", dbname="postgres") as conn:
-            instance.version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
-        env = bench_env(instance.port)
+        instances.create()
+        env = bench_env(instances.app.port)
         setup_django(env)
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-            res = measure(args, instance, env, Path(tmp))
+            res = measure(args, instances, env, Path(tmp))
     finally:
         with contextlib.suppress(Exception):  # Django's connection to the instance, before the instance goes
             from django.db import connections
 
             connections.close_all()
-        if instance.created:
-            instance.remove()
+        if any(i.created for i in instances):
+            instances.remove()
         with contextlib.suppress(Exception):
             flush_redis()
     elapsed = time.perf_counter() - started
 
     import celery
+    import gunicorn
     import redis
     from django import get_version
 
     info = machine(
         {
-            "web server": "`manage.py runserver --noreload` (as the Procfile; gunicorn is not installed)",
-            "PostgreSQL server (monitored, dev stack)": f"{dev_version}, {host}:{port} and its replica",
-            "Seamline's database": f"{instance.version} (throwaway instance, max_connections 300, fsync off, "
-            "same machine)",
+            "web server": f"gunicorn {gunicorn.__version__} with `deploy/gunicorn.conf.py` (sync workers, as many as "
+            "cores and one more), `SEAMLINE_DEBUG=0`",
+            "PostgreSQL servers": f"{instances.monitored.version}: the monitored primary and its replica, Seamline's "
+            "database, three throwaway instances (max_connections 300, fsync off) on the same machine",
             "Redis": redis.Redis.from_url(redis_url()).info("server")["redis_version"],
             "Django": get_version(),
             "Celery": celery.__version__,
@@ -648,52 +886,46 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     polling, saturating = res.runs
-    goal_table, all_hold = run_table(polling, res.pages, goal=True)
+    goal_table, viewers_hold = run_table(polling, res.pages, goal=True)
     sat_table, _ = run_table(saturating, res.pages, goal=False)
+    serve_table, stretch, serving_holds = serving_table(res)
+    all_hold = viewers_hold and serving_holds
     figures = [
         sessions_line(res),
         run_figures(polling, res.interval),
         run_figures(saturating, res.interval),
         f"each viewer has a session of its own (half Operators, who see full query texts, half Viewers) and one "
-        f"keep-alive connection; before the runs, {WARM_UP_ROUNDS} untimed rounds of every page and partial; the "
-        f"demo catalog was synced and audited once so that the overview shows an audit (`manage.py audit demo`, "
-        f"{res.audit_seconds:.1f} s: {res.audit_summary})",
+        f"keep-alive connection (gunicorn's sync workers close it after each response); before the runs, "
+        f"{WARM_UP_ROUNDS} untimed rounds of every page and partial; the demo catalog was synced and audited once so "
+        f"that the overview shows an audit (`manage.py audit demo`, {res.audit_seconds:.1f} s: {res.audit_summary})",
+        *stretch,
     ]
-    first, _, after = polling.db_connections
-    if after - first >= max(1, polling.viewers // 2):
-        figures.append(
-            f"runserver keeps a PostgreSQL connection per open browser connection, and keeps it after the browser has "
-            f"gone: {after - first} more connections to Seamline's database 5 s after the polling run's viewers "
-            "disconnected than before it (Django's runserver threads are socketserver.ThreadingMixIn over its "
-            "WSGIServer, which, unlike its ThreadedWSGIServer, does not close a thread's database connections when "
-            "the thread ends; they go when garbage collection finds them)"
-        )
-    print("\npolling run (the goal):\n" + "\n".join(goal_table))
-    print("\nsaturating run (information):\n" + "\n".join(sat_table) + "\n")
+    print("\npolling run (issue 7's goal):\n" + "\n".join(goal_table))
+    print("\nsaturating run (information):\n" + "\n".join(sat_table))
+    print("\nserving (issue 14's goals):\n" + "\n".join(serve_table) + "\n")
     print("\n".join(f"- {line}" for line in figures))
     if res.profile:
         print("\n" + res.profile)
     print(f"\nthe benchmark took {elapsed:.0f} s")
-    print("\n" + ("the goal holds" if all_hold else "GOAL MISSED: see the figures above"))
+    print("\n" + ("every goal holds" if all_hold else "GOAL MISSED: see the figures above"))
 
     if not args.no_docs:
         body = [
-            "## Load: 50 viewers (issue 7)",
+            "## Load: 50 viewers, and what each live page costs the web server (issues 7 and 14)",
             "",
             paragraph(
-                f"`bench/load.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. {args.viewers} logged-in viewers (threads "
-                "of the benchmark, each with its session and a keep-alive HTTP connection) on the overview, "
-                f"`/pools/`, the demo cluster's Pools page and `/replication/`, served by `runserver` (as `make run` "
-                "serves them; gunicorn is not installed) with a real Celery worker and beat sampling the dev stack's "
-                "demo cluster, primary and replica, `SEAMLINE_DEBUG=0`. A viewer stays 15 s on a page: loads it whole, "
-                f"then polls its htmx partial (`HX-Request: true`) twice, then moves on to the next page. Polling run: "
-                f"a request every {POLL_SECONDS:.0f} s per viewer, as browsers make them, for {args.seconds:.0f} s; "
-                f"saturating run: the same with no think time, for {args.seconds:.0f} s. Latency is client-side, "
-                "request sent to body read. Seamline's tables are on a throwaway instance: runserver keeps a "
-                "PostgreSQL connection per open browser connection, which the dev primary's 100 cannot spare."
+                f"`bench/load.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Served by gunicorn with the shipped "
+                "configuration, debug off, a real Celery worker and beat sampling the demo cluster, pointed at a "
+                "throwaway primary holding the pools benchmark's 220 sessions and its streaming replica. "
+                f"{args.viewers} logged-in viewers (threads of the benchmark, each with its session) on the overview, "
+                "`/pools/`, the demo cluster's Pools page and `/replication/`. A viewer stays 15 s on a page: loads "
+                "it whole, then polls its htmx partial (`HX-Request: true`) twice, then moves on to the next page. "
+                f"Polling run: a request every {POLL_SECONDS:.0f} s per viewer, as browsers make them, for "
+                f"{args.seconds:.0f} s; saturating run: the same with no think time. Latency is client-side, request "
+                "sent to body read."
             ),
             "",
-            "Polling run (the goal):",
+            "Polling run (issue 7's goal):",
             "",
             *goal_table,
             "",
@@ -701,12 +933,23 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *sat_table,
             "",
+            paragraph(
+                "Serving (issue 14's goals): each live partial, the pools API and the floor (a login-required view "
+                "returning a constant through every middleware, `bench/_serving.py`), with a logged-in client (an "
+                f"Operator): {args.requests} requests of each one at a time, interleaved, then {CLIENTS} concurrent "
+                f"client processes (each with its session) on each in turn for {CONCURRENT_SECONDS:.0f} s. Server "
+                "time is Django's, from its Server-Timing header (the request entering Django to the response "
+                "leaving it); the load's clients run on the same 2 cores."
+            ),
+            "",
+            *serve_table,
+            "",
             *[bullet(line) for line in figures],
         ]
         reproduce = (
             f"Reproduce: `make bench`, or `{REPRODUCE}` with the dev stack running (`make services`; `make run` "
-            f"may run beside it). It starts and removes its own instance for Seamline's tables (in "
-            f"`{INSTANCE_DIR}`); `--drop` removes one a killed run left behind."
+            f"may run beside it). It starts and removes its own instances (in `{BASE}`); `--drop` removes those a "
+            "killed run left behind."
         )
         write_report(NAME, body, info, reproduce)
     return 0 if all_hold else 1

@@ -179,8 +179,39 @@ class Instance:
         return {"host": "127.0.0.1", "port": self.port, "connect_timeout": 5}
 
     def create(self) -> None:
+        self._make_folder()
+        self._check(
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"),
+            "initdb",
+        )
+        self._start(
+            {
+                "max_connections": MAX_CONNECTIONS,
+                "shared_preload_libraries": "'pg_stat_statements'",
+                "pg_stat_statements.track_planning": "on",
+                # throwaway data
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+                # a backend whose client is gone (a pg_sleep session when we close it) ends within a second
+                "client_connection_check_interval": "1000",
+            }
+        )
+
+    def create_standby(self, primary: Instance, name: str) -> None:
+        """A streaming replica of ``primary``: a base backup through a physical slot named ``name``, recovery
+        configured by pg_basebackup (-R), connecting as application ``name``."""
+        self._make_folder()
+        conninfo = f"host=127.0.0.1 port={primary.port} user=postgres application_name={name}"
+        self._check(
+            self._run("pg_basebackup", "-d", conninfo, "-D", str(self.data), "-R", "-X", "stream", "-C", "-S", name),
+            "pg_basebackup",
+        )
+        self._start({"max_connections": MAX_CONNECTIONS, "hot_standby": "on"})
+
+    def _make_folder(self) -> None:
         if self.running():
-            raise SystemExit(f"a previous run's instance still runs in {self.path}: run bench/pools.py --drop first")
+            raise SystemExit(f"a previous run's instance still runs in {self.path}: run the benchmark with --drop")
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.mkdir(mode=0o700)
         self.created = True
@@ -188,27 +219,18 @@ class Instance:
             owner = pwd.getpwnam("postgres")
             os.chown(self.path, owner.pw_uid, owner.pw_gid)
         self.port = free_port(FIRST_PORT)
-        self._check(
-            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"),
-            "initdb",
-        )
+
+    def _start(self, settings: dict[str, Any]) -> None:
+        """Its own port and socket folder, then ``settings``, appended to postgresql.conf; started."""
         settings = {
             "port": self.port,
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.path}'",
-            "max_connections": MAX_CONNECTIONS,
-            "shared_preload_libraries": "'pg_stat_statements'",
-            "pg_stat_statements.track_planning": "on",
-            # throwaway data
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-            # a backend whose client is gone (a pg_sleep session when we close it) ends within a second
-            "client_connection_check_interval": "1000",
+            **settings,
         }
         conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
         with (self.data / "postgresql.conf").open("a") as f:
-            f.write("\n# bench/pools.py\n" + conf)
+            f.write("\n# bench/\n" + conf)
         log = self.path / "server.log"
         self._check(
             self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60", "start"), "pg_ctl start"
