@@ -1,13 +1,16 @@
 """Authentication as cheap as it can safely be: Django's database sessions and model backend, each lookup one plain
 statement rather than an ORM query compiled again on every request, and a user's permissions in one statement rather
-than two.
+than two: the ids of those the user holds (three tables, not five: PostgreSQL plans it in about a quarter of the
+time), named from a map each process keeps. What an id names is set by migrations (which add permissions, and rename
+them with their model); an id new to the process makes it read the map again, and a deploy that migrates restarts the
+web processes.
 
-Measured in process (docs/benchmarks.md, load): of the 1.7 ms Django spent on a login-required page that does
-nothing, finding the session and its user took about 1.4 ms, mostly compiling the same two ORM queries. Nothing is
-cached: the session and the user are read from Seamline's database on every request, exactly as Django's own classes
-read them, so a logout, a password change (the session's hash no longer matches), a deactivated user or a lockout
-take effect on the next request, a deleted session can never come back, and Redis plays no part. tests/test_auth.py
-holds these classes to Django's own.
+Measured in process (docs/benchmarks.md, load): of the 1.7 ms Django spent on a login-required page that does nothing,
+finding the session and its user took about 1.4 ms, mostly compiling the same two ORM queries. Nothing of a session or a
+user is cached: the session, the user and the user's grants are read from Seamline's database on every request that
+needs them, exactly as Django's own classes read them, so a logout, a password change (the session's hash no longer
+matches), a deactivated user or a lockout take effect on the next request, a deleted session can never come back, and
+Redis plays no part. tests/test_auth.py holds these classes to Django's own.
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ from django.utils import timezone
 # Seamline's users are django.contrib.auth's own (AUTH_USER_MODEL is not swapped), in its own tables.
 SESSION_SQL = "SELECT session_data, expire_date FROM django_session WHERE session_key = %s AND expire_date > %s"
 USER_SQL = "SELECT {columns} FROM auth_user WHERE id = %s"
-# every permission (a superuser's), or those granted to the user directly or through a group
-PERMISSIONS_SQL = (
-    "SELECT ct.app_label, p.codename FROM auth_permission p JOIN django_content_type ct ON ct.id = p.content_type_id"
+# every permission, by id: what a permission's id stands for is fixed when migrations create it (ids are never
+# reused), so a process reads it once and again only when a grant names an id it has not seen
+NAMES_SQL = (
+    "SELECT p.id, ct.app_label, p.codename"
+    " FROM auth_permission p JOIN django_content_type ct ON ct.id = p.content_type_id"
 )
+# which permissions a user holds (their own and their groups'), read on every request that asks: a grant or a
+# revocation takes effect at once
 GRANTED_SQL = (
-    " WHERE p.id IN (SELECT permission_id FROM auth_user_user_permissions WHERE user_id = %(user)s"
-    " UNION SELECT gp.permission_id FROM auth_group_permissions gp"
-    " JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = %(user)s)"
+    "SELECT permission_id FROM auth_user_user_permissions WHERE user_id = %(user)s"
+    " UNION SELECT permission_id FROM auth_group_permissions"
+    " WHERE group_id IN (SELECT group_id FROM auth_user_groups WHERE user_id = %(user)s)"
 )
 
 
@@ -70,8 +77,28 @@ class ModelBackend(backends.ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            sql = PERMISSIONS_SQL if user_obj.is_superuser else PERMISSIONS_SQL + GRANTED_SQL
             with connections[router.db_for_read(Permission)].cursor() as cursor:
-                cursor.execute(sql, {"user": user_obj.pk})
-                user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
+                if user_obj.is_superuser:
+                    cursor.execute(NAMES_SQL)
+                    user_obj._perm_cache = {f"{app_label}.{codename}" for _, app_label, codename in cursor.fetchall()}
+                else:
+                    cursor.execute(GRANTED_SQL, {"user": user_obj.pk})
+                    user_obj._perm_cache = permission_names({pk for (pk,) in cursor.fetchall()}, cursor)
         return user_obj._perm_cache
+
+
+_names: dict[int, str] = {}  # this process' map of permission ids to "app_label.codename"
+
+
+def permission_names(ids: set[int], cursor: Any) -> set[str]:
+    """The names of these permissions; the map read again (with ``cursor``) when one is new to this process."""
+    if not ids <= _names.keys():
+        read_names(cursor)
+    return {_names[pk] for pk in ids if pk in _names}
+
+
+def read_names(cursor: Any) -> None:
+    """(Re)read this process' map of permission names."""
+    global _names
+    cursor.execute(NAMES_SQL)
+    _names = {pk: f"{app_label}.{codename}" for pk, app_label, codename in cursor.fetchall()}

@@ -65,6 +65,18 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _permission_names(django_db_setup, django_db_blocker):
+    """Read the process' map of permission names (dashboard.auth) before any test: the queries a test counts do not
+    depend on whether an earlier one asked for a permission."""
+    from django.db import connection
+
+    from dashboard import auth
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        auth.read_names(cursor)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_catalog_memo():
     """Each test's catalog is rolled back or flushed afterwards, version row included: start every test clean, with

@@ -51,6 +51,7 @@ def test_it_finds_the_same_user_as_djangos_backend(users):
 
 
 def test_it_finds_the_same_permissions_as_djangos_backend_in_one_statement(users):
+    ModelBackend().get_all_permissions(type(users[1]).objects.get(pk=users[1].pk))  # the map of names read
     for user in users:
         fresh = type(user).objects.get(pk=user.pk)  # no permission cache
         with CaptureQueriesContext(connection) as queries:
@@ -61,6 +62,26 @@ def test_it_finds_the_same_permissions_as_djangos_backend_in_one_statement(users
         assert len(queries) == (1 if user.is_active else 0), user.username
     assert "dashboard.view_full_query" in ModelBackend().get_all_permissions(users[3])  # granted directly
     assert "dashboard.signal_session" in ModelBackend().get_all_permissions(users[1])  # through the Operator group
+
+
+def test_a_permission_new_to_the_process_is_named_at_once(users, monkeypatch):
+    from django.contrib.contenttypes.models import ContentType
+
+    from dashboard import auth
+
+    monkeypatch.setattr(auth, "_names", {})
+    user = users[3]
+    assert "dashboard.view_full_query" in ModelBackend().get_all_permissions(type(user).objects.get(pk=user.pk))
+    new = Permission.objects.create(
+        codename="a_new_one", name="A new one", content_type=ContentType.objects.get_for_model(Permission)
+    )  # as a migration adds one while the process runs
+    user.user_permissions.add(new)
+    with CaptureQueriesContext(connection) as queries:
+        granted = ModelBackend().get_all_permissions(type(user).objects.get(pk=user.pk))
+    assert "auth.a_new_one" in granted and "dashboard.view_full_query" in granted
+    assert len(queries) == 3  # the user, the grants, the map read again
+    user.user_permissions.remove(new)
+    assert "auth.a_new_one" not in ModelBackend().get_all_permissions(type(user).objects.get(pk=user.pk))
 
 
 def test_it_reads_the_same_session_as_djangos_store(viewer, client):
