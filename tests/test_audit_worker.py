@@ -97,43 +97,46 @@ def test_a_worker_killed_mid_sync_leaves_the_catalog_as_it_was_and_redelivery_co
     db = settings.DATABASES["default"]
     lock = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=False)
     try:
-        # the sync's merge updates its Database row: held here, the sync stops inside its one transaction
-        lock.execute("SELECT 1 FROM catalog_database WHERE cluster_id = %s FOR UPDATE", [target.pk])
-        run = start_sync(target, requested_by="kill-test")
-        wait_for(lambda: children(prefork_worker.pid), timeout=30, message="the worker's child")
-        wait_for(
-            lambda: SyncRun.objects.filter(pk=run.pk, status="running", attempts=1).exists(),
-            timeout=30,
-            message="the sync to start (and block on the lock)",
-        )
-        with pg(dbname=db["NAME"]) as watch:  # autocommit: pg_stat_activity is read once per transaction
+        try:
+            # the sync's merge updates its Database row: held here, the sync stops inside its one transaction
+            lock.execute("SELECT 1 FROM catalog_database WHERE cluster_id = %s FOR UPDATE", [target.pk])
+            run = start_sync(target, requested_by="kill-test")
+            wait_for(lambda: children(prefork_worker.pid), timeout=30, message="the worker's child")
             wait_for(
-                lambda: watch.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                ).fetchone()[0],
-                message="the sync's merge waiting on the Database row",
+                lambda: SyncRun.objects.filter(pk=run.pk, status="running", attempts=1).exists(),
+                timeout=30,
+                message="the sync to start (and block on the lock)",
             )
-        for child in children(prefork_worker.pid):
-            os.kill(child, signal.SIGKILL)
-        # killed mid-merge: the catalog is as it was, the run still says running
-        assert not Relation.objects.filter(name=probe).exists()
-        wait_for(
-            lambda: SyncRun.objects.filter(pk=run.pk, attempts=2).exists(),
+            with pg(dbname=db["NAME"]) as watch:  # autocommit: pg_stat_activity is read once per transaction
+                wait_for(
+                    lambda: watch.execute(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    ).fetchone()[0],
+                    message="the sync's merge waiting on the Database row",
+                )
+            for child in children(prefork_worker.pid):
+                os.kill(child, signal.SIGKILL)
+            # killed mid-merge: the catalog is as it was, the run still says running
+            assert not Relation.objects.filter(name=probe).exists()
+            wait_for(
+                lambda: SyncRun.objects.filter(pk=run.pk, attempts=2).exists(),
+                timeout=60,
+                message="the redelivered task to take the sync up again",
+            )
+            assert not Relation.objects.filter(name=probe).exists()
+        finally:
+            lock.rollback()
+            lock.close()
+        # the probe stays until the run ends: the redelivered attempt may reach the cluster only after its claim
+        done = wait_for(
+            lambda: SyncRun.objects.filter(pk=run.pk).exclude(status__in=["queued", "running"]).first(),
             timeout=60,
-            message="the redelivered task to take the sync up again",
+            message="the sync to end",
         )
-        assert not Relation.objects.filter(name=probe).exists()
     finally:
-        lock.rollback()
-        lock.close()
         with pg() as monitored:
             monitored.execute(f"DROP TABLE IF EXISTS {probe}")
-    done = wait_for(
-        lambda: SyncRun.objects.filter(pk=run.pk).exclude(status__in=["queued", "running"]).first(),
-        timeout=60,
-        message="the sync to end",
-    )
     assert done.status == "ok" and done.attempts == 2, done.error
     assert SyncRun.objects.filter(cluster=target).count() == 1
     assert Relation.objects.filter(name=probe).count() == 1  # brought in once
