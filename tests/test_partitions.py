@@ -135,4 +135,6 @@ def test_a_maintenance_run_that_finds_another_in_progress_does_nothing():
         other.execute("SELECT pg_advisory_lock(%s)", [partitions.LOCK_KEY])
         assert partitions.maintain(now) == {"created": [], "dropped": []}
         assert exists(partitions.name_of("dashboard_nodesample", day))
+        # released before the connection closes: a closed connection's backend may still hold it for a moment
+        other.execute("SELECT pg_advisory_unlock(%s)", [partitions.LOCK_KEY])
     assert partitions.name_of("dashboard_nodesample", day) in partitions.maintain(now)["dropped"]
