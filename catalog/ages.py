@@ -6,7 +6,9 @@ between NUL characters, inside a ``<time>`` element that carries it too. Every H
 (``dashboard.middleware.AgesMiddleware``): each marker becomes the age at that instant, in the response's language.
 The browser then ticks the ``<time class="age">`` elements itself (static/js/live.js), so that a page whose fragment
 is unchanged (a 304) still shows ages that move. NUL is safe as a delimiter: nothing PostgreSQL or Redis supplies can
-hold one (PostgreSQL text cannot), and requests carrying one are refused (RejectNulMiddleware).
+hold one (PostgreSQL text cannot), and requests carrying one are refused (RejectNulMiddleware). JSON answers carry
+ages the same way (``json_marker``, ``fill_json``): a string the encoder writes with its NULs escaped, which becomes
+the number of seconds as the answer leaves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from django.utils.translation import gettext as _
 DURATION, SINCE = "d", "s"  # "4 min 2 s" (``duration`` below), or Django's timesince ("3 hours, 4 minutes")
 NOW = SafeString("\x00n0\x00")  # the instant itself, in epoch seconds: the browser's reference for ticking ages
 _MARKER = re.compile("\x00([dsn])([0-9]+(?:\\.[0-9]+)?)\x00")
+# in JSON, a marker is a string (its NULs escaped by the encoder) that becomes a number: the age in seconds
+_JSON_MARKER = re.compile(r'"\\u0000j([0-9]+(?:\.[0-9]+)?)\\u0000"')
 
 
 def marker(when: datetime, kind: str = DURATION) -> SafeString:
@@ -33,6 +37,11 @@ def marker(when: datetime, kind: str = DURATION) -> SafeString:
         kind,
         SafeString(f"\x00{kind}{when.timestamp():.3f}\x00"),
     )
+
+
+def json_marker(when: datetime) -> str:
+    """The age of ``when`` in seconds, as a JSON value to be filled in when the response leaves (``fill_json``)."""
+    return f"\x00j{when.timestamp():.3f}\x00"
 
 
 def duration(seconds: float | timedelta | None) -> str:
@@ -64,3 +73,10 @@ def fill(text: str, now: float | None = None) -> str:
         return duration(max(0.0, now - then))
 
     return _MARKER.sub(age, text)
+
+
+def fill_json(text: str, now: float | None = None) -> str:
+    """Every JSON marker of ``text`` (JSON encoded with ``json_marker`` values) replaced by its age at ``now`` in
+    seconds, to a tenth."""
+    now = time.time() if now is None else now
+    return _JSON_MARKER.sub(lambda match: f"{max(0.0, now - float(match[1])):.1f}", text)

@@ -7,7 +7,7 @@ the fleet, or of the page's cluster, and one by every committed change of the ca
 the clock alone would change it: a fresh node it shows turning stale, or, on the pages whose text quotes a stale
 node's age (health's reasons), that age's next second. The fragment and the counters are read in one MGET; a fragment
 not current is rendered again by the request that finds it so (concurrent ones may render it too: each writes the
-same) and written back. Ages inside it are markers filled as the response leaves (dashboard.ages).
+same) and written back. Ages inside it are markers filled as the response leaves (catalog.ages).
 
 Every fragment has an ETag made of what its key and validity hold; a partial or JSON response carries it with
 ``Cache-Control: no-cache`` and ``Vary: Cookie, HX-Request``, so the browser revalidates and a fragment unchanged
@@ -113,13 +113,17 @@ def validity(rendered: Rendered, now: float) -> tuple[float | None, list[str]]:
     return (None if until == math.inf else until), state
 
 
-def respond(request: HttpRequest, fragment: Fragment, content_type: str = "text/html; charset=utf-8") -> HttpResponse:
+HTML, JSON = "text/html; charset=utf-8", "application/json; charset=utf-8"
+
+
+def respond(request: HttpRequest, fragment: Fragment, content_type: str = HTML) -> HttpResponse:
     """The fragment as a response of its own (an htmx partial, or JSON), its ages filled, or a 304 when the client
     has it already."""
     if not_modified(request, fragment):
         response: HttpResponse = HttpResponseNotModified()
     else:
-        response = HttpResponse(ages.fill(fragment.body), content_type=content_type)
+        fill = ages.fill_json if content_type == JSON else ages.fill
+        response = HttpResponse(fill(fragment.body), content_type=content_type)
     return conditional(response, fragment)
 
 

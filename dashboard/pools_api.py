@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import NinjaJSONEncoder
 
+from catalog import ages
 from catalog.models import Cluster
 
 from . import fragments, health, history, pools
@@ -76,30 +75,27 @@ class HistoryOut(Schema):
 def cluster_pools(request: HttpRequest, cluster: str) -> HttpResponse:
     """Rendered once per snapshot for every client (dashboard.fragments); each node's age is its own at the answer."""
     live = fragments.get("api-pools", (cluster,), lambda: _render_pools(cluster), _unavailable)
-    if fragments.not_modified(request, live):
-        return fragments.conditional(HttpResponseNotModified(), live)
-    body = json.loads(live.body)
-    now = timezone.now()
-    for node in body["nodes"]:
-        if node["sampled_at"]:
-            node["age_seconds"] = round(max(0.0, (now - parse_datetime(node["sampled_at"])).total_seconds()), 1)
-    return fragments.conditional(_json(body), live)
+    return fragments.respond(request, live, content_type=fragments.JSON)
 
 
 def _render_pools(cluster: str) -> fragments.Rendered:
     target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
     views = pools.load([target], node=None)[target.pk]
-    body = {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]}
-    return fragments.Rendered(_serialized(ClusterPools, body), views)
+    shaped = _shaped(ClusterPools, {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]})
+    for node in shaped["nodes"]:
+        if node["sampled_at"]:  # the age at the answer, not at the render
+            node["age_seconds"] = ages.json_marker(node["sampled_at"])
+    return fragments.Rendered(_encoded(shaped), views)
 
 
-def _serialized(schema: type[Schema], body: dict) -> str:
-    """``body`` as the API answers it: validated and shaped by its response schema, encoded as django-ninja does."""
-    return json.dumps(schema.model_validate(body).model_dump(), cls=NinjaJSONEncoder, ensure_ascii=False)
+def _shaped(schema: type[Schema], body: dict) -> dict:
+    """``body`` as the API answers it: validated and shaped by its response schema."""
+    return schema.model_validate(body).model_dump()
 
 
-def _json(body: dict) -> HttpResponse:
-    return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json; charset=utf-8")
+def _encoded(body: dict) -> str:
+    """Encoded as django-ninja does."""
+    return json.dumps(body, cls=NinjaJSONEncoder, ensure_ascii=False)
 
 
 def _unavailable() -> str:
@@ -182,7 +178,7 @@ def health_status(request: HttpRequest) -> HttpResponse:
     """For external checkers: OK / WARN / CRIT per cluster, replica and slot, with reasons; read from snapshots,
     assessed once per snapshot for every client (dashboard.fragments)."""
     live = fragments.get("api-health", (), _render_health, _unavailable)
-    return fragments.respond(request, live, content_type="application/json; charset=utf-8")
+    return fragments.respond(request, live, content_type=fragments.JSON)
 
 
 def _render_health() -> fragments.Rendered:
@@ -190,4 +186,4 @@ def _render_health() -> fragments.Rendered:
     assessed = [e["health"] for e in entries]
     body = {"status": health.worst(*(a["status"] for a in assessed)), "clusters": assessed}
     views = [v for e in entries for v in e["nodes"]]
-    return fragments.Rendered(_serialized(HealthOut, body), views, quotes_stale_ages=True)
+    return fragments.Rendered(_encoded(_shaped(HealthOut, body)), views, quotes_stale_ages=True)

@@ -7,13 +7,16 @@ Content-Length follows); and what a fragment costs, rendered or served, does not
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog import ages
 from catalog.models import Cluster, Service
 from dashboard import snapshots
 from dashboard.nodes import PRIMARY
@@ -177,6 +180,15 @@ def test_the_pools_api_gives_each_node_its_age_at_the_answer(sampled, viewer_cli
     later = get(viewer_client, url, headers)
     assert later["ETag"] == first["ETag"]
     assert later.json()["nodes"][0]["age_seconds"] >= first.json()["nodes"][0]["age_seconds"] + 1.0
+
+
+def test_json_ages_are_numbers_and_text_that_looks_like_a_marker_stays_text():
+    then = datetime(2026, 1, 1, tzinfo=UTC)
+    mimic = '"age_seconds": "\\u0000j1.0\\u0000"'  # what a marker looks like encoded, as a service's name
+    encoded = json.dumps({"age_seconds": ages.json_marker(then), "name": mimic}, ensure_ascii=False)
+    filled = json.loads(ages.fill_json(encoded, now=then.timestamp() + 12.34))
+    assert filled == {"age_seconds": 12.3, "name": mimic}
+    assert json.loads(ages.fill_json(encoded, now=then.timestamp() - 5))["age_seconds"] == 0.0  # clocks apart
 
 
 @pytest.mark.parametrize("name", ["overview", "replication", "api pools", "api health"])
