@@ -120,7 +120,9 @@ def test_the_pools_page_refreshes_itself_pauses_and_draws_its_history(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     refreshes: list[str] = []
+    responses: list = []
     page.on("request", lambda r: refreshes.append(r.url) if r.headers.get("hx-request") else None)
+    page.on("response", lambda r: responses.append(r) if r.request.headers.get("hx-request") else None)
     page.goto(f"{live_server.url}/pools/{pools_cluster.pk}/")
     row = page.locator("#live tr", has=page.locator("th > a", has_text="pt_orders"))  # the services table's row
     expect(row).to_contain_text("3 / 6")
@@ -128,12 +130,22 @@ def test_the_pools_page_refreshes_itself_pauses_and_draws_its_history(
     expect(page.locator(".figure.error")).to_have_count(0)
     page.wait_for_timeout(2500)
     assert len(refreshes) >= 2  # the live panel polled
+    # no new sample: the browser revalidated its copy (If-None-Match) and the server confirmed it, with a 304 and no
+    # body (the browser's cache then hands the page its copy, as a 200)
+    assert any(
+        r.request.all_headers().get("if-none-match") == r.all_headers()["etag"]
+        and r.all_headers()["content-length"] == "0"
+        for r in responses
+    )
+    age = page.locator("#live time.age").first
+    shown = age.text_content()
     page.get_by_role("button", name="Pause auto-refresh").click()
     expect(page.get_by_role("button", name="Resume auto-refresh")).to_have_attribute("aria-pressed", "true")
     page.wait_for_timeout(300)  # a request already on its way may land
     paused_at = len(refreshes)
     page.wait_for_timeout(2500)
     assert len(refreshes) == paused_at
+    assert age.text_content() != shown  # the sample's age ticks on in the browser, paused or not
     expect(row).to_contain_text("3 / 6")  # still shown while paused
     page.get_by_role("button", name="Resume auto-refresh").click()
     page.wait_for_timeout(2500)

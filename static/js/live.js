@@ -50,4 +50,6 @@
     }
   };
   setInterval(tick, 1000);
+  // a panel the browser revalidated (its cache answered from a 304) holds the ages of its first answer: tick at once
+  document.addEventListener("htmx:afterSwap", tick);
 })();
