@@ -24,7 +24,7 @@ from catalog.models import (
 )
 from dashboard.models import ApiToken
 
-from .conftest import redis_stopped
+from .conftest import PASSWORD, redis_stopped
 
 ROLES = ("anonymous", "viewer", "operator", "admin")
 LOGIN = 302  # to the login page
@@ -234,8 +234,8 @@ def test_admins_edit_the_catalog_and_credentials_others_do_not(world, client):
 
 def test_with_redis_stopped_no_page_answers_a_server_error(world, client):
     """Every URL the matrix knows, as an admin (who may reach all of them), while Redis is stopped: live parts say
-    their data is unavailable, the API answers 503, nothing answers 500; and everything serves again once it is
-    back, refilling its caches."""
+    their data is unavailable, the API answers 503, nothing answers 500, logging out and in works; and everything
+    serves again once it is back, refilling its caches."""
     client.force_login(world["users"]["admin"])
     gets = [(name, concrete(name, pattern, world)) for name, pattern in routes()]
     gets = [(name, url) for name, url in gets if name.startswith("admin:") or MATRIX[name][0] == "GET"]
@@ -243,6 +243,13 @@ def test_with_redis_stopped_no_page_answers_a_server_error(world, client):
         answers = {(name, url): client.get(url).status_code for name, url in gets}
         answers |= {("htmx", url): client.get(url, HTTP_HX_REQUEST="true").status_code for url in ("/", "/pools/")}
         assert "Live data unavailable" in client.get("/pools/", HTTP_HX_REQUEST="true").content.decode()
+        # logging out and in needs no Redis either (sessions and login throttling are in Seamline's database)
+        assert client.post("/accounts/logout/").status_code == 302
+        assert client.get("/").status_code == 302
+        login = {"username": world["users"]["viewer"].username, "password": PASSWORD}
+        assert client.post("/accounts/login/", login).status_code == 302
+        assert client.get("/pools/").status_code == 200
+        client.force_login(world["users"]["admin"])
     # the live API says it cannot answer (503, as documented); nothing else fails
     failed = [f"{url} ({name}): {status}" for (name, url), status in answers.items()
               if status >= 500 and not (name.startswith("api-v1:") and status == 503)]  # fmt: skip
