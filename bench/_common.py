@@ -92,6 +92,30 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def process_cpu(pid: int, children: bool = True) -> float:
+    """User + system CPU seconds of a process, with (``children``) those of its children it has waited for (from
+    /proc); 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and all its descendants, live or ended (a process that ended counts in its parent's
+    children's time once waited for; one that ended but was not yet waited for is missed)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        total += process_cpu(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                pending += [int(child) for child in task.read_text().split()]
+    return total
+
+
 # --- what a benchmark starts -------------------------------------------------------------------------------------
 
 
