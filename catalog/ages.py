@@ -50,19 +50,30 @@ def duration(seconds: float | timedelta | None) -> str:
         return "—"
     if isinstance(seconds, timedelta):
         seconds = seconds.total_seconds()
-    s = int(seconds)
+    return _duration(int(seconds), _formats())
+
+
+def _formats() -> tuple[str, str, str, str]:
+    """The four shapes of a duration, in the active language (looked up once per fill, not once per age)."""
+    return _("%(s)d s"), _("%(m)d min %(s)d s"), _("%(h)d h %(m)d min"), _("%(d)d d %(h)d h")
+
+
+def _duration(s: int, formats: tuple[str, str, str, str]) -> str:
     if s < 60:
-        return _("%(s)d s") % {"s": s}
+        return formats[0] % {"s": s}
     if s < 3600:
-        return _("%(m)d min %(s)d s") % {"m": s // 60, "s": s % 60}
+        return formats[1] % {"m": s // 60, "s": s % 60}
     if s < 86400:
-        return _("%(h)d h %(m)d min") % {"h": s // 3600, "m": s % 3600 // 60}
-    return _("%(d)d d %(h)d h") % {"d": s // 86400, "h": s % 86400 // 3600}
+        return formats[2] % {"h": s // 3600, "m": s % 3600 // 60}
+    return formats[3] % {"d": s // 86400, "h": s % 86400 // 3600}
 
 
 def fill(text: str, now: float | None = None) -> str:
     """Every marker of ``text`` replaced by its age at ``now`` (default: this instant), in the active language."""
+    if "\x00" not in text:
+        return text
     now = time.time() if now is None else now
+    formats = _formats()
 
     def age(match: re.Match[str]) -> str:
         then = float(match[2])
@@ -70,7 +81,7 @@ def fill(text: str, now: float | None = None) -> str:
             return f"{now:.3f}"
         if match[1] == SINCE:
             return timesince(datetime.fromtimestamp(then, UTC), datetime.fromtimestamp(now, UTC))
-        return duration(max(0.0, now - then))
+        return _duration(int(max(0.0, now - then)), formats)
 
     return _MARKER.sub(age, text)
 
