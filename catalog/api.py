@@ -11,20 +11,22 @@ queries, whatever the size of the catalog.
 # globals), where names like RelationKind do not exist. Python 3.12 evaluates these annotations fine as they are.
 
 from datetime import datetime
-from typing import Literal, TypedDict
+from typing import Annotated, Literal, TypedDict
 
 import psycopg
 from django.db.models import Count, F, Func, IntegerField, Prefetch, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from . import map_view, versioning
+from .map_view import MAX_DEPTH
 from .models import UNOWNED, Cluster, Contract, Database, Ownership, Relation, Replica, Service
 from .models import Schema as DbSchema
-from .paths import Edge, cross_service_edges, services_with_owned
+from .paths import Edge, cross_service_edges
 
 MAX_LIMIT = 1000  # a larger ?limit= is clamped to this
 
@@ -261,6 +263,25 @@ class OwnershipMapOut(Schema):
     edges: list[EdgeOut]
 
 
+class TeamNodeOut(Schema):
+    name: str  # a team, "(no team)", "(unowned)", or a service of an expanded team
+    services: list[str]
+    internal: int  # paths between services inside the node
+
+
+class TeamEdgeOut(Schema):
+    consumer: str
+    provider: str
+    count: int
+    declared: int
+    undeclared: int
+
+
+class TeamMapOut(Schema):
+    nodes: list[TeamNodeOut]
+    edges: list[TeamEdgeOut]
+
+
 # --- endpoints --------------------------------------------------------------------------------------------------
 
 
@@ -368,14 +389,30 @@ def list_paths(
 
 @router.get(
     "/ownership-map",
-    response=OwnershipMapOut,
+    response={200: OwnershipMapOut | TeamMapOut},
     exclude_unset=True,
-    summary="The ownership map: services, what they own, every cross-service path",
+    summary="The ownership map: services, what they own, every cross-service path; by team, or around a service",
 )
-def ownership_map(request: HttpRequest, cluster: str | None = None) -> dict:
-    ids = None
-    if cluster is not None:
-        ids = _cluster_ids(cluster)
-        if not ids:
-            raise HttpError(404, _("No cluster named %(name)s.") % {"name": cluster})
-    return {"services": services_with_owned(ids), "edges": [e.as_dict() for e in cross_service_edges(ids)]}
+def ownership_map(
+    request: HttpRequest,
+    cluster: str | None = None,
+    group_by: Literal["service", "team"] = "service",
+    expand: Annotated[list[str] | None, Query(description="with group_by=team: show this team's services")] = None,
+    focus: Annotated[str | None, Query(description="only the services within `depth` hops of this one")] = None,
+    depth: Annotated[int, Query(ge=1, le=MAX_DEPTH, description="hops from `focus`")] = 1,
+    kind: Annotated[list[EdgeKind] | None, Query(description="only paths of these kinds (default: all)")] = None,
+) -> dict:
+    """``group_by=team``: the team document, one node per team (plus ``(no team)`` and ``(unowned)``) and an edge per
+    ordered pair of teams with its number of paths; ``focus``: the service document restricted to the neighbourhood.
+    The same view as the web map with the same parameters (``level`` there is ``group_by`` here)."""
+    params = QueryDict(mutable=True)
+    params.update({"level": group_by, "cluster": cluster or "", "focus": focus or "", "depth": str(depth)})
+    params.setlist("expand", expand or [])
+    params.setlist("kind", kind or [])
+    try:
+        with versioning.pinned():
+            shown = map_view.view(map_view.Query.parse(params))
+    except map_view.InvalidQuery as exc:
+        status = 404 if cluster and not Cluster.objects.filter(name=cluster).exists() else 400
+        raise HttpError(status, str(exc)) from exc
+    return shown.document()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from .models import UNOWNED, Contract, Dependency, Grant, Relation, Service
 from .versioning import memoized
 
+KINDS = ("view", "fk", "grant", "function")
+
 
 @dataclass(frozen=True)
 class Edge:

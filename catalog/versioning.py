@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -22,7 +23,7 @@ changed = Signal()
 
 _memo: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
-MEMO_SIZE = 16  # a few clusters' worth of filters per process
+MEMO_SIZE = 64  # a few clusters' worth of filters, and the ownership map's recent views, per process
 
 
 def bump() -> None:
@@ -36,8 +37,26 @@ def announce() -> None:
     transaction.on_commit(lambda: changed.send(sender=CatalogState))
 
 
+_pinned = threading.local()
+
+
 def current() -> int:
+    version = getattr(_pinned, "version", None)
+    if version is not None:
+        return version
     return CatalogState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+@contextmanager
+def pinned() -> Iterator[int]:
+    """Within the block, the version is read once: every ``memoized`` in it (a page's several, and those their
+    computations call) uses that one read."""
+    outer = getattr(_pinned, "version", None)
+    _pinned.version = current()
+    try:
+        yield _pinned.version
+    finally:
+        _pinned.version = outer
 
 
 def memoized(name: str, args: tuple, compute: Callable[[], Any]) -> Any:

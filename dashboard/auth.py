@@ -66,7 +66,8 @@ class ModelBackend(backends.ModelBackend):
         alias = router.db_for_read(model)
         with connections[alias].cursor() as cursor:
             cursor.execute(
-                USER_SQL.format(columns=", ".join(f.column for f in fields)), {"user": model._meta.pk.to_python(user_id)}
+                USER_SQL.format(columns=", ".join(f.column for f in fields)),
+                {"user": model._meta.pk.to_python(user_id)},
             )
             row = cursor.fetchone()
         if row is None:

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from catalog import ownership_map
 from catalog.api import EdgeKind, RelationKind
+from catalog.map_view import Query
 from catalog.models import (
     Cluster,
     Contract,
@@ -302,7 +303,13 @@ def test_it_serves_the_same_ownership_map_as_the_command(client, catalog, token)
     expected = json.loads(ownership_map.render("json"))
     assert client.get(API + "ownership-map", headers=bearer(token)).json() == expected
     by_cluster = client.get(API + "ownership-map", {"cluster": "lab"}, headers=bearer(token)).json()
-    assert by_cluster == json.loads(ownership_map.render("json", catalog))
+    assert by_cluster == json.loads(ownership_map.render("json", Query(level="service", cluster="lab")))
+    teams = client.get(API + "ownership-map", {"group_by": "team"}, headers=bearer(token)).json()
+    assert teams == json.loads(ownership_map.render("json", Query(level="team")))
+    assert set(teams) == {"nodes", "edges"}
+    assert client.get(API + "ownership-map", {"depth": 4, "focus": "x"}, headers=bearer(token)).status_code == 422
+    assert client.get(API + "ownership-map", {"focus": "nobody"}, headers=bearer(token)).status_code == 400
+    assert client.get(API + "ownership-map", {"cluster": "nowhere"}, headers=bearer(token)).status_code == 404
 
 
 def test_it_paginates_with_limit_and_offset_in_a_stable_order(client, db, token):
@@ -401,7 +408,7 @@ QUERY_BUDGETS = [
         "paths",
         9,
     ),  # the cluster, the catalog version, then the edges: relations, contracts, dependencies, services, grants
-    ("ownership-map", 11),  # the cluster, services, ownerships, the catalog version, then the edges (5)
+    ("ownership-map", 12),  # the catalog version, the cluster, teams, the edges (5), services, ownerships
 ]
 
 

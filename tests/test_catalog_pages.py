@@ -89,13 +89,12 @@ def test_the_schema_pages_show_owners_and_unowned(viewer_client, synced_demo):
     assert "(unowned)" in body and "users" in body
 
 
-def test_the_map_serves_its_figures_as_json(viewer_client, synced_demo):
+def test_the_map_serves_its_view_as_data(viewer_client, synced_demo):
     assert viewer_client.get(reverse("map")).status_code == 200
-    data = viewer_client.get(reverse("map_figures"), {"cluster": "demo"}).json()
-    assert set(data) == {"graph", "matrix"}
-    names = data["graph"]["data"][0]["text"]
-    assert {"order_service", "product_service", "user_service", "(unowned)"} <= set(names)
-    assert data["matrix"]["data"][0]["type"] == "heatmap"
+    data = viewer_client.get(reverse("map_data"), {"cluster": "demo", "level": "service"}).json()
+    names = {n["name"] for n in data["nodes"]}
+    assert {"order_service", "product_service", "user_service", "(unowned)"} <= names
+    assert sum(e["count"] for e in data["edges"]) + sum(n["internal"] for n in data["nodes"]) == data["paths"]
 
 
 def test_pages_escape_names_from_the_database(viewer_client, db):
@@ -118,8 +117,8 @@ def test_pages_escape_names_from_the_database(viewer_client, db):
         ("schema", ["first_schema"], 10),
         ("relation", ["first_relation"], 14),
         ("paths", [], 10),
-        ("map", [], 11),
-        ("map_figures", [], 10),
+        ("map", [], 13),
+        ("map_data", [], 13),
         ("cluster", ["cluster"], 12),
     ],
 )

@@ -102,9 +102,12 @@ def test_it_escapes_hostile_names_in_dot_and_mermaid(db):
 def test_the_web_offers_the_same_downloads(synced_demo, viewer_client, capsys):
     call_command("ownership_map", "--cluster", "demo", "--format", "json")
     cli = capsys.readouterr().out
-    response = viewer_client.get(reverse("map_download"), {"format": "json", "cluster": "demo"})
+    response = viewer_client.get(reverse("map_download"), {"format": "json", "cluster": "demo", "level": "service"})
     assert response["Content-Disposition"] == 'attachment; filename="ownership-map.json"'
     assert response.content.decode() == cli
+    call_command("ownership_map", "--cluster", "demo", "--group-by", "team")
+    teams = viewer_client.get(reverse("map_download"), {"format": "json", "cluster": "demo"})  # the page's default
+    assert teams.content.decode() == capsys.readouterr().out
     for fmt in ("dot", "mermaid"):
         assert viewer_client.get(reverse("map_download"), {"format": fmt}).status_code == 200
     assert viewer_client.get(reverse("map_download"), {"format": "pdf"}).status_code == 400
@@ -113,7 +116,7 @@ def test_the_web_offers_the_same_downloads(synced_demo, viewer_client, capsys):
 def test_an_unknown_cluster_is_a_clear_error(db):
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="no cluster named 'nowhere'"):
+    with pytest.raises(CommandError, match="No cluster named nowhere"):
         call_command("ownership_map", "--cluster", "nowhere")
 
 

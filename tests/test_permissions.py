@@ -55,7 +55,8 @@ MATRIX = {
     "relation": ("GET", PAGE),
     "paths": ("GET", PAGE),
     "map": ("GET", PAGE),
-    "map_figures": ("GET", PAGE),
+    "map_data": ("GET", PAGE),
+    "map_paths": ("GET", {**PAGE, "viewer": 404, "operator": 404, "admin": 404}),  # no arrow named: none to list
     "map_download": ("GET", PAGE),
     "cluster": ("GET", PAGE),
     "cluster_sync": ("POST", OPERATOR_POST),

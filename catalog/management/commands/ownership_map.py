@@ -1,24 +1,42 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.http import QueryDict
 
 from catalog import ownership_map
-from catalog.models import Cluster
+from catalog.map_view import MAX_DEPTH, SERVICE, TEAM, InvalidQuery, Query
 
 
 class Command(BaseCommand):
-    help = "Print the ownership map: services, what they own, and every cross-service path (view, fk, grant, function)."
+    help = (
+        "Print the ownership map: services, what they own, and every cross-service path (view, fk, grant, function); "
+        "grouped by team, or a service's neighbourhood."
+    )
 
     requires_system_checks = []  # scripted and fast: no need to import the web side first
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--cluster", help="only this cluster")
         parser.add_argument("--format", choices=ownership_map.FORMATS, default="json")
+        parser.add_argument(
+            "--group-by",
+            choices=[TEAM, SERVICE],
+            default=SERVICE,
+            help="team: one node per team (plus (no team) and (unowned)), an edge per ordered pair of teams with its "
+            "number of paths; paths inside a team are counted on it (default: service)",
+        )
+        parser.add_argument("--expand", action="append", default=[], metavar="TEAM", help="with --group-by team: "
+                            "show this team's services (repeatable)")  # fmt: skip
+        parser.add_argument("--focus", metavar="SERVICE", help="only the services within --depth hops of this one")
+        parser.add_argument("--depth", type=int, default=1, help=f"hops from --focus, 1 to {MAX_DEPTH} (default: 1)")
 
-    def handle(self, *args, cluster: str | None, format: str, **options) -> None:
-        target = None
-        if cluster:
-            target = Cluster.objects.filter(name=cluster).first()
-            if target is None:
-                raise CommandError(f"no cluster named {cluster!r} in the catalog")
-        self.stdout.write(ownership_map.render(format, target), ending="")
+    def handle(self, *args, cluster: str | None, format: str, group_by: str, expand: list[str], focus: str | None,
+               depth: int, **options) -> None:  # fmt: skip
+        params = QueryDict(mutable=True)  # the options as the web map's parameters
+        params.update({"level": group_by, "cluster": cluster or "", "focus": focus or "", "depth": str(depth)})
+        params.setlist("expand", expand)
+        try:
+            query = Query.parse(params)
+            self.stdout.write(ownership_map.render(format, query), ending="")
+        except InvalidQuery as exc:
+            raise CommandError(str(exc)) from exc

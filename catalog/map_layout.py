@@ -1,0 +1,149 @@
+"""The ownership map drawn by Graphviz ``dot``: a layered layout, consumers on the left and the providers they read
+on the right, as SVG for the page.
+
+Arrows that close a cycle are left out of the ranking (``constraint=false``) and drawn apart (purple, dotted), so
+the rest reads from consumers to providers. Nodes and arrows carry links: a team expands, a service is focused, an
+arrow lists its paths. Graphviz's SVG is parsed and written again with ElementTree, which drops its comments (they
+quote names) and escapes every name and attribute, whatever Graphviz made of it.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .figures import label as shown_name
+from .map_view import SERVICE, TEAM, Arrow, Node, View
+
+DOT_TIMEOUT = 30  # seconds: a layout of MAX_DRAWN nodes takes well under one
+SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+_G, _A = f"{{{SVG}}}g", f"{{{SVG}}}a"
+ET.register_namespace("", SVG)
+ET.register_namespace("xlink", XLINK)
+DECLARED, UNDECLARED, CYCLE = "#2454d6", "#c62828", "#7b3fb0"
+
+
+class LayoutError(RuntimeError):
+    """Graphviz is missing or failed: the page says so and still lists the paths."""
+
+
+def _quoted(text: str) -> str:
+    """A DOT string: quotes and backslashes escaped (so a name's ``\\N`` stays literal), ``&`` kept literal (Graphviz
+    reads entities in labels), a line break as DOT's ``\\n``."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;").replace("\n", "\\n") + '"'
+
+
+def _node_label(node: Node) -> str:
+    name = shown_name(node.name)
+    if node.kind == TEAM:
+        count = len(node.services)
+        line = ngettext("%(n)d service", "%(n)d services", count) % {"n": count}
+        if node.internal:
+            line += " · " + ngettext("%(n)d path inside", "%(n)d paths inside", node.internal) % {"n": node.internal}
+        return f"{name}\n{line}"
+    if node.kind == SERVICE and node.team:
+        return f"{name}\n{node.team}"
+    return name
+
+
+def _arrow_title(arrow: Arrow) -> str:
+    text = ngettext("%(n)d path", "%(n)d paths", arrow.count) % {"n": arrow.count}
+    text += ": " + _("%(declared)d declared, %(undeclared)d undeclared") % {
+        "declared": arrow.declared,
+        "undeclared": arrow.undeclared,
+    }
+    if arrow.closes_cycle:
+        text += " · " + _("closes a cycle")
+    return f"{shown_name(arrow.consumer.name)} → {shown_name(arrow.provider.name)}: {text}"
+
+
+def dot_source(view: View, node_href: Callable[[Node], str | None], arrow_href: Callable[[Arrow], str]) -> str:
+    """The view in DOT, with our ids (``n<i>``, ``a<i>``), classes and links."""
+    index = {node.key: i for i, node in enumerate(view.nodes)}
+    lines = [
+        "digraph map {",
+        '  graph [rankdir=LR, ranksep=1.1, nodesep=0.3, bgcolor="transparent", fontname="sans-serif"];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", color="#5b6b7b", fontname="sans-serif",'
+        ' fontsize=11, margin="0.15,0.06"];',
+        '  edge [fontname="sans-serif", fontsize=9, arrowsize=0.7];',
+    ]
+    for i, node in enumerate(view.nodes):
+        attrs = {
+            "id": f"n{i}",
+            "class": f"map-node map-{node.kind}" + (" map-focus" if node.distance == 0 else ""),
+            "label": _node_label(node),
+            "tooltip": _node_label(node).replace("\n", " · "),
+        }
+        if node.kind == "unowned":
+            attrs["style"] = "rounded,dashed"
+        elif node.distance == 0:
+            attrs["fillcolor"] = "#fff4c2"
+        elif node.kind == TEAM:
+            attrs["fillcolor"] = "#eef2f7"
+        href = node_href(node)
+        if href:
+            attrs["href"] = href
+        lines.append(f"  n{i} [{_attributes(attrs)}];")
+    for i, arrow in enumerate(view.arrows):
+        colour = CYCLE if arrow.closes_cycle else (UNDECLARED if arrow.undeclared else DECLARED)
+        attrs = {
+            "id": f"a{i}",
+            "class": "map-arrow" + (" map-cycle" if arrow.closes_cycle else ""),
+            "xlabel": str(arrow.count),  # placed after the layout: a label would be a node to rank, 10x slower
+            "tooltip": _arrow_title(arrow),
+            "href": arrow_href(arrow),
+            "color": colour,
+            "fontcolor": colour,
+            "penwidth": f"{1 + math.log2(arrow.count):.2f}",
+        }
+        if arrow.closes_cycle:
+            attrs |= {"style": "dotted", "constraint": "false"}
+        elif arrow.undeclared:
+            attrs["style"] = "dashed"
+        lines.append(f"  n{index[arrow.consumer.key]} -> n{index[arrow.provider.key]} [{_attributes(attrs)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _attributes(attrs: dict[str, str]) -> str:
+    return ", ".join(f"{key}={_quoted(value)}" for key, value in attrs.items())
+
+
+def svg(source: str) -> str:
+    """``dot -Tsvg`` of the source, cleaned (see the module's docstring)."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise LayoutError(_("Graphviz (the dot program) is not installed on the web server."))
+    try:
+        done = subprocess.run(
+            [dot, "-Tsvg"], input=source.encode(), capture_output=True, timeout=DOT_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise LayoutError(_("Graphviz took too long to draw this view.")) from exc
+    if done.returncode != 0:
+        raise LayoutError(_("Graphviz could not draw this view."))
+    root = ET.fromstring(done.stdout)
+    for group in list(root.iter(_G)):
+        if not {"node", "edge"} & set(group.get("class", "").split()):
+            continue
+        # Graphviz wraps each link in a group of its own, a label's apart, under a <title> of our ids (n3, n0->n2):
+        # one link per node or arrow, holding all it draws, its tooltip on the link
+        anchors = [a for wrapper in group.findall(_G) for a in wrapper.findall(_A)]
+        for child in list(group):
+            group.remove(child)
+        if anchors:
+            for extra in anchors[1:]:
+                anchors[0].extend(list(extra))
+            group.append(anchors[0])
+    root.attrib.pop("width", None)  # the page sizes it; the viewBox keeps its proportions
+    root.attrib.pop("height", None)
+    root.set("class", "map-svg")
+    root.set("role", "img")
+    root.set("aria-label", _("Ownership map"))
+    return ET.tostring(root, encoding="unicode")

@@ -1,0 +1,250 @@
+"""The ownership map at organisation scale (catalog.map_view, catalog.map_layout, the map's views, command and API) on
+bench/org.py's generated organisation: 200 services in 25 teams, 2,000 paths."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from bench import org
+from catalog import map_layout, ownership_map, versioning
+from catalog.map_view import NO_TEAM, SERVICE, TEAM, Query, view
+from catalog.models import UNOWNED, Cluster, Contract, Database, Dependency, Ownership, Relation, Schema, Service
+from catalog.paths import cross_service_edges
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def organisation(db):
+    return org.build()
+
+
+def service_paths() -> list:
+    return cross_service_edges([Cluster.objects.get(name="org").pk])
+
+
+def team_of(name: str) -> str:
+    return UNOWNED if name == UNOWNED else Service.objects.get(name=name).team
+
+
+def test_the_team_level_has_a_node_per_team_and_counts_that_add_up_to_the_paths(organisation):
+    shown = view(Query(cluster="org"))
+    teams = set(Service.objects.filter(name__startswith="org-").values_list("team", flat=True))
+    assert {n.name for n in shown.nodes} == teams | {UNOWNED}
+    assert len(teams) == 25 and all(len(n.services) == 8 for n in shown.nodes if n.kind == TEAM)
+    paths = service_paths()
+    assert len(paths) == 2000
+    assert sum(a.count for a in shown.arrows) + sum(n.internal for n in shown.nodes) == 2000
+    # each arrow counts exactly the paths between its two teams, declared and undeclared apart
+    expected = Counter((team_of(p.consumer), team_of(p.provider), p.declared) for p in paths)
+    for a in shown.arrows:
+        assert a.declared == expected[(a.consumer.name, a.provider.name, True)]
+        assert a.undeclared == expected[(a.consumer.name, a.provider.name, False)]
+    inside = Counter(team_of(p.consumer) for p in paths if team_of(p.consumer) == team_of(p.provider))
+    assert {n.name: n.internal for n in shown.nodes if n.internal} == dict(inside)
+
+
+def test_expanding_a_team_shows_exactly_its_services_and_keeps_the_others_collapsed(organisation):
+    shown = view(Query(cluster="org", expand=("org-team-07",)))
+    services = set(Service.objects.filter(team="org-team-07").values_list("name", flat=True))
+    assert {n.name for n in shown.nodes if n.kind == SERVICE} == services
+    assert "org-team-07" not in {n.name for n in shown.nodes if n.kind == TEAM}
+    assert len([n for n in shown.nodes if n.kind == TEAM]) == 24
+    assert sum(a.count for a in shown.arrows) + sum(n.internal for n in shown.nodes) == 2000
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_focus_shows_the_neighbourhood_and_only_edges_from_one_distance_to_the_next(organisation, depth):
+    focus = "org-svc-030"
+    paths = service_paths()
+    distance = {focus: 0}
+    for k in range(1, depth + 1):  # breadth-first, both directions, never through (unowned)
+        ring = {
+            other
+            for p in paths
+            for here, other in ((p.consumer, p.provider), (p.provider, p.consumer))
+            if distance.get(here) == k - 1 and here != UNOWNED and other not in distance
+        }
+        distance |= dict.fromkeys(ring, k)
+    shown = view(Query(cluster="org", focus=focus, depth=depth))
+    assert {n.name: n.distance for n in shown.nodes} == distance
+    expected = [p for p in paths if {p.consumer, p.provider} <= distance.keys()
+                and abs(distance[p.consumer] - distance[p.provider]) == 1]  # fmt: skip
+    assert shown.paths == expected
+    if depth == 1:
+        direct = {p.provider for p in paths if p.consumer == focus} | {p.consumer for p in paths if p.provider == focus}
+        assert {n.name for n in shown.nodes} == direct | {focus}
+
+
+def test_an_arrow_lists_exactly_its_paths(organisation, viewer_client):
+    shown = view(Query(cluster="org"))
+    arrow = max(shown.arrows, key=lambda a: a.count)
+    response = viewer_client.get(
+        reverse("map_paths"),
+        {"level": "team", "cluster": "org", "consumer": arrow.consumer.key, "provider": arrow.provider.key},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    rows = body.count("<tr") - 1  # the header's
+    assert rows == arrow.count
+    paths = [p for p in service_paths() if (team_of(p.consumer), team_of(p.provider)) == (arrow.consumer.name,
+             arrow.provider.name)]  # fmt: skip
+    assert all(p.object in body for p in paths)
+    # without htmx (no script): a page of its own
+    assert (
+        "<html"
+        in viewer_client.get(response.request["PATH_INFO"] + "?" + response.request["QUERY_STRING"]).content.decode()
+    )
+
+
+def test_the_downloads_are_what_the_page_draws(organisation, viewer_client):
+    params = {"cluster": "org", "expand": "org-team-03"}
+    data = viewer_client.get(reverse("map_data"), params).json()
+    document = json.loads(viewer_client.get(reverse("map_download"), params | {"format": "json"}).content)
+    assert [n["name"] for n in document["nodes"]] == [n["name"] for n in data["nodes"]]
+    assert document["edges"] == [
+        {k: e[k] for k in ("consumer", "provider", "count", "declared", "undeclared")} for e in data["edges"]
+    ]
+    dot = viewer_client.get(reverse("map_download"), params | {"format": "dot"}).content.decode()
+    assert dot.count(" -> ") == len(data["edges"])
+    mermaid = viewer_client.get(reverse("map_download"), params | {"format": "mermaid"}).content.decode()
+    assert mermaid.count("-->") + mermaid.count("-.->") == len(data["edges"])
+    svg = ET.fromstring(_svg(viewer_client.get(reverse("map"), params).content.decode()))
+    drawn = [g for g in svg.iter(SVG + "g") if "map-arrow" in g.get("class", "")]
+    assert len(drawn) == len(data["edges"])
+    nodes = [g for g in svg.iter(SVG + "g") if "map-node" in g.get("class", "")]
+    assert len(nodes) == len(data["nodes"])
+
+
+def _svg(page: str) -> str:
+    start = page.index("<svg")
+    return page[start : page.index("</svg>", start) + len("</svg>")]
+
+
+def test_the_command_groups_by_team_and_focuses(organisation, capsys):
+    call_command("ownership_map", "--cluster", "org", "--group-by", "team")
+    teams = json.loads(capsys.readouterr().out)
+    assert set(teams) == {"nodes", "edges"}
+    assert set(teams["nodes"][0]) == {"name", "services", "internal"}
+    assert set(teams["edges"][0]) == {"consumer", "provider", "count", "declared", "undeclared"}
+    assert sum(e["count"] for e in teams["edges"]) + sum(n["internal"] for n in teams["nodes"]) == 2000
+    call_command("ownership_map", "--cluster", "org", "--focus", "org-svc-030", "--depth", "1")
+    around = json.loads(capsys.readouterr().out)
+    assert set(around) == {"services", "edges"}
+    assert all("org-svc-030" in (e["consumer"], e["provider"]) for e in around["edges"])
+    assert {s["name"] for s in around["services"]} == {n.name for n in view(Query(cluster="org", focus="org-svc-030"))
+                                                        .nodes} - {UNOWNED}  # fmt: skip
+    with pytest.raises(CommandError, match="No service named nobody"):
+        call_command("ownership_map", "--focus", "nobody")
+    with pytest.raises(CommandError, match="depth"):
+        call_command("ownership_map", "--focus", "org-svc-030", "--depth", "4")
+
+
+def test_a_view_too_big_to_draw_asks_for_a_focus(organisation, viewer_client):
+    body = viewer_client.get(reverse("map"), {"cluster": "org", "level": "service"}).content.decode()
+    assert "<svg" not in body and "201 nodes" in body and "Focus on a service" in body
+
+
+def test_the_empty_states_say_why(db, viewer_client):
+    cluster = Cluster.objects.create(name="fresh", dsn="host=127.0.0.1 dbname=x")
+    service = Service.objects.create(name="lonely", team="t")
+
+    def body() -> str:
+        return viewer_client.get(reverse("map"), {"cluster": "fresh"}).content.decode()
+
+    assert "no synced database yet" in body()
+    database = Database.objects.create(cluster=cluster, name="x")
+    versioning.bump()  # as a sync does
+    assert "no service declares ownership" in body()
+    Ownership.objects.create(service=service, cluster=cluster, database="x", schema="s")
+    Schema.objects.create(database=database, name="s", service=service)
+    versioning.bump()
+    assert "no service reaches into another" in body()
+    assert "<svg" not in body()
+
+
+def test_hostile_names_are_drawn_as_text(db, viewer_client):
+    names = ['<script>alert("x")</script>', "a\\Nb & &amp; 'q'", "订" * 21]  # the last one 63 bytes
+    cluster = Cluster.objects.create(name="h", dsn="host=127.0.0.1 dbname=x")
+    database = Database.objects.create(cluster=cluster, name="x")
+    services = [Service.objects.create(name=n, team=f"team {n}") for n in names]
+    tables = []
+    for i, s in enumerate(services):
+        schema = Schema.objects.create(database=database, name=f"s{i}", service=s)
+        tables.append(Relation.objects.create(schema=schema, name="t", kind="table"))
+    for i in range(len(services)):  # a ring: 0 reads 1, 1 reads 2, 2 reads 0
+        view_ = Relation.objects.create(schema=tables[i].schema, name="v", kind="view")
+        Dependency.objects.create(kind="view", consumer_relation=view_, source=tables[(i + 1) % len(services)])
+    versioning.bump()
+    for params in ({"cluster": "h"}, {"cluster": "h", "level": "service"}):
+        page = viewer_client.get(reverse("map"), params).content.decode()
+        assert "<script>alert" not in page
+        texts = "\n".join(t.text or "" for t in ET.fromstring(_svg(page)).iter(SVG + "text"))
+        for n in names:
+            assert (f"team {n}" if params.get("level") is None else n) in texts
+    # a ring of three: one arrow closes the cycle, drawn apart
+    shown = view(Query(level=SERVICE, cluster="h"))
+    assert [a.closes_cycle for a in shown.arrows].count(True) == 1
+
+
+def test_a_team_and_a_service_may_share_a_name(db):
+    cluster = Cluster.objects.create(name="same", dsn="host=127.0.0.1 dbname=x")
+    database = Database.objects.create(cluster=cluster, name="x")
+    a = Service.objects.create(name="billing", team="payments")
+    b = Service.objects.create(name="ledger", team="billing")
+    schema_a = Schema.objects.create(database=database, name="a", service=a)
+    schema_b = Schema.objects.create(database=database, name="b", service=b)
+    table = Relation.objects.create(schema=schema_b, name="t", kind="table")
+    reader = Relation.objects.create(schema=schema_a, name="v", kind="view")
+    Dependency.objects.create(kind="view", consumer_relation=reader, source=table)
+    shown = view(Query(cluster="same", expand=("payments",)))  # the service billing next to the team billing
+    assert [(a.consumer.key, a.provider.key) for a in shown.arrows] == [("service:billing", "team:billing")]
+    assert map_layout.dot_source(shown, lambda n: None, lambda a: "#").count(" -> ") == 1
+    Service.objects.create(name="loner")  # no team: the (no team) node
+    assert NO_TEAM in {n.name for n in view(Query()).nodes}
+
+
+def test_bad_parameters_are_clear_errors(organisation, viewer_client):
+    for params, message in (
+        ({"depth": "9", "focus": "org-svc-001"}, "depth"),
+        ({"kind": "telepathy"}, "telepathy"),
+        ({"level": "galaxy"}, "galaxy"),
+        ({"focus": "nobody"}, "nobody"),
+        ({"expand": "no-such-team"}, "no-such-team"),
+        ({"cluster": "nowhere"}, "nowhere"),
+    ):
+        page = viewer_client.get(reverse("map"), params)
+        assert page.status_code == 400 and message in page.content.decode()
+        assert viewer_client.get(reverse("map_data"), params).status_code == 400
+        assert viewer_client.get(reverse("map_download"), params).status_code == 400
+
+
+def test_a_page_already_drawn_costs_the_login_and_the_catalog_version(organisation, viewer_client):
+    params = {"cluster": "org", "expand": "org-team-01"}
+    assert viewer_client.get(reverse("map"), params).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert viewer_client.get(reverse("map"), params).status_code == 200
+    assert len(queries) == 3  # session, user, catalog version
+    Contract.objects.all().delete()  # a change of the catalog shows at once
+    versioning.bump()
+    page = viewer_client.get(reverse("map"), params).content.decode()
+    assert ", 0 declared" in page or "0 declared" in page
+
+
+def test_the_team_document_of_the_api_is_the_commands(organisation, viewer_client, capsys):
+    call_command("ownership_map", "--cluster", "org", "--group-by", "team", "--expand", "org-team-02")
+    cli = json.loads(capsys.readouterr().out)
+    api = viewer_client.get("/api/v1/ownership-map", {"cluster": "org", "group_by": "team", "expand": "org-team-02"})
+    assert api.json() == cli
+    shown = Query(cluster="org", expand=("org-team-02",))
+    assert ownership_map.render("json", shown) == json.dumps(cli, ensure_ascii=False, indent=2)
