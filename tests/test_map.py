@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bench import org
+from bench import _org as org
 from catalog import map_layout, ownership_map, versioning
 from catalog.map_view import NO_TEAM, SERVICE, TEAM, Query, view
 from catalog.models import UNOWNED, Cluster, Contract, Database, Dependency, Ownership, Relation, Schema, Service
@@ -248,3 +248,13 @@ def test_the_team_document_of_the_api_is_the_commands(organisation, viewer_clien
     assert api.json() == cli
     shown = Query(cluster="org", expand=("org-team-02",))
     assert ownership_map.render("json", shown) == json.dumps(cli, ensure_ascii=False, indent=2)
+
+
+def test_each_language_gets_its_own_drawing(organisation, viewer_client):
+    from django.conf import settings
+
+    english = viewer_client.get(reverse("map"), {"cluster": "org"}).content.decode()
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = viewer_client.get(reverse("map"), {"cluster": "org"}).content.decode()
+    assert "8 services" in _svg(english) and "8 个服务" in _svg(chinese)
+    assert "谁在读取谁的数据" in chinese
