@@ -33,9 +33,14 @@ class LayoutError(RuntimeError):
     """Graphviz is missing or failed: the page says so and still lists the paths."""
 
 
+# characters XML cannot hold (a name may, from the catalog file): shown as U+FFFD
+_NOT_XML = {c: "\ufffd" for c in [*range(0x20), 0xFFFE, 0xFFFF] if c not in (0x09, 0x0A)}
+
+
 def _quoted(text: str) -> str:
     """A DOT string: quotes and backslashes escaped (so a name's ``\\N`` stays literal), ``&`` kept literal (Graphviz
     reads entities in labels), a line break as DOT's ``\\n``."""
+    text = text.translate(_NOT_XML)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;").replace("\n", "\\n") + '"'
 
 
@@ -128,7 +133,10 @@ def svg(source: str) -> str:
         raise LayoutError(_("Graphviz took too long to draw this view.")) from exc
     if done.returncode != 0:
         raise LayoutError(_("Graphviz could not draw this view."))
-    root = ET.fromstring(done.stdout)
+    try:
+        root = ET.fromstring(done.stdout)
+    except ET.ParseError as exc:
+        raise LayoutError(_("Graphviz could not draw this view.")) from exc
     for group in list(root.iter(_G)):
         if not {"node", "edge"} & set(group.get("class", "").split()):
             continue
