@@ -829,6 +829,30 @@ def cpu_breakdown(res: Results) -> list[str]:
     return lines
 
 
+def remaining_time(res: Results) -> str:
+    """A paragraph: where a served request's time goes, from the CPU table's figures."""
+    floor = res.served["floor"]
+    parts = {p: floor.cpu_ms(p) for p in CPU_PARTS}
+    web, pg, clients = parts["web server"], parts["Seamline's PostgreSQL"], parts["clients"]
+    floor_total = sum(parts.values())
+    live = [e for e in res.endpoints if e.live]
+    beyond = {e.label: sum(res.served[e.label].cpu_ms(p) for p in CPU_PARTS) - floor_total for e in live}
+    heaviest = max(live, key=lambda e: beyond[e.label])
+    body = res.served[heaviest.label].body_bytes / 1024
+    return paragraph(
+        f"Where the remaining time goes: a request at the floor costs {floor_total:.1f} ms of CPU in all, "
+        f"{web:.1f} ms of it in the web server (gunicorn accepting the connection, parsing the "
+        "request and writing its access log, Django's middleware, and the session and the user with their grants "
+        f"read in two statements), {pg:.1f} ms in Seamline's PostgreSQL answering those "
+        f"two statements and {clients:.1f} ms in the benchmark's own clients: that is the framework's floor, "
+        "and most of every live request. A live section adds its one Redis read (fragment and versions in one MGET), "
+        "filling in its ages and sending its body: "
+        + ", ".join(f"{e.label} {beyond[e.label]:+.1f} ms" for e in live)
+        + f". The most, {heaviest.label}, has the biggest body ({body:.0f} KiB): its cost grows with what it shows "
+        "(each session's row, its query text for an Operator, an age to fill in), not with the number of viewers."
+    )
+
+
 def fmt(values: list[float]) -> tuple[str, str, str]:
     if not values:
         return "—", "—", "—"
@@ -1040,6 +1064,8 @@ def main(argv: list[str] | None = None) -> int:
             "Where the CPU goes under 8 clients, milliseconds per request (the machine's busy time, by process):",
             "",
             *cpu_table,
+            "",
+            remaining_time(res),
             "",
             *[bullet(line) for line in figures],
         ]

@@ -99,7 +99,7 @@ def test_an_operator_syncs_a_cluster_and_reads_the_ownership_map(
     graph = page.locator("#map-canvas svg")
     expect(graph).to_be_visible(timeout=20_000)
     expect(graph).to_contain_text("(unowned)")  # teams at first: the demo's, and the data no service owns
-    expect(graph).to_contain_text("users")
+    expect(graph).to_contain_text("identity")
     page.get_by_role("link", name="Every service").click()
     expect(graph).to_contain_text("user_service")
     expect(page.locator("table.matrix")).to_contain_text("order_service")
