@@ -229,37 +229,42 @@ def report(timed: list[Timed], times: list[float], downloaded: list[tuple[str, i
     list[str], bool
 ]:  # fmt: skip
     holds = True
-    lines = [
-        "| figure | first request after a change | body | measured | goal | holds |",
+    served = [
+        "| view and endpoint | first request after a change | body | server time p50 (p95) | goal | holds |",
         "| --- | ---: | ---: | ---: | --- | --- |",
     ]
     for t in timed:
         p50 = percentile(t.server_ms, 50)
         ok = p50 <= GOAL_SERVER_MS
         holds &= ok
-        lines.append(
-            f"| server time p50, {t.label} | {t.first_ms:.1f} ms | {t.body_bytes / 1024:.0f} KiB | {p50:.1f} ms "
-            f"(p95 {percentile(t.server_ms, 95):.1f}) | ≤ {GOAL_SERVER_MS:.0f} ms | {'yes' if ok else '**no**'} |"
+        served.append(
+            f"| {t.label} | {t.first_ms:.1f} ms | {t.body_bytes / 1024:.0f} KiB | {p50:.1f} ms "
+            f"({percentile(t.server_ms, 95):.1f} ms) | ≤ {GOAL_SERVER_MS:.0f} ms | {'yes' if ok else '**no**'} |"
         )
     sent = sum(s for _, _, s in downloaded)
     raw = sum(r for _, r, _ in downloaded)
-    ok = sent <= GOAL_BYTES
-    holds &= ok
-    lines.append(
-        f"| downloaded to draw the team level | | | {sent / 1024:.0f} KB ({raw / 1024:.0f} KB raw) "
-        f"| ≤ {GOAL_BYTES // 1024} KB | {'yes' if ok else '**no**'} |"
-    )
     drawn = median(times)
-    ok = drawn <= GOAL_DRAWN_MS
-    holds &= ok
-    lines.append(
-        f"| navigation start to all {nodes} nodes drawn, median of {len(times)} | | | {drawn:.0f} ms "
-        f"({min(times):.0f}–{max(times):.0f}) | ≤ {GOAL_DRAWN_MS / 1000:.0f} s | {'yes' if ok else '**no**'} |"
-    )
+    browser = ["| figure | measured | goal | holds |", "| --- | ---: | --- | --- |"]
+    for figure, measured, goal, ok in (
+        (
+            "downloaded to draw the team level",
+            f"{sent / 1024:.0f} KB ({raw / 1024:.0f} KB raw)",
+            f"≤ {GOAL_BYTES // 1024} KB",
+            sent <= GOAL_BYTES,
+        ),
+        (
+            f"navigation start to all {nodes} nodes of the team level drawn, median (range) of {len(times)}",
+            f"{drawn:.0f} ms ({min(times):.0f}–{max(times):.0f} ms)",
+            f"≤ {GOAL_DRAWN_MS / 1000:.0f} s",
+            drawn <= GOAL_DRAWN_MS,
+        ),
+    ):
+        holds &= ok
+        browser.append(f"| {figure} | {measured} | {goal} | {'yes' if ok else '**no**'} |")
     files = ["| downloaded | raw | as sent |", "| --- | ---: | ---: |"] + [
         f"| `{path}` | {r / 1024:.1f} KB | {s / 1024:.1f} KB |" for path, r, s in downloaded
     ]
-    return lines + [""] + files, holds
+    return [*served, "", *browser, "", *files], holds
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Authentication as cheap as it can safely be: Django's database sessions and model backend, each lookup one plain
-statement rather than an ORM query compiled again on every request, and a user's permissions read with the user rather
-than in two more: the ids of those the user holds (three tables, not five: PostgreSQL plans it in about a quarter of
-the time), named from a map each process keeps. What an id names is set by migrations (which add permissions, and rename
+statement rather than an ORM query compiled again on every request, and a user's permissions in one statement rather
+than two: the ids of those the user holds (three tables, not five: PostgreSQL plans it in about a quarter of the
+time), named from a map each process keeps. What an id names is set by migrations (which add permissions, and rename
 them with their model); an id new to the process makes it read the map again, and a deploy that migrates restarts the
 web processes.
 
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 # Seamline's users are django.contrib.auth's own (AUTH_USER_MODEL is not swapped), in its own tables.
 SESSION_SQL = "SELECT session_data, expire_date FROM django_session WHERE session_key = %s AND expire_date > %s"
+USER_SQL = "SELECT {columns} FROM auth_user WHERE id = %s"
 # every permission, by id: what a permission's id stands for is fixed when migrations create it (ids are never
 # reused), so a process reads it once and again only when a grant names an id it has not seen
 NAMES_SQL = (
@@ -38,8 +39,6 @@ GRANTED_SQL = (
     " UNION SELECT permission_id FROM auth_group_permissions"
     " WHERE group_id IN (SELECT group_id FROM auth_user_groups WHERE user_id = %(user)s)"
 )
-# the user, and the ids of their grants with them: a page that checks a permission then sends nothing more
-USER_SQL = f"SELECT {{columns}}, ARRAY({GRANTED_SQL}) FROM auth_user WHERE id = %(user)s"
 
 
 class SessionStore(db.SessionStore):
@@ -57,8 +56,8 @@ class SessionStore(db.SessionStore):
 
 
 class ModelBackend(backends.ModelBackend):
-    """Django's model backend, its user and the ids of all their permissions (their own and their groups') read with
-    one plain statement. Authentication itself is Django's own."""
+    """Django's model backend, its user read with one plain statement and all of a user's permissions (their own
+    and their groups') with one more. Authentication itself is Django's own."""
 
     def get_user(self, user_id: Any) -> Any:
         model = get_user_model()
@@ -66,14 +65,12 @@ class ModelBackend(backends.ModelBackend):
         alias = router.db_for_read(model)
         with connections[alias].cursor() as cursor:
             cursor.execute(
-                USER_SQL.format(columns=", ".join(f.column for f in fields)),
-                {"user": model._meta.pk.to_python(user_id)},
+                USER_SQL.format(columns=", ".join(f.column for f in fields)), [model._meta.pk.to_python(user_id)]
             )
             row = cursor.fetchone()
         if row is None:
             return None
-        user = model.from_db(alias, [f.attname for f in fields], row[:-1])
-        user._granted_ids = set(row[-1])  # named only if the request asks (get_all_permissions)
+        user = model.from_db(alias, [f.attname for f in fields], row)
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
@@ -81,15 +78,12 @@ class ModelBackend(backends.ModelBackend):
             return set()
         if not hasattr(user_obj, "_perm_cache"):
             with connections[router.db_for_read(Permission)].cursor() as cursor:
-                if user_obj.is_superuser:  # every permission (Django answers True for an active superuser anyway)
-                    read_names(cursor)
-                    user_obj._perm_cache = set(_names.values())
+                if user_obj.is_superuser:
+                    cursor.execute(NAMES_SQL)
+                    user_obj._perm_cache = {f"{app_label}.{codename}" for _, app_label, codename in cursor.fetchall()}
                 else:
-                    ids = getattr(user_obj, "_granted_ids", None)
-                    if ids is None:  # a user this backend did not read (a login, a test)
-                        cursor.execute(GRANTED_SQL, {"user": user_obj.pk})
-                        ids = {pk for (pk,) in cursor.fetchall()}
-                    user_obj._perm_cache = permission_names(ids, cursor)
+                    cursor.execute(GRANTED_SQL, {"user": user_obj.pk})
+                    user_obj._perm_cache = permission_names({pk for (pk,) in cursor.fetchall()}, cursor)
         return user_obj._perm_cache
 
 
