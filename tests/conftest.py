@@ -65,15 +65,20 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _permission_names(django_db_setup, django_db_blocker):
-    """Read the process' map of permission names (dashboard.auth) before any test: the queries a test counts do not
-    depend on whether an earlier one asked for a permission."""
-    from django.db import connection
-
+@pytest.fixture(autouse=True)
+def _permission_names(request):
+    """Read the process' map of permission names (dashboard.auth) before the first test that uses the database: the
+    queries a test counts do not depend on whether an earlier one asked for a permission. (Tests without the database
+    may run alone, when pytest-django creates no test database at all.)"""
     from dashboard import auth
 
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
+    database = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+    if auth._names or not (database & set(request.fixturenames) or request.node.get_closest_marker("django_db")):
+        return
+    from django.db import connection
+
+    request.getfixturevalue("django_db_setup")
+    with request.getfixturevalue("django_db_blocker").unblock(), connection.cursor() as cursor:
         auth.read_names(cursor)
 
 
