@@ -801,6 +801,7 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
             release_claims()
             client.delete(VOID_QUEUE)
             # every node due at once: the first tick queues its budget, the next ticks the rest, then none is due
+            drain_started = time.monotonic()
             seconds, res.first_tick = timed(tasks.dispatch_sampling)
             queued, res.drain_ticks = res.first_tick, 1
             while True:
@@ -808,8 +809,17 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
                 if not sent:
                     break
                 queued, res.drain_ticks = queued + sent, res.drain_ticks + 1
-            if queued != res.nodes or client.llen(VOID_QUEUE) != res.nodes:
-                raise SystemExit(f"{queued} samples queued for {res.nodes} nodes: one lost or sent twice")
+            drained = time.monotonic() - drain_started
+            # exactly once while the drain is shorter than the interval; after it, a node's claim has lapsed and the
+            # node is rightly due again (a busy machine can take that long): then at least once
+            within = drained < min(c.sample_interval for c in clusters())
+            lost = queued < res.nodes or client.llen(VOID_QUEUE) < res.nodes
+            twice = within and (queued != res.nodes or client.llen(VOID_QUEUE) != res.nodes)
+            if lost or twice:
+                raise SystemExit(
+                    f"{queued} samples queued for {res.nodes} nodes in {drained:.1f} s: "
+                    + ("one lost" if lost else "one sent twice")
+                )
             release_claims()
             claims, _ = timed(lambda: dispatch.dispatch_due(lambda *_: None))
             catalog, _ = timed(lambda: sum(len(nodes_of(c)) for c in clusters()))
