@@ -259,3 +259,10 @@ def test_each_language_gets_its_own_drawing(organisation, viewer_client):
     chinese = viewer_client.get(reverse("map"), {"cluster": "org"}).content.decode()
     assert "8 services" in _svg(english) and "8 个服务" in _svg(chinese)
     assert "谁在读取谁的数据" in chinese
+
+
+def test_the_command_answers_in_one_language_whatever_the_process_has_active(db):
+    from django.utils import translation
+
+    with translation.override("zh-hans"), pytest.raises(CommandError, match="No service named nobody"):
+        call_command("ownership_map", "--focus", "nobody")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 from django.http import QueryDict
 
 from catalog import ownership_map
@@ -30,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--focus", metavar="SERVICE", help="only the services within --depth hops of this one")
         parser.add_argument("--depth", type=int, default=1, help=f"hops from --focus, 1 to {MAX_DEPTH} (default: 1)")
 
+    @no_translations  # a script's output and errors in one language, whatever the process had active
     def handle(self, *args, cluster: str | None, format: str, group_by: str, expand: list[str], focus: str | None,
                depth: int, **options) -> None:  # fmt: skip
         params = QueryDict(mutable=True)  # the options as the web map's parameters
