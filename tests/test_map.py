@@ -266,3 +266,17 @@ def test_the_command_answers_in_one_language_whatever_the_process_has_active(db)
 
     with translation.override("zh-hans"), pytest.raises(CommandError, match="No service named nobody"):
         call_command("ownership_map", "--focus", "nobody")
+
+
+def test_paths_all_inside_one_team_are_counted_on_it_and_no_matrix_is_offered(db, viewer_client):
+    cluster = Cluster.objects.create(name="one", dsn="host=127.0.0.1 dbname=x")
+    database = Database.objects.create(cluster=cluster, name="x")
+    reader, owner = (Service.objects.create(name=n, team="solo") for n in ("reader", "owner"))
+    table = Relation.objects.create(schema=Schema.objects.create(database=database, name="o", service=owner), name="t",
+                                    kind="table")  # fmt: skip
+    looking = Relation.objects.create(schema=Schema.objects.create(database=database, name="r", service=reader),
+                                      name="v", kind="view")  # fmt: skip
+    Dependency.objects.create(kind="view", consumer_relation=looking, source=table)
+    versioning.bump()
+    page = viewer_client.get(reverse("map"), {"cluster": "one"}).content.decode()
+    assert "1 path inside" in page and 'table class="matrix"' not in page and "too many rows" not in page
