@@ -15,7 +15,7 @@ from typing import Annotated, Literal, TypedDict
 
 import psycopg
 from django.db.models import Count, F, Func, IntegerField, Prefetch, QuerySet
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
@@ -405,13 +405,9 @@ def ownership_map(
     """``group_by=team``: the team document, one node per team (plus ``(no team)`` and ``(unowned)``) and an edge per
     ordered pair of teams with its number of paths; ``focus``: the service document restricted to the neighbourhood.
     The same view as the web map with the same parameters (``level`` there is ``group_by`` here)."""
-    params = QueryDict(mutable=True)
-    params.update({"level": group_by, "cluster": cluster or "", "focus": focus or "", "depth": str(depth)})
-    params.setlist("expand", expand or [])
-    params.setlist("kind", kind or [])
     try:
         with versioning.pinned():
-            shown = map_view.view(map_view.Query.parse(params))
+            shown = map_view.view(map_view.Query.of(group_by, cluster, focus, depth, expand, kind))
     except map_view.InvalidQuery as exc:
         status = 404 if cluster and not Cluster.objects.filter(name=cluster).exists() else 400
         raise HttpError(status, str(exc)) from exc

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from .models import UNOWNED, Cluster, Database, Ownership, Service
@@ -78,6 +79,23 @@ class Query:
             kinds = ()
         expand = tuple(sorted({t for t in params.getlist("expand") if t}))
         return cls(level, expand, params.get("focus") or "", depth, params.get("cluster") or "", kinds)
+
+    @classmethod
+    def of(
+        cls,
+        level: str,
+        cluster: str | None = None,
+        focus: str | None = None,
+        depth: int = 1,
+        expand: list[str] | None = None,
+        kinds: list[str] | None = None,
+    ) -> Query:
+        """The query of a command line's or an API call's options, checked as a URL's are (``parse``)."""
+        params = QueryDict(mutable=True)
+        params.update({"level": level, "cluster": cluster or "", "focus": focus or "", "depth": str(depth)})
+        params.setlist("expand", expand or [])
+        params.setlist("kind", kinds or [])
+        return cls.parse(params)
 
     def params(self) -> list[tuple[str, str]]:
         """The URL parameters that give this query back (defaults left out, except the level)."""

@@ -50,19 +50,14 @@ def arrow_href(query: Query) -> Callable[[Arrow], str]:
 
 
 def drawing(query: Query) -> tuple[str, str]:
-    """The view's SVG (or, when Graphviz cannot draw it, the reason), kept per process and language until the catalog
-    changes."""
-
-    def draw() -> tuple[str, str]:
-        shown = view(query)
-        if shown.too_big or not shown.nodes:
-            return "", ""
-        try:
-            return map_layout.svg(map_layout.dot_source(shown, node_href(query), arrow_href(query))), ""
-        except map_layout.LayoutError as exc:
-            return "", str(exc)
-
-    return memoized("map-svg", (query, get_language()), draw)
+    """The view's SVG, or, when Graphviz cannot draw it, the reason (kept with the page's body, ``_body``)."""
+    shown = view(query)
+    if shown.too_big or not shown.nodes:
+        return "", ""
+    try:
+        return map_layout.svg(map_layout.dot_source(shown, node_href(query), arrow_href(query))), ""
+    except map_layout.LayoutError as exc:
+        return "", str(exc)
 
 
 def matrix(shown: View, query: Query) -> dict | None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
-from django.http import QueryDict
 
 from catalog import ownership_map
 from catalog.map_view import MAX_DEPTH, SERVICE, TEAM, InvalidQuery, Query
@@ -33,11 +32,8 @@ class Command(BaseCommand):
     @no_translations  # a script's output and errors in one language, whatever the process had active
     def handle(self, *args, cluster: str | None, format: str, group_by: str, expand: list[str], focus: str | None,
                depth: int, **options) -> None:  # fmt: skip
-        params = QueryDict(mutable=True)  # the options as the web map's parameters
-        params.update({"level": group_by, "cluster": cluster or "", "focus": focus or "", "depth": str(depth)})
-        params.setlist("expand", expand)
         try:
-            query = Query.parse(params)
+            query = Query.of(group_by, cluster, focus, depth, expand)  # checked as the web map's parameters are
             self.stdout.write(ownership_map.render(format, query), ending="")
         except InvalidQuery as exc:
             raise CommandError(str(exc)) from exc
