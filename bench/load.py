@@ -842,12 +842,12 @@ def remaining_time(res: Results) -> str:
     return paragraph(
         f"Where the remaining time goes: a request at the floor costs {floor_total:.1f} ms of CPU in all, "
         f"{web:.1f} ms of it in the web server (gunicorn accepting the connection, parsing the "
-        "request and writing its access log, Django's middleware, and the session and the user read in two "
-        f"statements), {pg:.1f} ms in Seamline's PostgreSQL answering those "
-        f"two statements and {clients:.1f} ms in the benchmark's own clients: that is the framework's floor, "
+        "request and writing its access log, Django's middleware, and the session read with its user in one "
+        f"statement), {pg:.1f} ms in Seamline's PostgreSQL answering that "
+        f"statement and {clients:.1f} ms in the benchmark's own clients: that is the framework's floor, "
         "and most of every live request. A live section adds its one Redis read (fragment and versions in one MGET), "
-        "the user's grants where what it shows depends on them (a third statement), filling in its ages and sending "
-        "its body: "
+        "the user's grants where what it shows depends on them (read in the same statement, which makes it cost "
+        "PostgreSQL more), filling in its ages and sending its body: "
         + ", ".join(f"{e.label} {beyond[e.label]:+.1f} ms" for e in live)
         + f". The most, {heaviest.label}, has the biggest body ({body:.0f} KiB): its cost grows with what it shows "
         "(each session's row, its query text for an Operator, an age to fill in), not with the number of viewers."

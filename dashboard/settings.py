@@ -90,8 +90,8 @@ MIDDLEWARE = [
     "dashboard.middleware.AgesMiddleware",  # inside LocaleMiddleware: ages in the response's language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "dashboard.auth.AuthenticationMiddleware",  # Django's, the user read with the session (dashboard.auth)
+    "dashboard.auth.LoginRequiredMiddleware",  # Django's, the session read with the grants when the view checks them
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -75,11 +75,9 @@ def _permission_names(request):
     database = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
     if auth._names or not (database & set(request.fixturenames) or request.node.get_closest_marker("django_db")):
         return
-    from django.db import connection
-
     request.getfixturevalue("django_db_setup")
-    with request.getfixturevalue("django_db_blocker").unblock(), connection.cursor() as cursor:
-        auth.read_names(cursor)
+    with request.getfixturevalue("django_db_blocker").unblock():
+        auth.read_names("default")
 
 
 @pytest.fixture(autouse=True)

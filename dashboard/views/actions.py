@@ -16,12 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster
 from dashboard import actions
+from dashboard.auth import reads_grants
 from dashboard.models import ActionLog
 from dashboard.nodes import node_names
 
 LOG_ROWS = 500
 
 
+@reads_grants
 @require_http_methods(["GET", "POST"])
 def session_action(request: HtmxHttpRequest, pk: int, pid: int, action: str) -> HttpResponse:
     cluster = get_object_or_404(Cluster.objects.prefetch_related("replicas"), pk=pk)
@@ -56,6 +58,7 @@ def session_action(request: HtmxHttpRequest, pk: int, pid: int, action: str) -> 
     )
 
 
+@reads_grants
 @require_GET
 @permission_required("dashboard.view_actionlog", raise_exception=True)
 def action_log(request: HtmxHttpRequest) -> HttpResponse:
@@ -71,6 +74,7 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+@reads_grants
 @require_GET
 @permission_required("dashboard.view_actionlog", raise_exception=True)
 def action_log_csv(request: HtmxHttpRequest) -> HttpResponse:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster, Service
 from dashboard import figures, fragments, history, pools, snapshots
+from dashboard.auth import reads_grants
 from dashboard.nodes import PRIMARY, node_names
 
 INDEX = "dashboard/pools_index.html"
@@ -45,6 +46,7 @@ def _index(clusters: list[Cluster], views: dict[int, list[pools.NodeView]], unav
     )
 
 
+@reads_grants  # what the section shows depends on two permissions
 @require_GET
 def pools_cluster(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     node = request.GET.get("node") or PRIMARY
