@@ -59,6 +59,8 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             "sample_interval",
             "idle_in_transaction_threshold",
             "long_query_threshold",
+            "statements_interval",
+            "statements_database",
             "lag_warn_seconds",
             "lag_crit_seconds",
             "lag_warn_bytes",

@@ -24,7 +24,10 @@ SAMPLING_KEYS = {
     "interval": ("sample_interval", 1),
     "idle_in_transaction_seconds": ("idle_in_transaction_threshold", 0),
     "long_query_seconds": ("long_query_threshold", 0),
+    "statements_interval": ("statements_interval", 10),
 }
+# cluster key "sampling", the one that is a name: the database whose pg_stat_statements is read ("": the DSN's)
+STATEMENTS_DATABASE = "statements_database"
 # cluster key "replication": the status thresholds; file key -> Cluster field (same name)
 REPLICATION_KEYS = ("lag_warn_seconds", "lag_crit_seconds", "lag_warn_bytes", "lag_crit_bytes", "slot_crit_bytes")
 REPLICA_KEYS = {"name", "dsn"}
@@ -36,6 +39,7 @@ SERVICE_KEYS = {
     "repository_url",
     "application_names",
     "db_roles",
+    "search_path",
     "owns",
     "consumes",
     "pool",
@@ -114,7 +118,15 @@ def load(text: str) -> dict[str, Any]:
         if sampling is not None and not isinstance(sampling, dict):
             problems.append(f"{path}.sampling: must be a mapping with {', '.join(sorted(SAMPLING_KEYS))}")
         elif sampling:
-            _unknown(sampling, set(SAMPLING_KEYS), f"{path}.sampling", problems)
+            _unknown(sampling, {*SAMPLING_KEYS, STATEMENTS_DATABASE}, f"{path}.sampling", problems)
+            database = sampling.get(STATEMENTS_DATABASE)
+            if database is not None and (
+                not isinstance(database, str) or len(database.encode()) > NAMEDATALEN or "\x00" in database
+            ):
+                problems.append(
+                    f"{path}.sampling.{STATEMENTS_DATABASE}: must be a database name of at most {NAMEDATALEN} bytes, "
+                    f"got {database!r}"
+                )
             for key, (_, least) in SAMPLING_KEYS.items():
                 v = sampling.get(key)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < least or v > 86400):
@@ -158,7 +170,7 @@ def load(text: str) -> dict[str, Any]:
                 problems.append(f"{path}.name: duplicate service {name!r}")
         for key in ("team", "description", "oncall", "repository_url"):
             _optional_str(s, key, path, problems)
-        for key in ("application_names", "db_roles"):
+        for key in ("application_names", "db_roles", "search_path"):
             for j, v in enumerate(_list(s, key, path, problems)):
                 _identifier(v, f"{path}.{key}[{j}]", problems)
         for j, ref in enumerate(_list(s, "owns", path, problems)):
@@ -225,6 +237,7 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                     field: (c.get("sampling") or {}).get(key, Cluster._meta.get_field(field).default)
                     for key, (field, _) in SAMPLING_KEYS.items()
                 },
+                "statements_database": (c.get("sampling") or {}).get(STATEMENTS_DATABASE) or "",
                 **{
                     key: (c.get("replication") or {}).get(key, Cluster._meta.get_field(key).default)
                     for key in REPLICATION_KEYS
@@ -251,6 +264,7 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 "repository_url": s.get("repository_url") or "",
                 "application_names": list(s.get("application_names") or []),
                 "db_roles": list(s.get("db_roles") or []),
+                "search_path": list(s.get("search_path") or []),
                 "pool_size": pool.get("size") or 0,
                 "max_overflow": pool.get("max_overflow") or 0,
                 "instances": pool.get("instances", 1) if pool.get("instances") is not None else 1,
@@ -296,6 +310,8 @@ def export() -> dict[str, Any]:
             for key, (field, _) in SAMPLING_KEYS.items()
             if getattr(c, field) != Cluster._meta.get_field(field).default
         }
+        if c.statements_database:
+            sampling[STATEMENTS_DATABASE] = c.statements_database
         if sampling:
             entry["sampling"] = sampling
         thresholds = {
@@ -315,6 +331,8 @@ def export() -> dict[str, Any]:
                 entry[key] = getattr(s, key)
         for key in ("application_names", "db_roles"):
             entry[key] = list(getattr(s, key))
+        if s.search_path:
+            entry["search_path"] = list(s.search_path)
         entry["owns"] = sorted(o.path for o in s.ownerships.all())
         entry["consumes"] = sorted(c.provider.name for c in s.contracts_out.all())
         entry["pool"] = {"size": s.pool_size, "max_overflow": s.max_overflow, "instances": s.instances}

@@ -63,6 +63,22 @@ class Cluster(models.Model):
         default=30,
         help_text=_("a query running longer than this is listed as an offender"),
     )
+    # statement statistics (dashboard.statements)
+    statements_interval = models.PositiveSmallIntegerField(
+        _("statements interval (s)"),
+        default=60,
+        validators=[MinValueValidator(10)],
+        help_text=_("how often each node's pg_stat_statements is sampled"),
+    )
+    statements_database = models.CharField(
+        _("statements database"),
+        max_length=63,
+        blank=True,
+        help_text=_(
+            "the database in which pg_stat_statements is created and read (it shows every database's statements); "
+            "empty: the DSN's"
+        ),
+    )
     # replication status thresholds (dashboard.health)
     lag_warn_seconds = models.PositiveIntegerField(_("replay lag WARN at (s)"), default=30)
     lag_crit_seconds = models.PositiveIntegerField(_("replay lag CRIT at (s)"), default=300)
@@ -147,6 +163,16 @@ class Service(models.Model):
         blank=True,
         default=list,
         verbose_name=_("database roles"),
+    )
+    search_path = ArrayField(
+        models.CharField(max_length=63),
+        blank=True,
+        default=list,
+        verbose_name=_("search_path"),
+        help_text=_(
+            'the schemas its connections search, in order ("$user" for the role\'s own); empty: "$user", public. '
+            "How its statements' unqualified names are resolved"
+        ),
     )
     pool_size = models.PositiveIntegerField(_("pool size"), default=0)
     max_overflow = models.PositiveIntegerField(_("max overflow"), default=0)

@@ -21,22 +21,24 @@ DISPATCH_HEADROOM = 1.5
 DISPATCH_FLOOR = 50  # below this many per tick, a small fleet is never held back
 
 
-def dispatch_due(send: Any) -> int:
+def dispatch_due(send: Any, what: str = "due", interval: str = "sample_interval") -> int:
     """Queue a sample of nodes whose interval has passed, up to the tick's budget; return how many.
     ``send(cluster_id, node, interval)`` queues one. Two Redis round trips whatever the fleet's size: which nodes
-    are due, then their claims (a node another dispatcher claimed meanwhile is not sent)."""
+    are due, then their claims (a node another dispatcher claimed meanwhile is not sent). ``what`` and ``interval``:
+    which sample and the cluster's field that paces it (the sessions' by default; "statements-due" and
+    "statements_interval" for the statements')."""
     nodes = [
         (cluster, node.name)
-        for cluster in Cluster.objects.prefetch_related("replicas").only("id", "dsn", "sample_interval")
+        for cluster in Cluster.objects.prefetch_related("replicas").only("id", "dsn", interval)
         for node in nodes_of(cluster)
     ]
-    budget = max(DISPATCH_FLOOR, math.ceil(DISPATCH_HEADROOM * sum(1 / c.sample_interval for c, _ in nodes)))
-    lapsed = snapshots.due([(cluster.pk, name) for cluster, name in nodes])
+    budget = max(DISPATCH_FLOOR, math.ceil(DISPATCH_HEADROOM * sum(1 / getattr(c, interval) for c, _ in nodes)))
+    lapsed = snapshots.due([(cluster.pk, name) for cluster, name in nodes], what)
     candidates = [pair for pair, is_due in zip(nodes, lapsed, strict=True) if is_due][:budget]
-    claimed = snapshots.claim([(cluster.pk, name, cluster.sample_interval) for cluster, name in candidates])
+    claimed = snapshots.claim([(cluster.pk, name, getattr(cluster, interval)) for cluster, name in candidates], what)
     queued = 0
     for (cluster, name), got in zip(candidates, claimed, strict=True):
         if got:
-            send(cluster.pk, name, cluster.sample_interval)
+            send(cluster.pk, name, getattr(cluster, interval))
             queued += 1
     return queued

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from . import states
@@ -76,6 +77,53 @@ def replica_lag(
         legend={"orientation": "h", "y": -0.2},
         yaxis={"title": _("seconds"), "rangemode": "tozero"},
         yaxis2={"title": _("bytes"), "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        hovermode="x unified",
+    )
+    return fig.to_plotly_json()
+
+
+def stacked_time(buckets: list[datetime], series: dict[str, list[float]], title: str) -> dict[str, Any]:
+    """Database time per bucket (seconds), stacked by service or team; "" is the statements no service runs alone."""
+    x = [b.isoformat() for b in buckets]
+    fig = go.Figure()
+    for name, values in series.items():
+        label = escape(name) if name else _("unattributed or shared")  # plotly reads tags in names
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[v / 1000 for v in values],
+                name=label,
+                mode="lines",
+                stackgroup="time",
+                line={"width": 0.5},
+                hovertemplate="%{y:.2f} s<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        margin={"l": 50, "r": 10, "t": 40, "b": 30},
+        height=300,
+        legend={"orientation": "h", "y": -0.15},
+        yaxis={"title": _("execution time (s)"), "rangemode": "tozero"},
+        hovermode="x unified",
+    )
+    return fig.to_plotly_json()
+
+
+def statement(buckets: list[datetime], calls: list[int], mean: list[float | None]) -> dict[str, Any]:
+    """A statement's calls (bars) and mean time (line, second axis) per bucket."""
+    x = [b.isoformat() for b in buckets]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=x, y=calls, name=_("calls"), marker={"color": "#9aa5b1"}))
+    fig.add_trace(
+        go.Scatter(x=x, y=mean, name=_("mean time (ms)"), mode="lines", yaxis="y2", line={"color": "#2454d6"})
+    )
+    fig.update_layout(
+        margin={"l": 50, "r": 60, "t": 20, "b": 30},
+        height=260,
+        legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": _("calls"), "rangemode": "tozero"},
+        yaxis2={"title": _("ms"), "overlaying": "y", "side": "right", "rangemode": "tozero"},
         hovermode="x unified",
     )
     return fig.to_plotly_json()

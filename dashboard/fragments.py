@@ -49,6 +49,7 @@ class Rendered:
     body: str
     views: Sequence[NodeView] = ()
     quotes_stale_ages: bool = False  # its text says how old a stale node's last sample is, to the second
+    ttl: float | None = None  # seconds it stays current at most (a window sliding with the clock), None: no limit
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,16 @@ def get(
     render: Callable[[], Rendered],
     fallback: Callable[[], str],
     scope: int | None = None,
+    version: str | None = None,
 ) -> Fragment:
     """The page's current fragment: from Redis, or rendered now and stored. ``scope``: the cluster whose snapshots
-    the page shows (None: any). ``fallback()`` makes what the page says when Redis cannot be reached."""
+    the page shows (None: any); ``version``: the counter that moves with what it shows, when that is not the
+    snapshots (e.g. the cluster's statements samples). ``fallback()`` makes what the page says when Redis cannot be
+    reached."""
     fragment_key = key(page, variant)
     try:
         cached, live, catalog = snapshots.client().mget(
-            [fragment_key, snapshots.live_version_key(scope), snapshots.CATALOG_VERSION]
+            [fragment_key, version or snapshots.live_version_key(scope), snapshots.CATALOG_VERSION]
         )
         versions = [(v or b"0").decode() for v in (live, catalog)]
         now = time.time()
@@ -110,6 +114,8 @@ def validity(rendered: Rendered, now: float) -> tuple[float | None, list[str]]:
             age = int(view.age_seconds or 0)
             state.append(str(age))
             until = min(until, sampled_at + age + 1)
+    if rendered.ttl is not None:
+        until = min(until, now + rendered.ttl)
     return (None if until == math.inf else until), state
 
 

@@ -258,3 +258,88 @@ class ActionLog(models.Model):
         verbose_name = _("session action")
         verbose_name_plural = _("session actions")
         permissions = [("signal_session", _("Can cancel or terminate a monitored session"))]
+
+
+# Statement statistics (issue 16; dashboard/statements/). Partitioned by UTC day on ``ended_at`` like the history
+# above (dashboard.partitions), with the same retention.
+
+
+class StatementInterval(models.Model):
+    """One statements sample of one node: the interval since the node's previous one, or a baseline (``started_at``
+    None: the first sample of a node, or one after its baseline was lost, has nothing to subtract from). Its flags
+    are what the page says about the interval's figures."""
+
+    pk = models.CompositePrimaryKey("cluster", "node", "ended_at")
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="statement_intervals", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("node"), max_length=100)
+    started_at = models.DateTimeField(_("from"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("to"))
+    reset = models.BooleanField(_("statistics reset in the interval"), default=False)
+    evicted = models.BigIntegerField(
+        _("entries evicted in the interval"), null=True, blank=True
+    )  # pg_stat_statements_info.dealloc's rise; None before 1.9: unknown
+    entries = models.PositiveIntegerField(_("entries read"), default=0)
+
+    class Meta:
+        verbose_name = _("statements interval")
+        verbose_name_plural = _("statements intervals")
+
+    @property
+    def possibly_incomplete(self) -> bool:
+        """Entries were evicted to make room: what they did in the interval is missing."""
+        return bool(self.evicted)
+
+
+class StatementSample(models.Model):
+    """What one statement (of one role, in one database) cost one node in one interval: deltas of
+    pg_stat_statements' counters. Per interval, the node's top statements by time are kept one by one and the rest
+    are summed per service in a row with ``queryid`` 0 ("other statements"; also the statements whose id the
+    monitoring role cannot see). ``service`` is a name ("" when no service's db_roles list the role), ``shared``
+    when several services list the role and none of them owns the statement's database."""
+
+    pk = models.CompositePrimaryKey(
+        "cluster", "node", "ended_at", "service", "shared", "database", "role", "queryid", "toplevel"
+    )
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="statement_samples", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("node"), max_length=100)
+    ended_at = models.DateTimeField(_("interval end"))
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    shared = models.BooleanField(_("shared role"), default=False)
+    database = models.CharField(_("database"), max_length=63, blank=True)
+    role = models.CharField(_("role"), max_length=63, blank=True)
+    queryid = models.BigIntegerField(_("statement id"))  # 0: other statements
+    toplevel = models.BooleanField(_("top level"), default=True)
+    calls = models.BigIntegerField(_("calls"))
+    total_ms = models.FloatField(_("execution time (ms)"))
+    rows = models.BigIntegerField(_("rows"))
+    shared_blks_hit = models.BigIntegerField(_("shared blocks hit"))
+    shared_blks_read = models.BigIntegerField(_("shared blocks read"))
+    temp_blks_written = models.BigIntegerField(_("temp blocks written"))
+    wal_bytes = models.BigIntegerField(_("WAL bytes"))
+
+    class Meta:
+        verbose_name = _("statement sample")
+        verbose_name_plural = _("statement samples")
+
+
+class StatementText(models.Model):
+    """A statement's text, stored once per cluster and statement id, its literals masked. A utility statement's
+    text is never stored (it can hold a password): only its command tag."""
+
+    cluster = models.ForeignKey("catalog.Cluster", on_delete=models.CASCADE, related_name="statement_texts")
+    queryid = models.BigIntegerField(_("statement id"))
+    command = models.CharField(_("command"), max_length=60)
+    utility = models.BooleanField(_("utility statement"))
+    text = models.TextField(_("text, literals masked"), blank=True)
+    parsed = models.BooleanField(_("parsed"), default=True)
+    relations = models.JSONField(_("relations"), default=list)  # [[schema or null, name, "read"|"write"], ...]
+    first_seen = models.DateTimeField(_("first seen"), auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "queryid"], name="statement_text_unique")]
+        verbose_name = _("statement text")
+        verbose_name_plural = _("statement texts")

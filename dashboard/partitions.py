@@ -1,11 +1,11 @@
 """The history tables' daily partitions: made ahead of the samples, and dropped whole once past the retention.
 
-Every history table (the samples and their 5-minute rollups) is range-partitioned on its time column by UTC day,
-one partition per day named ``<table>_pYYYYMMDD``, and has no default partition: a row for a day that has no
-partition is refused (``no partition of relation … found for row``), never parked somewhere a later partition would
-collide with it. ``maintain`` (beat, hourly) creates today's and the next ``AHEAD_DAYS`` days' partitions and drops
-each day whose rows are all older than ``HISTORY_RETENTION_DAYS``; the sampler creates a missing day itself should
-maintenance not have run (``is_missing_partition``).
+Every history table (the samples, their 5-minute rollups, the statements samples) is range-partitioned on its time
+column by UTC day, one partition per day named ``<table>_pYYYYMMDD``, and has no default partition: a row for a day
+that has no partition is refused (``no partition of relation … found for row``), never parked somewhere a later
+partition would collide with it. ``maintain`` (beat, hourly) creates today's and the next ``AHEAD_DAYS`` days'
+partitions and drops each day whose rows are all older than ``HISTORY_RETENTION_DAYS``; the sampler creates a missing
+day itself should maintenance not have run (``is_missing_partition``).
 
 Locks, because readers and the sampler must never wait behind maintenance:
 - a partition is created as a plain table and then attached (``ATTACH PARTITION`` takes SHARE UPDATE EXCLUSIVE on
@@ -29,7 +29,16 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import NodeRollup, NodeSample, ReplicaRollup, ReplicaSample, ServiceRollup, ServiceSample
+from .models import (
+    NodeRollup,
+    NodeSample,
+    ReplicaRollup,
+    ReplicaSample,
+    ServiceRollup,
+    ServiceSample,
+    StatementInterval,
+    StatementSample,
+)
 
 # partitioned table -> its partition key
 TABLES = {
@@ -41,6 +50,8 @@ TABLES = {
         (NodeRollup, "bucket"),
         (ServiceRollup, "bucket"),
         (ReplicaRollup, "bucket"),
+        (StatementInterval, "ended_at"),
+        (StatementSample, "ended_at"),
     )
 }
 AHEAD_DAYS = 2  # days made ahead of today: maintenance can miss two days of runs before the sampler must make one

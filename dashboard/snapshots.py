@@ -110,17 +110,18 @@ def read_queries(cluster_id: int, node: str) -> dict[int, str]:
 CLAIM_MARGIN_MS = 500
 
 
-def due(nodes: list[tuple[int, str]]) -> list[bool]:
-    """Whether each node's claim has lapsed (it is due for a sample), in one round trip."""
+def due(nodes: list[tuple[int, str]], what: str = "due") -> list[bool]:
+    """Whether each node's claim has lapsed (it is due for a sample), in one round trip. ``what``: which sample
+    ("due": the sessions', "statements-due": the statements')."""
     if not nodes:
         return []
     try:
-        return [not held for held in client().mget([key(cluster_id, node, "due") for cluster_id, node in nodes])]
+        return [not held for held in client().mget([key(cluster_id, node, what) for cluster_id, node in nodes])]
     except redis.RedisError as exc:
         raise LiveDataUnavailable(str(exc)) from exc
 
 
-def claim(nodes: list[tuple[int, str, int]]) -> list[bool]:
+def claim(nodes: list[tuple[int, str, int]], what: str = "due") -> list[bool]:
     """Claim each (cluster, node, interval) for its interval, in one round trip: True for the claims this call got.
     A node is claimed once per interval whoever asks, so two dispatchers never double a sample."""
     if not nodes:
@@ -129,7 +130,7 @@ def claim(nodes: list[tuple[int, str, int]]) -> list[bool]:
         with client().pipeline(transaction=False) as pipe:
             for cluster_id, node, seconds in nodes:
                 hold = max(int(seconds * 1000) - CLAIM_MARGIN_MS, CLAIM_MARGIN_MS)
-                pipe.set(key(cluster_id, node, "due"), b"1", nx=True, px=hold)
+                pipe.set(key(cluster_id, node, what), b"1", nx=True, px=hold)
             return [bool(got) for got in pipe.execute()]
     except redis.RedisError as exc:
         raise LiveDataUnavailable(str(exc)) from exc

@@ -13,6 +13,7 @@ from catalog.models import Cluster
 
 from . import dispatch, partitions, sampling
 from .celery import app as _app  # noqa: F401  the app exists before a task is sent
+from .statements import sampler as statements_sampler
 
 
 @shared_task
@@ -26,13 +27,17 @@ def ping() -> dict:
 
 @shared_task(ignore_result=True)
 def dispatch_sampling() -> int:
-    """Beat runs this every second: it queues one sample_node per node that is due."""
+    """Beat runs this every second: it queues one sample_node per node that is due, and one sample_statements."""
 
     def send(cluster_id: int, node: str, interval: int) -> None:
         # a sample still queued when the next one is due is dropped, not run late
         sample_node.apply_async((cluster_id, node), expires=interval)
 
-    return dispatch.dispatch_due(send)
+    def send_statements(cluster_id: int, node: str, interval: int) -> None:
+        sample_statements.apply_async((cluster_id, node), expires=interval)
+
+    queued = dispatch.dispatch_due(send)
+    return queued + dispatch.dispatch_due(send_statements, "statements-due", "statements_interval")
 
 
 @shared_task(
@@ -44,6 +49,17 @@ def sample_node(cluster_id: int, node: str) -> None:
     cluster = Cluster.objects.prefetch_related("replicas").filter(pk=cluster_id).first()
     if cluster is not None:  # removed since it was queued
         sampling.sample_node(cluster, node)
+
+
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=settings.SAMPLE_SOFT_TIME_LIMIT,
+    time_limit=settings.SAMPLE_TIME_LIMIT,
+)
+def sample_statements(cluster_id: int, node: str) -> None:
+    cluster = Cluster.objects.prefetch_related("replicas").filter(pk=cluster_id).first()
+    if cluster is not None:
+        statements_sampler.sample_statements(cluster, node)
 
 
 @shared_task(ignore_result=True)

@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from . import metrics
-from .views import actions, overview, pools, replication
+from .views import actions, overview, pools, replication, workload
 
 # Admin modules load with the URLs (the web), not at every django.setup() (every command): see SimpleAdminConfig.
 admin.autodiscover()
@@ -25,6 +25,13 @@ urlpatterns = [
     path("pools/<int:pk>/sessions/<int:pid>/<str:action>", actions.session_action, name="session_action"),
     path("actions/", actions.action_log, name="action_log"),
     path("actions.csv", actions.action_log_csv, name="action_log_csv"),
+    path("workload/", workload.workload_index, name="workload_index"),
+    path("workload/<int:pk>/", workload.workload_page, name="workload"),
+    path("workload/<int:pk>/history.json", workload.workload_history, name="workload_history"),
+    path("workload/<int:pk>/statements/<int:queryid>/", workload.statement_page, name="statement"),
+    path(
+        "workload/<int:pk>/statements/<int:queryid>/history.json", workload.statement_history, name="statement_history"
+    ),
     path("replication/", replication.replication_page, name="replication"),
     path("replication/<int:pk>/history.json", replication.replication_history, name="replication_history"),
     path("", include("catalog.urls")),

@@ -7,6 +7,7 @@ elsewhere); a database whose load fails is dropped again, so the next run starts
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ def load_databases(primary: dict) -> list[str]:
     roles = (HERE / "sql" / "roles.sql").read_text()
     with connect(primary, "postgres") as conn:
         conn.execute(roles)
+        # the demo cluster's statement statistics are read through its DSN's database (the dev stack preloads it)
+        with contextlib.suppress(psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         loaded = dict(
             conn.execute(
                 "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = ANY(%s)",

@@ -525,6 +525,11 @@ REVOKE ALL ON FUNCTION product_service.reserve_stock(bigint, integer) FROM PUBLI
 GRANT EXECUTE ON FUNCTION product_service.reserve_stock(bigint, integer) TO order_svc;
 REVOKE ALL ON FUNCTION order_service.order_total(bigint) FROM PUBLIC;
 
+-- An undeclared one: product_service's best-seller list reads order_service's order lines directly (no contract in
+-- the catalog: the run-time path the workload page and the audit find).
+GRANT USAGE ON SCHEMA order_service TO product_svc;
+GRANT SELECT ON order_service.order_items TO product_svc;
+
 -- The reporting user reads a few tables directly, bypassing every service.
 GRANT USAGE ON SCHEMA order_service, product_service TO analyst;
 GRANT SELECT ON public.users, order_service.orders, order_service.order_items,

@@ -1,0 +1,305 @@
+"""A cluster's workload over a window, from the stored statements samples: each service's (and the unattributed
+statements', and a shared role's) calls and execution time, its share of the time, its top statements, and the
+run-time paths: a statement of service A's role that reads or writes a relation service B owns.
+
+What the manage.py ``workload`` command prints and the API serves (the JSON shape is documented in docs/cli.md).
+Names of relations are resolved as the server would: a qualified one as written; an unqualified one through the
+service's ``search_path`` (catalog file), else ``"$user", public``, to the first schema of the path where the
+catalog's last sync found it. A name that resolves nowhere is counted as unresolved, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Max, Sum
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from catalog.models import Cluster, Relation, Service
+from dashboard.models import StatementSample, StatementText
+
+from . import texts
+
+WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+TOP = 10  # statements listed per service
+DEFAULT_SEARCH_PATH = ("$user", "public")
+
+
+@dataclass(frozen=True)
+class Path:
+    consumer: str
+    provider: str
+    relation: str  # database.schema.relation, raw names
+    access: str  # read | write
+    calls: int
+    total_ms: float
+
+
+def summary(
+    cluster: Cluster,
+    window: str = "1h",
+    node: str | None = None,
+    service: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The workload of ``cluster`` (one node, or every node) in the window ending ``now``."""
+    now = now or timezone.now()
+    rows = StatementSample.objects.filter(cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now)
+    if node:
+        rows = rows.filter(node=node)
+    grouped = list(
+        rows.values("service", "shared", "queryid", "database", "role").annotate(
+            calls=Sum("calls"),
+            total_ms=Sum("total_ms"),
+            rows=Sum("rows"),
+            hit=Sum("shared_blks_hit"),
+            read=Sum("shared_blks_read"),
+        )
+    )
+    sampled_at = rows.aggregate(at=Max("ended_at"))["at"]
+    total_ms = sum(g["total_ms"] for g in grouped) or 0.0
+    known = {
+        t.queryid: t
+        for t in StatementText.objects.filter(
+            cluster=cluster, queryid__in={g["queryid"] for g in grouped if g["queryid"]}
+        )
+    }
+    teams = dict(Service.objects.values_list("name", "team"))
+    parts: dict[tuple[str, bool], list[dict]] = defaultdict(list)
+    for g in grouped:
+        parts[(g["service"], g["shared"])].append(g)
+
+    def part(name: str, entries: list[dict]) -> dict[str, Any]:
+        calls, spent = sum(e["calls"] for e in entries), sum(e["total_ms"] for e in entries)
+        top = sorted((e for e in entries if e["queryid"]), key=lambda e: (-e["total_ms"], e["queryid"]))[:TOP]
+        return {
+            "service": name,
+            "team": teams.get(name, ""),
+            "calls": calls,
+            "total_ms": round(spent, 3),
+            "share": round(spent / total_ms, 4) if total_ms else 0.0,
+            "top": [_statement(e, known.get(e["queryid"])) for e in top],
+        }
+
+    services = [part(name, entries) for (name, shared), entries in parts.items() if name and not shared]
+    services.sort(key=lambda s: (-s["total_ms"], s["service"]))
+    if service:
+        services = [s for s in services if s["service"] == service]
+    return {
+        "cluster": cluster.name,
+        "node": node,
+        "window": window,
+        "sampled_at": sampled_at.isoformat() if sampled_at else None,
+        "total_ms": round(total_ms, 3),
+        "services": services,
+        "unattributed": part("", parts.get(("", False), [])),
+        "shared_role": part("", [e for (name, shared), es in parts.items() if shared for e in es]),
+        "runtime_paths": [p.__dict__ for p in runtime_paths(cluster, grouped, known)],
+    }
+
+
+def _statement(entry: dict, text: StatementText | None) -> dict[str, Any]:
+    hits, reads = entry["hit"] or 0, entry["read"] or 0
+    return {
+        "queryid": entry["queryid"],
+        "database": entry["database"],
+        "role": entry["role"],
+        "calls": entry["calls"],
+        "total_ms": round(entry["total_ms"], 3),
+        "mean_ms": round(entry["total_ms"] / entry["calls"], 3) if entry["calls"] else 0.0,
+        "rows": entry["rows"],
+        "cache_hit_ratio": round(hits / (hits + reads), 4) if hits + reads else None,
+        "command": text.command if text else None,
+        "text_masked": text.text if text else None,
+        "relations": [{"schema": r[0], "name": r[1], "access": r[2]} for r in text.relations] if text else [],
+    }
+
+
+class Resolver:
+    """Relations of one cluster as the last sync found them: which exist, and which service owns each."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.owner: dict[tuple[str, str, str], str | None] = {}
+        for database, schema, name, service in Relation.objects.filter(schema__database__cluster=cluster).values_list(
+            "schema__database__name", "schema__name", "name", "schema__service__name"
+        ):
+            self.owner[(database, schema, name)] = service
+        self.paths = {
+            s.name: list(s.search_path) if getattr(s, "search_path", None) else list(DEFAULT_SEARCH_PATH)
+            for s in Service.objects.all()
+        }
+
+    def resolve(self, database: str, role: str, service: str, use: texts.RelationUse) -> tuple[str, str] | None:
+        path = [role if p == "$user" else p for p in self.paths.get(service, DEFAULT_SEARCH_PATH)]
+        return texts.resolve(use, path, lambda schema, name: (database, schema, name) in self.owner)
+
+
+def runtime_paths(cluster: Cluster, grouped: list[dict], known: dict[int, StatementText]) -> list[Path]:
+    """The window's run-time paths: per consumer, provider, relation and access, the calls and time of the
+    statements that took them."""
+    resolver = Resolver(cluster)
+    found: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for g in grouped:
+        text = known.get(g["queryid"])
+        consumer = g["service"]
+        if text is None or not consumer or g["shared"]:
+            continue
+        for schema, name, access in text.relations:
+            where = resolver.resolve(g["database"], g["role"], consumer, texts.RelationUse(schema, name, access))
+            if where is None:
+                continue
+            provider = resolver.owner.get((g["database"], *where))
+            if provider and provider != consumer:
+                figures = found[(consumer, provider, f"{g['database']}.{where[0]}.{where[1]}", access)]
+                figures[0] += g["calls"]
+                figures[1] += g["total_ms"]
+    return [
+        Path(consumer, provider, relation, access, int(calls), round(ms, 3))
+        for (consumer, provider, relation, access), (calls, ms) in sorted(found.items())
+    ]
+
+
+# --- the Workload page ------------------------------------------------------------------------------------------
+
+BUCKETS = {"1h": 60, "6h": 300, "24h": 900, "7d": 3600}  # seconds per point of the chart
+REGRESSION_FACTOR = 2.0  # mean time at least this many times the previous window's
+REGRESSION_CALLS = 50  # in each window
+
+
+def top_statements(
+    cluster: Cluster, window: str, services: set[str] | None = None, limit: int = 50, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The window's statements by execution time (the "other statements" rows apart), with their service and team;
+    only ``services``' when given."""
+    now = now or timezone.now()
+    rows = StatementSample.objects.filter(
+        cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now
+    ).exclude(queryid=0)
+    if services is not None:
+        rows = rows.filter(service__in=services)
+    grouped = list(
+        rows.values("service", "shared", "queryid", "database", "role")
+        .annotate(
+            calls=Sum("calls"),
+            total_ms=Sum("total_ms"),
+            rows=Sum("rows"),
+            hit=Sum("shared_blks_hit"),
+            read=Sum("shared_blks_read"),
+        )
+        .order_by("-total_ms", "queryid")[:limit]
+    )
+    known = {
+        t.queryid: t for t in StatementText.objects.filter(cluster=cluster, queryid__in={g["queryid"] for g in grouped})
+    }
+    teams = dict(Service.objects.values_list("name", "team"))
+    return [
+        {
+            **_statement(g, known.get(g["queryid"])),
+            "service": g["service"],
+            "shared": g["shared"],
+            "team": teams.get(g["service"], ""),
+        }
+        for g in grouped
+    ]
+
+
+def regressions(
+    cluster: Cluster, window: str, services: set[str] | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Statements whose mean time in the window is at least REGRESSION_FACTOR times the previous window's, with at
+    least REGRESSION_CALLS calls in each."""
+    now = now or timezone.now()
+    span = WINDOWS[window]
+
+    def means(start: datetime, end: datetime) -> dict[tuple, tuple[int, float]]:
+        rows = StatementSample.objects.filter(cluster=cluster, ended_at__gt=start, ended_at__lte=end).exclude(queryid=0)
+        if services is not None:
+            rows = rows.filter(service__in=services)
+        return {
+            (g["service"], g["queryid"], g["database"], g["role"]): (g["calls"], g["total_ms"])
+            for g in rows.values("service", "queryid", "database", "role").annotate(
+                calls=Sum("calls"), total_ms=Sum("total_ms")
+            )
+            if g["calls"] >= REGRESSION_CALLS
+        }
+
+    now_means, before = means(now - span, now), means(now - 2 * span, now - span)
+    found = []
+    for key, (calls, total) in now_means.items():
+        if key not in before:
+            continue
+        then_calls, then_total = before[key]
+        mean, then_mean = total / calls, then_total / then_calls
+        if then_mean > 0 and mean >= REGRESSION_FACTOR * then_mean:
+            found.append(
+                {
+                    "service": key[0],
+                    "queryid": key[1],
+                    "database": key[2],
+                    "role": key[3],
+                    "calls": calls,
+                    "mean_ms": round(mean, 3),
+                    "previous_calls": then_calls,
+                    "previous_mean_ms": round(then_mean, 3),
+                    "factor": round(mean / then_mean, 1),
+                }
+            )
+    known = {
+        t.queryid: t for t in StatementText.objects.filter(cluster=cluster, queryid__in={f["queryid"] for f in found})
+    }
+    for f in found:
+        text = known.get(f["queryid"])
+        f["text_masked"], f["command"] = (text.text, text.command) if text else (None, None)
+    return sorted(found, key=lambda f: -f["factor"])
+
+
+def time_series(
+    cluster: Cluster, window: str, by: str = "service", now: datetime | None = None
+) -> tuple[list[datetime], dict[str, list[float]]]:
+    """Execution time (ms) per chart bucket, per service or per team ("" for the unattributed and shared roles)."""
+    now = now or timezone.now()
+    step = BUCKETS[window]
+    bucket = RawSQL("date_bin(%s::interval, ended_at, '2000-01-01 00:00:00+00')", [f"{step} seconds"])
+    rows = (
+        StatementSample.objects.filter(cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now)
+        .annotate(bucket=bucket)
+        .values("bucket", "service")
+        .annotate(total_ms=Sum("total_ms"))
+        .order_by("bucket")
+    )
+    teams = dict(Service.objects.values_list("name", "team")) if by == "team" else {}
+    buckets: list[datetime] = []
+    series: dict[str, dict[datetime, float]] = defaultdict(dict)
+    for row in rows:
+        if not buckets or buckets[-1] != row["bucket"]:
+            buckets.append(row["bucket"])
+        name = teams.get(row["service"], "") if by == "team" else row["service"]
+        series[name][row["bucket"]] = series[name].get(row["bucket"], 0.0) + row["total_ms"]
+    return buckets, {name: [points.get(b, 0.0) for b in buckets] for name, points in sorted(series.items())}
+
+
+def statement_series(
+    cluster: Cluster, queryid: int, window: str, now: datetime | None = None
+) -> tuple[list[datetime], list[int], list[float | None]]:
+    """One statement's calls and mean time per chart bucket."""
+    now = now or timezone.now()
+    bucket = RawSQL("date_bin(%s::interval, ended_at, '2000-01-01 00:00:00+00')", [f"{BUCKETS[window]} seconds"])
+    rows = (
+        StatementSample.objects.filter(
+            cluster=cluster, queryid=queryid, ended_at__gt=now - WINDOWS[window], ended_at__lte=now
+        )
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(calls=Sum("calls"), total_ms=Sum("total_ms"))
+        .order_by("bucket")
+    )
+    buckets, calls, mean = [], [], []
+    for row in rows:
+        buckets.append(row["bucket"])
+        calls.append(row["calls"])
+        mean.append(row["total_ms"] / row["calls"] if row["calls"] else None)
+    return buckets, calls, mean
