@@ -384,7 +384,8 @@ def evaluate(snapshot: Snapshot) -> list[Finding]:
     configured = dict(RuleSeverity.objects.values_list("rule", "severity"))
     order = {severity: i for i, severity in enumerate(Severity.values)}
     findings = [
-        replace(found, rule=code, severity=configured.get(code, default))
+        # a configured severity, else the finding's own (a rule may grade its findings), else the rule's
+        replace(found, rule=code, severity=configured.get(code) or found.severity or default)
         for code, (default, fn) in RULES.items()
         for found in fn(snapshot)
     ]

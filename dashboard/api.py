@@ -28,6 +28,7 @@ from catalog.api import router as catalog_router
 
 from .models import ApiToken
 from .pools_api import router as pools_router
+from .workload_api import router as workload_router
 
 app_name = "api-v1"
 
@@ -103,6 +104,7 @@ def _unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
 api.add_exception_handler(DataError, _unstorable)
 api.add_router("/", catalog_router)
 api.add_router("/", pools_router)
+api.add_router("/", workload_router)
 
 
 def _login_not_required(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:

@@ -14,19 +14,21 @@ import hmac
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from catalog.models import Cluster
 
 from . import health, pools, snapshots
 from .models import ApiToken
+from .statements import state as statements_state
 from .states import STATES
 
 # Health statuses as numbers: alert on ">= 1" (WARN or worse) or "== 2" (CRIT).
@@ -87,17 +89,44 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# name: (help, labels, unit scale from the stored figure)
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "seamline_statement_calls": (
+        "Calls of the statements run on the node by each service (pg_stat_statements' deltas, summed since Seamline "
+        'began sampling it). attribution: service, shared (a role several services list), none (service="").',
+        ("cluster", "node", "service", "attribution"),
+    ),
+    "seamline_statement_time_seconds": (
+        "Execution time of the statements run on the node by each service, in seconds (as seamline_statement_calls).",
+        ("cluster", "node", "service", "attribution"),
+    ),
+}
+
+
 Add = Callable[[str, tuple[str, ...], float | int | bool | None], None]  # one sample of one family, if known
 
 
 class SnapshotCollector(Collector):
     """The gauges of the given clusters, from their node views (already loaded: collecting never touches Redis)."""
 
-    def __init__(self, clusters: list[Cluster], views: dict[int, list[pools.NodeView]]) -> None:
+    def __init__(
+        self,
+        clusters: list[Cluster],
+        views: dict[int, list[pools.NodeView]],
+        totals: dict[int, dict[tuple[str, str, str], tuple[int, float]]] | None = None,
+    ) -> None:
         self.clusters = clusters
         self.views = views
+        self.totals = totals or {}
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        counters = {name: CounterMetricFamily(name, doc, labels=labels) for name, (doc, labels) in COUNTERS.items()}
+        for cluster in self.clusters:
+            for (node, service, attribution), (calls, ms) in sorted(self.totals.get(cluster.pk, {}).items()):
+                labels = [cluster.name, node, service, attribution]
+                counters["seamline_statement_calls"].add_metric(labels, calls)
+                counters["seamline_statement_time_seconds"].add_metric(labels, ms / 1000)
+        yield from counters.values()
         families = {name: GaugeMetricFamily(name, doc, labels=labels) for name, (doc, labels) in GAUGES.items()}
 
         def add(name: str, labels: tuple[str, ...], value: float | int | bool | None) -> None:
@@ -170,8 +199,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     clusters = list(Cluster.objects.with_nodes())
     try:
         views = pools.load(clusters, node=None)
-    except snapshots.LiveDataUnavailable:
+        totals = statements_state.read_totals([c.pk for c in clusters])
+    except (snapshots.LiveDataUnavailable, redis.RedisError):
         return _text("Live data unavailable: Redis cannot be reached.\n", 503)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(clusters, views))
+    registry.register(SnapshotCollector(clusters, views, totals))
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -343,3 +343,34 @@ class StatementText(models.Model):
         constraints = [models.UniqueConstraint(fields=["cluster", "queryid"], name="statement_text_unique")]
         verbose_name = _("statement text")
         verbose_name_plural = _("statement texts")
+
+
+class StatementRollup(models.Model):
+    """A statement's deltas summed over one hour (the same keys as StatementSample, ``bucket`` for ``ended_at``):
+    what windows of a day and more read, so that a week is 168 rows per statement, not 10,080."""
+
+    pk = models.CompositePrimaryKey(
+        "cluster", "node", "bucket", "service", "shared", "database", "role", "queryid", "toplevel"
+    )
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="statement_rollups", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("node"), max_length=100)
+    bucket = models.DateTimeField(_("hour"))
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    shared = models.BooleanField(_("shared role"), default=False)
+    database = models.CharField(_("database"), max_length=63, blank=True)
+    role = models.CharField(_("role"), max_length=63, blank=True)
+    queryid = models.BigIntegerField(_("statement id"))
+    toplevel = models.BooleanField(_("top level"), default=True)
+    calls = models.BigIntegerField(_("calls"))
+    total_ms = models.FloatField(_("execution time (ms)"))
+    rows = models.BigIntegerField(_("rows"))
+    shared_blks_hit = models.BigIntegerField(_("shared blocks hit"))
+    shared_blks_read = models.BigIntegerField(_("shared blocks read"))
+    temp_blks_written = models.BigIntegerField(_("temp blocks written"))
+    wal_bytes = models.BigIntegerField(_("WAL bytes"))
+
+    class Meta:
+        verbose_name = _("statement rollup (1 h)")
+        verbose_name_plural = _("statement rollups (1 h)")

@@ -37,6 +37,7 @@ from .models import (
     ServiceRollup,
     ServiceSample,
     StatementInterval,
+    StatementRollup,
     StatementSample,
 )
 
@@ -52,6 +53,7 @@ TABLES = {
         (ReplicaRollup, "bucket"),
         (StatementInterval, "ended_at"),
         (StatementSample, "ended_at"),
+        (StatementRollup, "bucket"),
     )
 }
 AHEAD_DAYS = 2  # days made ahead of today: maintenance can miss two days of runs before the sampler must make one
@@ -93,7 +95,9 @@ def partitions() -> list[Partition]:
             JOIN pg_class part ON part.oid = i.inhrelid
             CROSS JOIN LATERAL regexp_match(pg_get_expr(part.relpartbound, part.oid),
                                             'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS bound
-            WHERE i.inhparent = ANY(%s::regclass[]) AND bound IS NOT NULL  -- not a MINVALUE/MAXVALUE bound
+            -- to_regclass: a table not made yet (a database migrated to before it) has no partitions
+            WHERE i.inhparent IN (SELECT to_regclass(t) FROM unnest(%s::text[]) AS t)
+              AND bound IS NOT NULL  -- not a MINVALUE/MAXVALUE bound
             ORDER BY 1, 3
             """,
             [list(TABLES)],

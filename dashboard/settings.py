@@ -314,6 +314,10 @@ SAMPLE_STATEMENT_TIMEOUT_MS = env_int("SEAMLINE_SAMPLE_STATEMENT_TIMEOUT_MS", 5_
 SAMPLE_SOFT_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_SOFT_TIME_LIMIT", 15)
 SAMPLE_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_TIME_LIMIT", 20)
 HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
+# the audit rules over what really ran (dashboard.statements.rules): the statements history they look at, and how
+# much of it must exist before they say anything (an unused grant is only unused over enough time)
+WORKLOAD_AUDIT_WINDOW_DAYS = env_int("SEAMLINE_WORKLOAD_AUDIT_WINDOW_DAYS", 7)
+WORKLOAD_AUDIT_MIN_DAYS = env_int("SEAMLINE_WORKLOAD_AUDIT_MIN_DAYS", 1)
 # How long a page waits for Redis before it says live data is unavailable (seconds).
 LIVE_REDIS_TIMEOUT = float(env_str("SEAMLINE_LIVE_REDIS_TIMEOUT", "0.5"))
 # A Server-Timing header on every response (the time from the request entering Django to the response leaving it),

@@ -29,6 +29,7 @@ urlpatterns = [
     path("workload/<int:pk>/", workload.workload_page, name="workload"),
     path("workload/<int:pk>/history.json", workload.workload_history, name="workload_history"),
     path("workload/<int:pk>/statements/<int:queryid>/", workload.statement_page, name="statement"),
+    path("services/<int:pk>/statements/", workload.service_statements, name="service_statements"),
     path(
         "workload/<int:pk>/statements/<int:queryid>/history.json", workload.statement_history, name="statement_history"
     ),

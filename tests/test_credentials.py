@@ -105,6 +105,8 @@ SAMPLING_AND_THRESHOLDS = (
     "sample_interval",
     "idle_in_transaction_threshold",
     "long_query_threshold",
+    "statements_interval",
+    "statements_database",
     "lag_warn_seconds",
     "lag_crit_seconds",
     "lag_warn_bytes",

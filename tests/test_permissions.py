@@ -46,6 +46,12 @@ MATRIX = {
     "session_action": ("POST", OPERATOR_POST),
     "action_log": ("GET", OPERATOR_GET),
     "action_log_csv": ("GET", OPERATOR_GET),
+    "workload_index": ("GET", PAGE),
+    "workload": ("GET", PAGE),
+    "workload_history": ("GET", PAGE),
+    "statement": ("GET", {**PAGE, "viewer": 404, "operator": 404, "admin": 404}),  # no such statement stored
+    "statement_history": ("GET", PAGE),
+    "service_statements": ("GET", PAGE),
     "replication": ("GET", PAGE),
     "replication_history": ("GET", PAGE),
     "services": ("GET", PAGE),
@@ -75,6 +81,7 @@ MATRIX = {
     "api-v1:cluster_pools": ("GET", API),
     "api-v1:pool_history": ("GET", API),
     "api-v1:health_status": ("GET", API),
+    "api-v1:cluster_workload": ("GET", API),
     "api-v1:api-root": ("GET", dict.fromkeys(ROLES, 404)),  # nothing there, for anybody
     "login": ("GET", PUBLIC),
     "logout": ("POST", dict.fromkeys(ROLES, 302)),
@@ -142,6 +149,7 @@ def concrete(name: str, pattern: str, w: dict) -> str:
     """A URL with real objects in its parameters."""
     pk = {
         "pools": w["cluster"].pk, "replication": w["cluster"].pk, "clusters": w["cluster"].pk,
+        "workload": w["cluster"].pk,
         "services": w["service"].pk, "schemas": w["schema"].pk, "relations": w["relation"].pk,
     }  # fmt: skip
     path = pattern.replace("^", "").replace("$", "")
@@ -151,6 +159,7 @@ def concrete(name: str, pattern: str, w: dict) -> str:
     replacements = [
         (r"<int:pk>", str(pk.get(first, 0))),
         (r"<int:pid>", "1"),
+        (r"<int:queryid>", "1"),
         (r"<str:action>", "cancel"),
         (r"<path:name>", w["service"].name),
         (r"<cluster>", w["cluster"].name),

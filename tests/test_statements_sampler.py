@@ -12,8 +12,8 @@ from django.db.models import Sum
 
 from catalog.models import Cluster, Ownership, Service
 from dashboard import snapshots
-from dashboard.models import StatementInterval, StatementSample, StatementText
-from dashboard.statements import sampler, state
+from dashboard.models import StatementInterval, StatementRollup, StatementSample, StatementText
+from dashboard.statements import sampler, state, workload
 from tests.conftest import pg
 
 ORDERS, USERS, SHARED, LOOKER = "seamline_wl_orders", "seamline_wl_users", "seamline_wl_shared", "seamline_wl_looker"
@@ -46,7 +46,9 @@ def cluster(db, roles):
 
 
 def _forget(cluster: Cluster) -> None:
-    snapshots.client().delete(state.baseline_key(cluster.pk, "primary"), state.state_key(cluster.pk, "primary"))
+    snapshots.client().delete(
+        state.baseline_key(cluster.pk, "primary"), state.state_key(cluster.pk, "primary"), state.totals_key(cluster.pk)
+    )
 
 
 def run_as(role: str, times: int, table: str = "pg_class") -> None:
@@ -77,6 +79,14 @@ def test_statements_land_under_their_services_with_exact_calls(cluster):
     text = StatementText.objects.get(cluster=cluster, queryid=probe.queryid)
     assert text.command == "SELECT" and not text.utility and "relpages > $1" in text.text
     assert [None, "pg_class", "read"] in text.relations
+    # the hour's rollup holds the same sums (what windows of a day and more read)
+    rolled = StatementRollup.objects.filter(cluster=cluster).aggregate(calls=Sum("calls"), ms=Sum("total_ms"))
+    raw = StatementSample.objects.filter(cluster=cluster).aggregate(calls=Sum("calls"), ms=Sum("total_ms"))
+    assert rolled["calls"] == raw["calls"] and rolled["ms"] == pytest.approx(raw["ms"])
+    assert workload.summary(cluster, "24h")["services"] == workload.summary(cluster, "1h")["services"]
+    # the running totals /metrics exposes as counters
+    totals = state.read_totals([cluster.pk])[cluster.pk]
+    assert totals[("primary", "users", "service")][0] == 3
     intervals = list(StatementInterval.objects.filter(cluster=cluster).order_by("ended_at"))
     assert [i.started_at for i in intervals] == [None, intervals[0].ended_at]
 
@@ -165,3 +175,14 @@ def test_an_unreachable_node_is_said_so(cluster):
     state = sampler.sample_statements(cluster, "primary")
     assert state["status"] == "unreachable" and state["error"]
     assert not StatementInterval.objects.filter(cluster=cluster).exists()
+
+
+def test_metrics_count_each_services_calls_and_time(cluster, client, settings):
+    settings.METRICS_TOKEN = "statements-metrics-token"
+    sampler.sample_statements(cluster, "primary")
+    run_as(USERS, 4)
+    sampler.sample_statements(cluster, "primary")
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer statements-metrics-token").content.decode()
+    line = 'seamline_statement_calls_total{attribution="service",cluster="workload",node="primary",service="users"}'
+    assert f"{line} 4.0" in body
+    assert 'seamline_statement_time_seconds_total{attribution="service",cluster="workload"' in body

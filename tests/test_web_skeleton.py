@@ -15,6 +15,7 @@ NAV = [
     ("paths", "Paths"),
     ("map", "Ownership map"),
     ("pools", "Pools"),
+    ("workload_index", "Workload"),
     ("replication", "Replication"),
     ("audits", "Audits"),
 ]

@@ -91,7 +91,9 @@ def test_the_summary_has_shares_tops_and_runtime_paths(planted):
             "calls": 60,
             "total_ms": 180.0,
         }
-    ]  # the unqualified UPDATE of items resolves through orders' search_path to nothing: not guessed
+    ]
+    # the unqualified UPDATE of items resolves through orders' search_path to nothing: listed, not guessed
+    assert body["unresolved"] == [{"queryid": 2, "service": "orders", "reason": "unresolved", "name": "items"}]
 
 
 def test_a_regression_is_a_doubled_mean_with_enough_calls_in_both_windows(planted):

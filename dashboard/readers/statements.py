@@ -154,3 +154,30 @@ def texts(conn: psycopg.Connection, where: Availability, queryids: Collection[in
     if not queryids:
         return {}
     return {t.queryid: t.query for t in _in_schema(TEXTS, conn, where).fetch(conn, [list(queryids)])}
+
+
+@dataclass(frozen=True)
+class RoleSetting:
+    role: str | None  # None: every role (a database's setting)
+    database: str | None  # None: every database (a role's setting)
+    search_path: str  # as the server keeps it: '"$user", public'
+
+
+ROLE_SETTINGS = Statement(
+    """
+SELECT r.rolname AS role, d.datname AS database, substr(c.setting, length('search_path=') + 1) AS search_path
+FROM pg_db_role_setting s
+LEFT JOIN pg_roles r ON r.oid = s.setrole
+LEFT JOIN pg_database d ON d.oid = s.setdatabase
+CROSS JOIN LATERAL unnest(s.setconfig) AS c(setting)
+WHERE c.setting LIKE 'search\\_path=%'
+ORDER BY 1, 2
+""",
+    RoleSetting,
+)
+
+
+def role_settings(conn: psycopg.Connection) -> list[RoleSetting]:
+    """The search_path set on roles and databases (ALTER ROLE/DATABASE ... SET search_path): how the statements of a
+    role with no search_path in its DSN resolve unqualified names."""
+    return ROLE_SETTINGS.fetch(conn)

@@ -47,6 +47,17 @@ from . import state as state_store
 log = logging.getLogger(__name__)
 
 TOP = 200  # statements kept one by one per node and interval
+_SUMMED = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written", "wal_bytes")
+# the interval's rows added to their hour's rollup, in the same transaction
+ROLLUP_SQL = f"""
+INSERT INTO dashboard_statementrollup
+    (cluster_id, node, bucket, service, shared, database, role, queryid, toplevel, {", ".join(_SUMMED)})
+SELECT cluster_id, node, date_trunc('hour', ended_at, 'UTC'), service, shared, database, role, queryid, toplevel,
+       {", ".join(_SUMMED)}
+FROM dashboard_statementsample WHERE cluster_id = %s AND node = %s AND ended_at = %s
+ON CONFLICT ON CONSTRAINT dashboard_statementrollup_pkey DO UPDATE SET
+    {", ".join(f"{c} = dashboard_statementrollup.{c} + EXCLUDED.{c}" for c in _SUMMED)}
+"""
 OTHER = 0  # the statement id of a service's "other statements" row
 
 
@@ -109,6 +120,7 @@ def sample_statements(cluster: Cluster, node: str) -> dict[str, Any]:
                 StatementText.objects.filter(cluster=cluster, queryid__in=ids).values_list("queryid", flat=True)
             )
             fetched = reader.texts(conn, where, ids - known)
+            search_paths = [[s.role, s.database, s.search_path] for s in reader.role_settings(conn)]
     except (UnreachableError, CredentialsError) as exc:
         kind = exc.kind if isinstance(exc, UnreachableError) else type(exc).__name__
         log.warning("statements of %s/%s: unreachable: %s", cluster.name, node, kind)
@@ -126,6 +138,7 @@ def sample_statements(cluster: Cluster, node: str) -> dict[str, Any]:
         entries=len(current.entries),
         reset=bool(interval and interval.reset),
         evicted=interval.evicted if interval else None,
+        search_paths=search_paths,  # roles' and databases' own settings, for the names of statements without one
     )
 
 
@@ -160,7 +173,19 @@ def _record(cluster: Cluster, node: str, current: deltas.Baseline) -> deltas.Int
         partitions.ensure([partitions.day_of(current.at)])
         interval = _write(cluster, node, previous, current)
     _write_baseline(cluster.pk, node, current)
+    if interval is not None:
+        state_store.add_totals(cluster.pk, node, _sums(interval, Attribution(cluster)))
     return interval
+
+
+def _sums(interval: deltas.Interval, attribute: Attribution) -> dict[tuple[str, bool], tuple[int, float]]:
+    """The interval's calls and time per (service, shared): what the running totals add."""
+    sums: dict[tuple[str, bool], list[float]] = defaultdict(lambda: [0, 0.0])
+    for (database, role, queryid, _toplevel), values in interval.deltas.items():
+        summed = sums[attribute(role, database, queryid)]
+        summed[0] += values[0]
+        summed[1] += values[1]
+    return {key: (int(calls), ms) for key, (calls, ms) in sums.items()}
 
 
 def _write(
@@ -186,6 +211,8 @@ def _write(
         )
         if interval:
             StatementSample.objects.bulk_create(_rows(cluster, node, interval), batch_size=1000)
+            with connection.cursor() as cursor:
+                cursor.execute(ROLLUP_SQL, [cluster.pk, node, current.at])
     return interval
 
 

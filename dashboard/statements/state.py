@@ -45,3 +45,42 @@ def read_state(cluster_id: int, node: str) -> dict[str, Any] | None:
     except redis.RedisError:
         return None
     return json.loads(raw) if raw else None
+
+
+def totals_key(cluster_id: int) -> str:
+    """Running totals of the cluster's deltas per node and service: the counters /metrics exposes."""
+    return f"seamline:statements:{cluster_id}:totals"
+
+
+def attribution(service: str, shared: bool) -> str:
+    return "shared" if shared else ("service" if service else "none")
+
+
+def add_totals(cluster_id: int, node: str, sums: dict[tuple[str, bool], tuple[int, float]]) -> None:
+    """Add an interval's calls and time (ms) per (service, shared) to the running totals (after its rows are
+    committed: a total may miss an interval Redis could not take, never count one twice)."""
+    try:
+        with snapshots.client().pipeline(transaction=True) as pipe:
+            for (service, shared), (calls, ms) in sums.items():
+                field = json.dumps([node, service, attribution(service, shared)])
+                pipe.hincrby(totals_key(cluster_id), f"calls {field}", int(calls))
+                pipe.hincrbyfloat(totals_key(cluster_id), f"ms {field}", float(ms))
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise snapshots.LiveDataUnavailable(str(exc)) from exc
+
+
+def read_totals(cluster_ids: list[int]) -> dict[int, dict[tuple[str, str, str], tuple[int, float]]]:
+    """Each cluster's totals: (node, service, attribution) -> (calls, ms), in one round trip."""
+    with snapshots.client().pipeline(transaction=False) as pipe:
+        for cluster_id in cluster_ids:
+            pipe.hgetall(totals_key(cluster_id))
+        answers = pipe.execute()
+    found: dict[int, dict[tuple[str, str, str], tuple[int, float]]] = {}
+    for cluster_id, fields in zip(cluster_ids, answers, strict=True):
+        calls, ms = {}, {}
+        for raw, value in fields.items():
+            kind, _, key = raw.decode().partition(" ")
+            (calls if kind == "calls" else ms)[tuple(json.loads(key))] = float(value)
+        found[cluster_id] = {k: (int(calls.get(k, 0)), ms.get(k, 0.0)) for k in calls.keys() | ms.keys()}
+    return found

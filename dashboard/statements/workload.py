@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from catalog.models import Cluster, Relation, Service
-from dashboard.models import StatementSample, StatementText
+from dashboard.models import StatementRollup, StatementSample, StatementText
+from dashboard.nodes import PRIMARY
 
-from . import texts
+from . import state, texts
 
 WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 TOP = 10  # statements listed per service
@@ -37,6 +38,46 @@ class Path:
     access: str  # read | write
     calls: int
     total_ms: float
+    parts: tuple[str, str, str] = ("", "", "")  # database, schema, relation
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "consumer": self.consumer,
+            "provider": self.provider,
+            "relation": self.relation,
+            "access": self.access,
+            "calls": self.calls,
+            "total_ms": self.total_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What ran on a cluster since a moment: the run-time paths, and the relations each service's statements
+    touched (resolved; its own included)."""
+
+    paths: list[Path]
+    touched: dict[str, set[tuple[str, str, str]]]
+
+
+def observed(cluster: Cluster, since: datetime, now: datetime | None = None) -> Observed:
+    now = now or timezone.now()
+    window = "7d" if now - since > WINDOWS["6h"] else "1h"  # the rollups beyond hours
+    rows = stored(cluster, since, now, window)
+    grouped = list(
+        rows.values("service", "shared", "queryid", "database", "role").annotate(
+            calls=Sum("calls"), total_ms=Sum("total_ms")
+        )
+    )
+    known = {
+        t.queryid: t
+        for t in StatementText.objects.filter(
+            cluster=cluster, queryid__in={g["queryid"] for g in grouped if g["queryid"]}
+        )
+    }
+    touched: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    paths, _ = runtime_paths(cluster, grouped, known, touched)
+    return Observed(paths, touched)
 
 
 def summary(
@@ -48,7 +89,7 @@ def summary(
 ) -> dict[str, Any]:
     """The workload of ``cluster`` (one node, or every node) in the window ending ``now``."""
     now = now or timezone.now()
-    rows = StatementSample.objects.filter(cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now)
+    rows = stored(cluster, now - WINDOWS[window], now, window)
     if node:
         rows = rows.filter(node=node)
     grouped = list(
@@ -60,7 +101,7 @@ def summary(
             read=Sum("shared_blks_read"),
         )
     )
-    sampled_at = rows.aggregate(at=Max("ended_at"))["at"]
+    sampled_at = StatementSample.objects.filter(cluster=cluster, ended_at__lte=now).aggregate(at=Max("ended_at"))["at"]
     total_ms = sum(g["total_ms"] for g in grouped) or 0.0
     known = {
         t.queryid: t
@@ -89,6 +130,7 @@ def summary(
     services.sort(key=lambda s: (-s["total_ms"], s["service"]))
     if service:
         services = [s for s in services if s["service"] == service]
+    paths, unresolved = runtime_paths(cluster, grouped, known)
     return {
         "cluster": cluster.name,
         "node": node,
@@ -98,7 +140,8 @@ def summary(
         "services": services,
         "unattributed": part("", parts.get(("", False), [])),
         "shared_role": part("", [e for (name, shared), es in parts.items() if shared for e in es]),
-        "runtime_paths": [p.__dict__ for p in runtime_paths(cluster, grouped, known)],
+        "runtime_paths": [p.to_json() for p in paths],
+        "unresolved": unresolved,
     }
 
 
@@ -128,44 +171,100 @@ class Resolver:
             "schema__database__name", "schema__name", "name", "schema__service__name"
         ):
             self.owner[(database, schema, name)] = service
-        self.paths = {
-            s.name: list(s.search_path) if getattr(s, "search_path", None) else list(DEFAULT_SEARCH_PATH)
-            for s in Service.objects.all()
-        }
+        self.declared = {s.name: list(s.search_path) for s in Service.objects.all() if s.search_path}
+        # the servers' own settings (ALTER ROLE/DATABASE ... SET search_path), as the primary's last sample read them
+        primary = state.read_state(cluster.pk, PRIMARY) or {}
+        self.settings = {(role, database): setting for role, database, setting in primary.get("search_paths") or []}
+
+    def search_path(self, database: str, role: str, service: str) -> list[str] | None:
+        """As PostgreSQL would set it for the service's sessions: the service's declared one (its DSN's), else the
+        role's in that database, the role's, the database's, else the default. None: a setting that is not a
+        list of names (it cannot be resolved)."""
+        if service in self.declared:
+            return [role if p == "$user" else p for p in self.declared[service]]
+        for key in ((role, database), (role, None), (None, database)):
+            if key in self.settings:
+                try:
+                    return texts.search_path_of(self.settings[key], role)
+                except ValueError:
+                    return None
+        return [role if p == "$user" else p for p in DEFAULT_SEARCH_PATH]
 
     def resolve(self, database: str, role: str, service: str, use: texts.RelationUse) -> tuple[str, str] | None:
-        path = [role if p == "$user" else p for p in self.paths.get(service, DEFAULT_SEARCH_PATH)]
-        return texts.resolve(use, path, lambda schema, name: (database, schema, name) in self.owner)
+        path = self.search_path(database, role, service)
+        if path is None and use.schema is None:
+            return None
+        return texts.resolve(use, path or [], lambda schema, name: (database, schema, name) in self.owner)
 
 
-def runtime_paths(cluster: Cluster, grouped: list[dict], known: dict[int, StatementText]) -> list[Path]:
-    """The window's run-time paths: per consumer, provider, relation and access, the calls and time of the
-    statements that took them."""
+def runtime_paths(
+    cluster: Cluster,
+    grouped: list[dict],
+    known: dict[int, StatementText],
+    touched: dict[str, set[tuple[str, str, str]]] | None = None,
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The window's run-time paths (per consumer, provider, relation and access, the calls and time of the
+    statements that took them), and the statements that could not say: texts that did not parse, names that
+    resolve to no relation the catalog knows (a temporary table, one created since the last sync), each listed."""
     resolver = Resolver(cluster)
-    found: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    found: dict[tuple[str, str, str, str, tuple[str, str, str]], list[float]] = defaultdict(lambda: [0, 0.0])
+    unresolved: list[dict[str, Any]] = []
     for g in grouped:
         text = known.get(g["queryid"])
         consumer = g["service"]
-        if text is None or not consumer or g["shared"]:
+        if text is None or not consumer or g["shared"] or text.utility:
+            continue
+        if not text.parsed:
+            unresolved.append({"queryid": g["queryid"], "service": consumer, "reason": "unparsed", "name": None})
             continue
         for schema, name, access in text.relations:
             where = resolver.resolve(g["database"], g["role"], consumer, texts.RelationUse(schema, name, access))
             if where is None:
+                unresolved.append(
+                    {
+                        "queryid": g["queryid"],
+                        "service": consumer,
+                        "reason": "unresolved",
+                        "name": f"{schema}.{name}" if schema else name,
+                    }
+                )
                 continue
+            if touched is not None:
+                touched[consumer].add((g["database"], *where))
             provider = resolver.owner.get((g["database"], *where))
             if provider and provider != consumer:
-                figures = found[(consumer, provider, f"{g['database']}.{where[0]}.{where[1]}", access)]
+                parts = (g["database"], where[0], where[1])
+                figures = found[(consumer, provider, ".".join(parts), access, parts)]
                 figures[0] += g["calls"]
                 figures[1] += g["total_ms"]
-    return [
-        Path(consumer, provider, relation, access, int(calls), round(ms, 3))
-        for (consumer, provider, relation, access), (calls, ms) in sorted(found.items())
+    paths = [
+        Path(consumer, provider, relation, access, int(calls), round(ms, 3), parts)
+        for (consumer, provider, relation, access, parts), (calls, ms) in sorted(found.items())
     ]
+    return paths, sorted(unresolved, key=lambda u: (u["service"], u["queryid"], u["name"] or ""))
 
 
 # --- the Workload page ------------------------------------------------------------------------------------------
 
-BUCKETS = {"1h": 60, "6h": 300, "24h": 900, "7d": 3600}  # seconds per point of the chart
+BUCKETS = {"1h": 60, "6h": 300, "24h": 3600, "7d": 3600}  # seconds per point of the chart
+ROLLED_UP = {"24h", "7d"}  # windows read from the hourly rollups, at an hour's granularity
+
+
+def stored(cluster: Cluster, start: datetime, end: datetime, window: str) -> QuerySet:
+    """The stored deltas of (start, end]: the samples, or for a window of a day or more their hourly rollups (the
+    hours that overlap it: up to an hour more at its start)."""
+    if window in ROLLED_UP:
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        return StatementRollup.objects.filter(cluster=cluster, bucket__gte=hour, bucket__lte=end)
+    return StatementSample.objects.filter(cluster=cluster, ended_at__gt=start, ended_at__lte=end)
+
+
+def _point(window: str) -> RawSQL:
+    """The chart point a stored row falls in."""
+    column = "bucket" if window in ROLLED_UP else "ended_at"
+    return RawSQL(f"date_bin(%s::interval, {column}, '2000-01-01 00:00:00+00')", [f"{BUCKETS[window]} seconds"])
+
+
 REGRESSION_FACTOR = 2.0  # mean time at least this many times the previous window's
 REGRESSION_CALLS = 50  # in each window
 
@@ -176,9 +275,7 @@ def top_statements(
     """The window's statements by execution time (the "other statements" rows apart), with their service and team;
     only ``services``' when given."""
     now = now or timezone.now()
-    rows = StatementSample.objects.filter(
-        cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now
-    ).exclude(queryid=0)
+    rows = stored(cluster, now - WINDOWS[window], now, window).exclude(queryid=0)
     if services is not None:
         rows = rows.filter(service__in=services)
     grouped = list(
@@ -216,7 +313,7 @@ def regressions(
     span = WINDOWS[window]
 
     def means(start: datetime, end: datetime) -> dict[tuple, tuple[int, float]]:
-        rows = StatementSample.objects.filter(cluster=cluster, ended_at__gt=start, ended_at__lte=end).exclude(queryid=0)
+        rows = stored(cluster, start, end, window).exclude(queryid=0)
         if services is not None:
             rows = rows.filter(service__in=services)
         return {
@@ -262,23 +359,21 @@ def time_series(
 ) -> tuple[list[datetime], dict[str, list[float]]]:
     """Execution time (ms) per chart bucket, per service or per team ("" for the unattributed and shared roles)."""
     now = now or timezone.now()
-    step = BUCKETS[window]
-    bucket = RawSQL("date_bin(%s::interval, ended_at, '2000-01-01 00:00:00+00')", [f"{step} seconds"])
     rows = (
-        StatementSample.objects.filter(cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now)
-        .annotate(bucket=bucket)
-        .values("bucket", "service")
+        stored(cluster, now - WINDOWS[window], now, window)
+        .annotate(point=_point(window))
+        .values("point", "service")
         .annotate(total_ms=Sum("total_ms"))
-        .order_by("bucket")
+        .order_by("point")
     )
     teams = dict(Service.objects.values_list("name", "team")) if by == "team" else {}
     buckets: list[datetime] = []
     series: dict[str, dict[datetime, float]] = defaultdict(dict)
     for row in rows:
-        if not buckets or buckets[-1] != row["bucket"]:
-            buckets.append(row["bucket"])
+        if not buckets or buckets[-1] != row["point"]:
+            buckets.append(row["point"])
         name = teams.get(row["service"], "") if by == "team" else row["service"]
-        series[name][row["bucket"]] = series[name].get(row["bucket"], 0.0) + row["total_ms"]
+        series[name][row["point"]] = series[name].get(row["point"], 0.0) + row["total_ms"]
     return buckets, {name: [points.get(b, 0.0) for b in buckets] for name, points in sorted(series.items())}
 
 
@@ -287,19 +382,17 @@ def statement_series(
 ) -> tuple[list[datetime], list[int], list[float | None]]:
     """One statement's calls and mean time per chart bucket."""
     now = now or timezone.now()
-    bucket = RawSQL("date_bin(%s::interval, ended_at, '2000-01-01 00:00:00+00')", [f"{BUCKETS[window]} seconds"])
     rows = (
-        StatementSample.objects.filter(
-            cluster=cluster, queryid=queryid, ended_at__gt=now - WINDOWS[window], ended_at__lte=now
-        )
-        .annotate(bucket=bucket)
-        .values("bucket")
+        stored(cluster, now - WINDOWS[window], now, window)
+        .filter(queryid=queryid)
+        .annotate(point=_point(window))
+        .values("point")
         .annotate(calls=Sum("calls"), total_ms=Sum("total_ms"))
-        .order_by("bucket")
+        .order_by("point")
     )
     buckets, calls, mean = [], [], []
     for row in rows:
-        buckets.append(row["bucket"])
+        buckets.append(row["point"])
         calls.append(row["calls"])
         mean.append(row["total_ms"] / row["calls"] if row["calls"] else None)
     return buckets, calls, mean

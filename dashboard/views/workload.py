@@ -171,3 +171,20 @@ def statement_history(request: HtmxHttpRequest, pk: int, queryid: int) -> JsonRe
     window, _service, _team = _filters(request)
     buckets, calls, mean = workload.statement_series(cluster, queryid, window)
     return JsonResponse(figures.statement(buckets, calls, mean))
+
+
+@reads_grants
+@require_GET
+def service_statements(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The "Top statements" panel of a service's page: its statements with the most time in the last hour, on every
+    cluster it runs on."""
+    service = get_object_or_404(Service, pk=pk)
+    window = _filters(request)[0]
+    full_text = request.user.has_perm("dashboard.view_full_query")
+    clusters = Cluster.objects.filter(pk__in=StatementSample.objects.filter(service=service.name).values("cluster"))
+    rows = [(c, workload.top_statements(c, window, {service.name}, limit=10)) for c in clusters.order_by("name")]
+    return render(
+        request,
+        "dashboard/service_statements.html",
+        {"service": service, "rows": [(c, t) for c, t in rows if t], "window": window, "full_text": full_text},
+    )
