@@ -26,7 +26,7 @@ from . import map_view, versioning
 from .map_view import MAX_DEPTH
 from .models import UNOWNED, Cluster, Contract, Database, Ownership, Relation, Replica, Service
 from .models import Schema as DbSchema
-from .paths import Edge, cross_service_edges
+from .paths import Edge, all_edges
 
 MAX_LIMIT = 1000  # a larger ?limit= is clamped to this
 
@@ -34,7 +34,7 @@ router = Router(tags=["catalog"])
 page = paginate(LimitOffsetPagination, max_limit=MAX_LIMIT)
 
 RelationKind = Literal["table", "partitioned", "view", "matview", "foreign"]
-EdgeKind = Literal["view", "fk", "grant", "function"]
+EdgeKind = Literal["view", "fk", "grant", "function", "runtime"]
 
 
 def public_dsn(dsn: str) -> str:
@@ -179,6 +179,9 @@ class EdgeOut(Schema):
     cluster: str
     privileges: list[str] | None = None  # grant paths only
     via: list[str] | None = None  # view paths through other views only
+    access: Literal["read", "write"] | None = None  # runtime paths only
+    calls: int | None = None  # runtime paths only: in the window
+    used: bool | None = None  # catalog paths, where what runs is observed: its consumer's statements touched it
 
 
 class ServiceDetailOut(ServiceOut):
@@ -325,7 +328,7 @@ def get_service(request: HttpRequest, name: str) -> Service:
     service = _services().filter(name=name).first()
     if service is None:
         raise HttpError(404, _("No service named %(name)s.") % {"name": name})
-    edges = [e.as_dict() for e in cross_service_edges()]
+    edges = [e.as_dict() for e in all_edges()]
     service.inbound = [e for e in edges if e["provider"] == name]
     service.outbound = [e for e in edges if e["consumer"] == name]
     return service
@@ -377,7 +380,7 @@ def list_paths(
     service: str | None = None,
     declared: bool | None = None,
 ) -> list[dict]:
-    edges: list[Edge] = cross_service_edges(_cluster_ids(cluster))
+    edges: list[Edge] = all_edges(_cluster_ids(cluster))
     return [
         e.as_dict()
         for e in edges

@@ -25,7 +25,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from .models import UNOWNED, Cluster, Database, Ownership, Service
-from .paths import KINDS, Edge, cross_service_edges, services_with_owned
+from .paths import KINDS, Edge, all_edges, services_with_owned
 from .versioning import memoized
 
 TEAM, SERVICE = "team", "service"
@@ -195,7 +195,7 @@ class View:
 def view(query: Query) -> View:
     """The view a query describes, kept per process until the catalog changes; InvalidQuery for an unknown cluster,
     team or service."""
-    return memoized("map-view", (query,), lambda: _build(query))
+    return memoized("map-view", (query,), lambda: _build(query), observed=True)
 
 
 def _build(query: Query) -> View:
@@ -212,7 +212,7 @@ def _build(query: Query) -> View:
     if unknown:
         raise InvalidQuery(_("No team named %(name)s.") % {"name": unknown[0]})
 
-    paths = [p for p in cross_service_edges(ids) if not query.kinds or p.kind in query.kinds]
+    paths = [p for p in all_edges(ids) if not query.kinds or p.kind in query.kinds]
     in_scope = services_with_owned(ids)
     built = _focused(query, paths, teams) if query.focus else _grouped(query, paths, teams, in_scope)
     shown = {s for n in built.nodes for s in n.services}

@@ -5,19 +5,23 @@ Kinds (the ownership map's edge kinds):
   (the object is the consumer's view);
 - ``fk``: a table of the consumer references the provider's table (the object is the referencing table);
 - ``grant``: one of the consumer's db_roles holds privileges on the provider's relation (the object is the role);
-- ``function``: a function of the consumer depends on the provider's relation, where PostgreSQL records it.
-A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it.
+- ``function``: a function of the consumer depends on the provider's relation, where PostgreSQL records it;
+- ``runtime``: the consumer's statements really read or wrote the provider's relation (the object is that relation),
+  as the live side observed them (``OBSERVERS``; dashboard.statements registers one), with the access and calls.
+A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it;
+``used`` (with an observer) whether the consumer's statements touched the path's object or source in the window.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from .models import UNOWNED, Contract, Dependency, Grant, Relation, Service
-from .versioning import memoized
+from .versioning import OBSERVED, memoized
 
-KINDS = ("view", "fk", "grant", "function")
+KINDS = ("view", "fk", "grant", "function", "runtime")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class Edge:
     cluster: str
     privileges: tuple[str, ...] = ()
     via: tuple[str, ...] = field(default=(), compare=False)  # views passed through, for view paths
+    access: str = ""  # runtime: read or write
+    calls: int = field(default=0, compare=False)  # runtime: in the window
+    used: bool | None = field(default=None, compare=False)  # None: nothing observes what runs
 
     @property
     def object(self) -> str:
@@ -56,7 +63,48 @@ class Edge:
             data["privileges"] = list(self.privileges)
         if self.via:
             data["via"] = list(self.via)
+        if self.kind == "runtime":
+            data["access"], data["calls"] = self.access, self.calls
+        if self.used is not None:
+            data["used"] = self.used
         return data
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What ran in some clusters, as an observer saw it: the run-time edges, and per cluster and consumer the
+    relations its statements touched, (database, schema, name)."""
+
+    edges: list[Edge]
+    touched: dict[tuple[str, str], set[tuple[str, ...]]]  # (cluster, consumer) -> relations
+
+
+OBSERVERS: list[Callable[[list[int] | None], Observation]] = []
+
+
+def all_edges(cluster_ids: list[int] | None = None) -> list[Edge]:
+    """The catalog's paths, each saying whether it was used, and the run-time ones, when something observes what
+    runs (else the catalog's alone); kept until the catalog or what ran changes."""
+    if not OBSERVERS or not OBSERVED:
+        return cross_service_edges(cluster_ids)
+    ids = tuple(sorted(cluster_ids)) if cluster_ids is not None else None
+    return memoized("edges+observed", (ids,), lambda: _observed_edges(cluster_ids), observed=True)
+
+
+def _observed_edges(cluster_ids: list[int] | None) -> list[Edge]:
+    seen = [observe(cluster_ids) for observe in OBSERVERS]
+    touched: dict[tuple[str, str], set[tuple[str, ...]]] = defaultdict(set)
+    for observation in seen:
+        for key, relations in observation.touched.items():
+            touched[key] |= relations
+
+    def used(e: Edge) -> bool:
+        reached = touched.get((e.cluster, e.consumer), set())
+        return e.object_parts in reached or e.source_parts in reached
+
+    edges = [replace(e, used=used(e)) for e in cross_service_edges(cluster_ids)]
+    edges += [e for observation in seen for e in observation.edges]
+    return sorted(edges, key=lambda e: (e.cluster, e.consumer, e.provider, e.kind, e.object_parts, e.source_parts))
 
 
 @dataclass(frozen=True)

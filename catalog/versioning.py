@@ -21,6 +21,11 @@ from .models import CatalogState
 
 changed = Signal()
 
+# What ran, as another part observes it (the live side's statements samples, dashboard.statements): each function
+# returns a version of what it observed, which moves when that does. Memos that show run-time paths add it to their
+# key (``memoized(..., observed=True)``); the catalog itself knows no statements.
+OBSERVED: list[Callable[[], str]] = []
+
 _memo: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
 MEMO_SIZE = 64  # a few clusters' worth of filters, and the ownership map's recent views, per process
@@ -47,21 +52,35 @@ def current() -> int:
     return CatalogState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
+def observed_version() -> str:
+    """The version of what ran (see OBSERVED), read once per pinned block too; "" when nothing observes."""
+    version = getattr(_pinned, "observed", None)
+    if version is not None:
+        return version
+    return "/".join(read() for read in OBSERVED)
+
+
 @contextmanager
 def pinned() -> Iterator[int]:
     """Within the block, the version is read once: every ``memoized`` in it (a page's several, and those their
-    computations call) uses that one read."""
-    outer = getattr(_pinned, "version", None)
+    computations call) uses that one read. The observed version is read once too, when first asked."""
+    outer, outer_observed = getattr(_pinned, "version", None), getattr(_pinned, "observed", None)
     _pinned.version = current()
+    _pinned.observed = None
     try:
         yield _pinned.version
     finally:
-        _pinned.version = outer
+        _pinned.version, _pinned.observed = outer, outer_observed
 
 
-def memoized(name: str, args: tuple, compute: Callable[[], Any]) -> Any:
-    """compute(), kept per process until the catalog's version moves."""
-    key = (current(), name, args)
+def memoized(name: str, args: tuple, compute: Callable[[], Any], observed: bool = False) -> Any:
+    """compute(), kept per process until the catalog's version moves (and, ``observed``, what ran: see OBSERVED)."""
+    seen = ""
+    if observed:
+        seen = observed_version()
+        if getattr(_pinned, "version", None) is not None:
+            _pinned.observed = seen
+    key = (current(), seen, name, args)
     with _lock:
         if key in _memo:
             _memo.move_to_end(key)

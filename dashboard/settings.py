@@ -318,6 +318,8 @@ HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
 # much of it must exist before they say anything (an unused grant is only unused over enough time)
 WORKLOAD_AUDIT_WINDOW_DAYS = env_int("SEAMLINE_WORKLOAD_AUDIT_WINDOW_DAYS", 7)
 WORKLOAD_AUDIT_MIN_DAYS = env_int("SEAMLINE_WORKLOAD_AUDIT_MIN_DAYS", 1)
+# the window of the run-time paths the ownership map shows, and by which it says whether a catalog path was used
+WORKLOAD_PATHS_HOURS = env_int("SEAMLINE_WORKLOAD_PATHS_HOURS", 24)
 # How long a page waits for Redis before it says live data is unavailable (seconds).
 LIVE_REDIS_TIMEOUT = float(env_str("SEAMLINE_LIVE_REDIS_TIMEOUT", "0.5"))
 # A Server-Timing header on every response (the time from the request entering Django to the response leaving it),

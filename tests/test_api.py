@@ -26,7 +26,7 @@ from catalog.models import (
     Schema,
     Service,
 )
-from catalog.paths import cross_service_edges
+from catalog.paths import all_edges
 from dashboard.models import ApiToken, hash_token
 
 from . import leakwatch
@@ -268,7 +268,7 @@ def test_it_rejects_an_unknown_relation_kind_with_422(client, catalog, token):
 
 def test_its_kinds_are_the_models_kinds():
     assert set(get_args(RelationKind)) == set(Relation.Kind.values)
-    assert set(get_args(EdgeKind)) == set(Dependency.Kind.values) | {"grant"}
+    assert set(get_args(EdgeKind)) == set(Dependency.Kind.values) | {"grant", "runtime"}
 
 
 def test_it_lists_schemas_with_their_owning_service(client, catalog, token):
@@ -285,7 +285,8 @@ def test_it_lists_schemas_with_their_owning_service(client, catalog, token):
 
 def test_it_lists_the_same_paths_as_the_catalog_and_filters_them(client, catalog, token):
     response = client.get(API + "paths", headers=bearer(token)).json()
-    assert response["items"] == [e.as_dict() for e in cross_service_edges()]
+    assert response["items"] == [e.as_dict() for e in all_edges()]
+    assert all(item["used"] is False for item in response["items"])  # nothing ran: each path says so
     assert response["count"] == 4
 
     def objects(**query) -> list[str]:
@@ -401,13 +402,13 @@ def big_catalog(db):
 QUERY_BUDGETS = [
     ("clusters", 6),  # count, clusters, replicas, databases
     ("services", 7),  # count, services, ownerships, contracts out, contracts in
-    ("services/svc100", 12),  # the service and its 3 prefetches, the catalog version, then the edges (5)
+    # the service and its 3 prefetches, the catalog version, then the edges (5) and what ran (1: the statements)
+    ("services/svc100", 13),
     ("schemas", 4),  # count, schemas
     ("relations", 4),  # count, relations
-    (
-        "paths",
-        9,
-    ),  # the cluster, the catalog version, then the edges: relations, contracts, dependencies, services, grants
+    # the cluster, the catalog version, then the edges: relations, contracts, dependencies, services, grants; and what
+    # ran (the statements: none here)
+    ("paths", 10),
     ("ownership-map", 12),  # the catalog version, the cluster, teams, the edges (5), services, ownerships
 ]
 

@@ -116,7 +116,7 @@ def test_pages_escape_names_from_the_database(viewer_client, db):
         ("schemas", [], 8),
         ("schema", ["first_schema"], 10),
         ("relation", ["first_relation"], 14),
-        ("paths", [], 10),
+        ("paths", [], 11),  # and what ran (the statements: none here)
         ("map", [], 13),
         ("map_data", [], 13),
         ("cluster", ["cluster"], 12),

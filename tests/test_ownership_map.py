@@ -39,6 +39,7 @@ def test_the_seed_view_reads_public_users_as_unowned(synced_demo, capsys):
         "source_parts": ["shop", "public", "users"],
         "declared": False,
         "cluster": "demo",
+        "used": False,  # no statement of user_service touched it in the window (none was sampled)
     }
     assert {"name": "payment_service", "team": "payments", "owns": ["payments"]} in data["services"]
 

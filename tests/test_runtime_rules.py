@@ -11,6 +11,7 @@ from django.conf import settings
 
 from catalog import rules
 from catalog.models import Cluster, Ownership, Service
+from catalog.paths import all_edges
 from catalog.sync import sync_cluster
 from dashboard.statements import sampler, workload
 
@@ -83,6 +84,14 @@ def test_planted_reads_and_writes_are_paths_and_findings(planted, settings):
     paths = {(p["relation"], p["access"], p["calls"]) for p in workload.summary(planted, "1h")["runtime_paths"]}
     assert (f"{DB}.b.used", "read", 3) in paths and (f"{DB}.b.used", "write", 2) in paths
     assert all(p[0] != f"{DB}.a.own" for p in paths)  # its own: no path
+    # in the ownership map's paths: run-time edges, and each catalog path saying whether it was used
+    edges = all_edges([planted.pk])
+    runtime = {(e.consumer, e.provider, e.object, e.access, e.calls) for e in edges if e.kind == "runtime"}
+    assert runtime == {("svc_a", "svc_b", f"{DB}.b.used", "read", 3), ("svc_a", "svc_b", f"{DB}.b.used", "write", 2)}
+    grants = {e.source: e.used for e in edges if e.kind == "grant"}
+    assert grants[f"{DB}.b.used"] is True and grants[f"{DB}.b.unused"] is False
+    view = next(e for e in edges if e.kind == "view")
+    assert view.object == f"{DB}.a.v" and view.used is True  # its consumer read the view
     found = findings(planted)
     undeclared = {(f.object, f.severity) for f in found if f.rule == "runtime_undeclared_access"}
     assert undeclared == {(f"{DB}.b.used", "high"), (f"{DB}.b.used", "medium")}  # the write is high

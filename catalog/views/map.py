@@ -96,7 +96,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
         context = _page_context(Query()) | {"error": str(exc), "view": None}
         body = render_to_string("catalog/map.html#map-body", context, request)
         return render(request, "catalog/map.html", {"nav": "map", "body": body}, status=400)
-    body = memoized("map-page", (query, get_language()), lambda: _body(query))
+    body = memoized("map-page", (query, get_language()), lambda: _body(query), observed=True)
     return render(request, "catalog/map.html", {"nav": "map", "body": body})
 
 

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from catalog.http import HtmxHttpRequest, partial
 from catalog.models import Cluster, Service
-from catalog.paths import cross_service_edges
+from catalog.paths import KINDS, all_edges
 
 PATHS_PER_PAGE = 100  # a large catalog has thousands: one page must stay quick to render and to read
 
@@ -20,7 +20,7 @@ def paths(request: HtmxHttpRequest) -> HttpResponse:
     service = request.GET.get("service", "")
     declared = request.GET.get("declared", "")
     cluster = request.GET.get("cluster", "")
-    edges = cross_service_edges()
+    edges = all_edges()
     if kind:
         edges = [e for e in edges if e.kind == kind]
     if service:
@@ -39,7 +39,7 @@ def paths(request: HtmxHttpRequest) -> HttpResponse:
             "edges": page.object_list,
             "page": page,
             "query": query.urlencode(),
-            "kinds": ["view", "fk", "grant", "function"],
+            "kinds": KINDS,
             "services": Service.objects.values_list("name", flat=True),
             "clusters": Cluster.objects.values_list("name", flat=True),
             "filters": {"kind": kind, "service": service, "declared": declared, "cluster": cluster},

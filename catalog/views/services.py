@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from catalog.http import HtmxHttpRequest, partial
 from catalog.models import Schema, Service
-from catalog.paths import cross_service_edges
+from catalog.paths import all_edges, cross_service_edges
 
 DETAIL_EDGES = 50  # on a service's page, per direction; the Paths page lists the rest
 
@@ -45,7 +45,7 @@ def services(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def service_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     service = get_object_or_404(Service.objects.for_services_page(), pk=pk)
-    edges = cross_service_edges()
+    edges = all_edges()
     inbound = [e for e in edges if e.provider == service.name]
     outbound = [e for e in edges if e.consumer == service.name]
     schemas = (

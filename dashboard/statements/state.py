@@ -23,6 +23,9 @@ def state_key(cluster_id: int, node: str) -> str:
     return f"seamline:statements:{cluster_id}:{node}:state"
 
 
+GLOBAL_VERSION = "seamline:statements:version"  # moved by every statements sample of any node
+
+
 def version_key(cluster_id: int) -> str:
     """Moved by every statements sample of the cluster: the Workload page's fragments stay current while it stands."""
     return f"seamline:statements:{cluster_id}:version"
@@ -33,6 +36,7 @@ def write(cluster_id: int, node: str, state: dict[str, Any]) -> None:
         with snapshots.client().pipeline(transaction=True) as pipe:
             pipe.set(state_key(cluster_id, node), json.dumps(state), ex=TTL)
             pipe.incr(version_key(cluster_id))
+            pipe.incr(GLOBAL_VERSION)
             pipe.execute()
     except redis.RedisError as exc:
         raise snapshots.LiveDataUnavailable(str(exc)) from exc
@@ -84,3 +88,14 @@ def read_totals(cluster_ids: list[int]) -> dict[int, dict[tuple[str, str, str], 
             (calls if kind == "calls" else ms)[tuple(json.loads(key))] = float(value)
         found[cluster_id] = {k: (int(calls.get(k, 0)), ms.get(k, 0.0)) for k in calls.keys() | ms.keys()}
     return found
+
+
+def read_states(nodes: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any] | None]:
+    """Several nodes' states in one round trip (None each when Redis cannot be reached)."""
+    if not nodes:
+        return {}
+    try:
+        raws = snapshots.client().mget([state_key(cluster_id, node) for cluster_id, node in nodes])
+    except redis.RedisError:
+        return dict.fromkeys(nodes)
+    return {node: (json.loads(raw) if raw else None) for node, raw in zip(nodes, raws, strict=True)}

@@ -61,23 +61,35 @@ class Observed:
 
 
 def observed(cluster: Cluster, since: datetime, now: datetime | None = None) -> Observed:
+    return observed_many([cluster.pk], since, now).get(cluster.pk, Observed([], {}))
+
+
+def observed_many(cluster_ids: list[int] | None, since: datetime, now: datetime | None = None) -> dict[int, Observed]:
+    """What ran on these clusters (None: every one) since ``since``, per cluster, in a fixed number of queries."""
     now = now or timezone.now()
     window = "7d" if now - since > WINDOWS["6h"] else "1h"  # the rollups beyond hours
-    rows = stored(cluster, since, now, window)
-    grouped = list(
-        rows.values("service", "shared", "queryid", "database", "role").annotate(
-            calls=Sum("calls"), total_ms=Sum("total_ms")
-        )
-    )
-    known = {
-        t.queryid: t
-        for t in StatementText.objects.filter(
-            cluster=cluster, queryid__in={g["queryid"] for g in grouped if g["queryid"]}
-        )
-    }
-    touched: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
-    paths, _ = runtime_paths(cluster, grouped, known, touched)
-    return Observed(paths, touched)
+    rows = stored(None, since, now, window)
+    if cluster_ids is not None:
+        rows = rows.filter(cluster_id__in=cluster_ids)
+    by_cluster: dict[int, list[dict]] = defaultdict(list)
+    for g in rows.values("cluster_id", "service", "shared", "queryid", "database", "role").annotate(
+        calls=Sum("calls"), total_ms=Sum("total_ms")
+    ):
+        by_cluster[g["cluster_id"]].append(g)
+    if not by_cluster:
+        return {}
+    texts_of: dict[int, dict[int, StatementText]] = defaultdict(dict)
+    for t in StatementText.objects.filter(
+        cluster_id__in=list(by_cluster), queryid__in={g["queryid"] for gs in by_cluster.values() for g in gs}
+    ):
+        texts_of[t.cluster_id][t.queryid] = t
+    resolvers = Resolver.for_clusters(list(by_cluster))
+    found = {}
+    for cluster_id, grouped in by_cluster.items():
+        touched: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+        paths, _ = runtime_paths(None, grouped, texts_of[cluster_id], touched, resolvers[cluster_id])
+        found[cluster_id] = Observed(paths, touched)
+    return found
 
 
 def summary(
@@ -163,18 +175,41 @@ def _statement(entry: dict, text: StatementText | None) -> dict[str, Any]:
 
 
 class Resolver:
-    """Relations of one cluster as the last sync found them: which exist, and which service owns each."""
+    """Relations of one cluster as the last sync found them (which exist, and which service owns each), the
+    services' declared search_path and the server's own settings."""
 
-    def __init__(self, cluster: Cluster) -> None:
-        self.owner: dict[tuple[str, str, str], str | None] = {}
-        for database, schema, name, service in Relation.objects.filter(schema__database__cluster=cluster).values_list(
-            "schema__database__name", "schema__name", "name", "schema__service__name"
+    def __init__(
+        self,
+        owner: dict[tuple[str, str, str], str | None],
+        declared: dict[str, list[str]],
+        settings: dict[tuple[str | None, str | None], str],
+    ) -> None:
+        self.owner, self.declared, self.settings = owner, declared, settings
+
+    @classmethod
+    def for_clusters(cls, cluster_ids: list[int]) -> dict[int, Resolver]:
+        """A resolver per cluster: two queries and one Redis read, whatever the number of clusters."""
+        owners: dict[int, dict[tuple[str, str, str], str | None]] = {pk: {} for pk in cluster_ids}
+        for cluster_id, database, schema, name, service in Relation.objects.filter(
+            schema__database__cluster_id__in=cluster_ids
+        ).values_list(
+            "schema__database__cluster_id", "schema__database__name", "schema__name", "name", "schema__service__name"
         ):
-            self.owner[(database, schema, name)] = service
-        self.declared = {s.name: list(s.search_path) for s in Service.objects.all() if s.search_path}
-        # the servers' own settings (ALTER ROLE/DATABASE ... SET search_path), as the primary's last sample read them
-        primary = state.read_state(cluster.pk, PRIMARY) or {}
-        self.settings = {(role, database): setting for role, database, setting in primary.get("search_paths") or []}
+            owners[cluster_id][(database, schema, name)] = service
+        declared = {name: list(path) for name, path in Service.objects.values_list("name", "search_path") if path}
+        # the servers' own settings (ALTER ROLE/DATABASE ... SET search_path), as each primary's last sample read them
+        primaries = state.read_states([(pk, PRIMARY) for pk in cluster_ids])
+        return {
+            pk: cls(
+                owners[pk],
+                declared,
+                {
+                    (role, db): value
+                    for role, db, value in (primaries.get((pk, PRIMARY)) or {}).get("search_paths") or []
+                },
+            )
+            for pk in cluster_ids
+        }
 
     def search_path(self, database: str, role: str, service: str) -> list[str] | None:
         """As PostgreSQL would set it for the service's sessions: the service's declared one (its DSN's), else the
@@ -198,15 +233,18 @@ class Resolver:
 
 
 def runtime_paths(
-    cluster: Cluster,
+    cluster: Cluster | None,
     grouped: list[dict],
     known: dict[int, StatementText],
     touched: dict[str, set[tuple[str, str, str]]] | None = None,
+    resolver: Resolver | None = None,
 ) -> tuple[list[Path], list[dict[str, Any]]]:
     """The window's run-time paths (per consumer, provider, relation and access, the calls and time of the
     statements that took them), and the statements that could not say: texts that did not parse, names that
     resolve to no relation the catalog knows (a temporary table, one created since the last sync), each listed."""
-    resolver = Resolver(cluster)
+    if resolver is None:
+        assert cluster is not None
+        resolver = Resolver.for_clusters([cluster.pk])[cluster.pk]
     found: dict[tuple[str, str, str, str, tuple[str, str, str]], list[float]] = defaultdict(lambda: [0, 0.0])
     unresolved: list[dict[str, Any]] = []
     for g in grouped:
@@ -250,13 +288,15 @@ BUCKETS = {"1h": 60, "6h": 300, "24h": 3600, "7d": 3600}  # seconds per point of
 ROLLED_UP = {"24h", "7d"}  # windows read from the hourly rollups, at an hour's granularity
 
 
-def stored(cluster: Cluster, start: datetime, end: datetime, window: str) -> QuerySet:
-    """The stored deltas of (start, end]: the samples, or for a window of a day or more their hourly rollups (the
-    hours that overlap it: up to an hour more at its start)."""
+def stored(cluster: Cluster | None, start: datetime, end: datetime, window: str) -> QuerySet:
+    """The stored deltas of (start, end] (of one cluster, or None: of all): the samples, or for a window of a day or
+    more their hourly rollups (the hours that overlap it: up to an hour more at its start)."""
     if window in ROLLED_UP:
         hour = start.replace(minute=0, second=0, microsecond=0)
-        return StatementRollup.objects.filter(cluster=cluster, bucket__gte=hour, bucket__lte=end)
-    return StatementSample.objects.filter(cluster=cluster, ended_at__gt=start, ended_at__lte=end)
+        rows = StatementRollup.objects.filter(bucket__gte=hour, bucket__lte=end)
+    else:
+        rows = StatementSample.objects.filter(ended_at__gt=start, ended_at__lte=end)
+    return rows if cluster is None else rows.filter(cluster=cluster)
 
 
 def _point(window: str) -> RawSQL:
