@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.i18n import set_language
 
 from . import metrics
@@ -13,6 +13,21 @@ admin.autodiscover()
 
 # One login page for the whole site: the admin's own login form sends anonymous users there.
 admin.site.login = login_required(admin.site.login)
+
+
+class SignedInt:
+    """A whole number that may be negative: pg_stat_statements' statement ids are signed 64-bit."""
+
+    regex = "-?[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(SignedInt, "signed")
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -28,10 +43,12 @@ urlpatterns = [
     path("workload/", workload.workload_index, name="workload_index"),
     path("workload/<int:pk>/", workload.workload_page, name="workload"),
     path("workload/<int:pk>/history.json", workload.workload_history, name="workload_history"),
-    path("workload/<int:pk>/statements/<int:queryid>/", workload.statement_page, name="statement"),
+    path("workload/<int:pk>/statements/<signed:queryid>/", workload.statement_page, name="statement"),
     path("services/<int:pk>/statements/", workload.service_statements, name="service_statements"),
     path(
-        "workload/<int:pk>/statements/<int:queryid>/history.json", workload.statement_history, name="statement_history"
+        "workload/<int:pk>/statements/<signed:queryid>/history.json",
+        workload.statement_history,
+        name="statement_history",
     ),
     path("replication/", replication.replication_page, name="replication"),
     path("replication/<int:pk>/history.json", replication.replication_history, name="replication_history"),

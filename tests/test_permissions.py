@@ -159,7 +159,7 @@ def concrete(name: str, pattern: str, w: dict) -> str:
     replacements = [
         (r"<int:pk>", str(pk.get(first, 0))),
         (r"<int:pid>", "1"),
-        (r"<int:queryid>", "1"),
+        (r"<signed:queryid>", "-1"),  # statement ids are signed
         (r"<str:action>", "cancel"),
         (r"<path:name>", w["service"].name),
         (r"<cluster>", w["cluster"].name),

@@ -38,7 +38,11 @@ def planted(db):
     Relation.objects.create(schema=own, name="orders", kind="table")
     texts = {
         1: ("SELECT", "SELECT * FROM products.items WHERE id = $1" + LONG_TAIL, [["products", "items", "read"]]),
-        2: ("UPDATE", "UPDATE items SET n = $1", [[None, "items", "write"]]),  # unqualified: orders' path has none
+        -2: (
+            "UPDATE",
+            "UPDATE items SET n = $1",
+            [[None, "items", "write"]],
+        ),  # ids are signed; unqualified: orders' path has none
         3: ("UPDATE", "UPDATE orders SET n = $1", [[None, "orders", "write"]]),
     }
     for queryid, (command, text, relations) in texts.items():
@@ -66,7 +70,7 @@ def planted(db):
 
     sample(90, 1, "orders", "orders_svc", 60, 60.0)  # the hour before: 1 ms mean
     sample(10, 1, "orders", "orders_svc", 60, 180.0)  # this hour: 3 ms mean, a regression
-    sample(10, 2, "orders", "orders_svc", 5, 5.0)
+    sample(10, -2, "orders", "orders_svc", 5, 5.0)
     sample(10, 3, "orders", "orders_svc", 10, 10.0)
     sample(10, 9, "<b>catalog</b>", "catalog_svc", 40, 5.0)
     sample(10, 0, "", "", 7, 0.5)  # other statements, unattributed
@@ -93,7 +97,7 @@ def test_the_summary_has_shares_tops_and_runtime_paths(planted):
         }
     ]
     # the unqualified UPDATE of items resolves through orders' search_path to nothing: listed, not guessed
-    assert body["unresolved"] == [{"queryid": 2, "service": "orders", "reason": "unresolved", "name": "items"}]
+    assert body["unresolved"] == [{"queryid": -2, "service": "orders", "reason": "unresolved", "name": "items"}]
 
 
 def test_a_regression_is_a_doubled_mean_with_enough_calls_in_both_windows(planted):
@@ -134,6 +138,7 @@ def test_the_charts_and_a_statements_page(planted, viewer_client):
     series = viewer_client.get(reverse("statement_history", args=[planted.pk, 1]), {"window": "6h"}).json()
     assert sum(series["data"][0]["y"]) == 120  # calls in both hours
     assert viewer_client.get(reverse("statement", args=[planted.pk, 424242])).status_code == 404
+    assert viewer_client.get(reverse("statement", args=[planted.pk, -2])).status_code == 200  # a negative id
 
 
 def test_the_workload_command_prints_the_documented_json(planted):
@@ -146,3 +151,10 @@ def test_the_workload_command_prints_the_documented_json(planted):
     assert {"queryid", "calls", "total_ms", "mean_ms", "rows", "text_masked", "relations"} <= body["services"][0][
         "top"
     ][0].keys()
+
+
+def test_a_cluster_whose_statements_cannot_be_read_says_so_never_zeros(db, viewer_client):
+    cluster = Cluster.objects.create(name="wl-none", dsn="host=127.0.0.1 port=9 dbname=x")
+    page = viewer_client.get(reverse("workload", args=[cluster.pk])).content.decode()
+    assert "No node&#x27;s statement statistics can be read" in page or "No node's statement statistics" in page
+    assert "not sampled yet" in page

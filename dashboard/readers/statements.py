@@ -51,8 +51,9 @@ AVAILABILITY = Statement(
 SELECT
     e.extversion AS version,
     n.nspname AS schema,
-    'pg_stat_statements' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
-        AS preloaded,
+    -- the module defines its settings only when the server preloads it (reading shared_preload_libraries itself
+    -- would need pg_read_all_settings)
+    current_setting('pg_stat_statements.max', true) IS NOT NULL AS preloaded,
     coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
         OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS sees_all
 FROM (SELECT 1) AS one
@@ -65,7 +66,7 @@ LEFT JOIN pg_namespace n ON n.oid = e.extnamespace
 
 @dataclass(frozen=True)
 class Counters:
-    role: str | None  # None: a role dropped since
+    role: str | None  # a role dropped since reads "unknown (OID=…)"
     database: str | None
     queryid: int | None  # None: another role's statement, to a monitoring role without pg_read_all_stats
     toplevel: bool  # run by a client, not from inside a function (always true before 1.9)
@@ -81,7 +82,8 @@ class Counters:
 COUNTERS = Statement(
     """
 SELECT
-    r.rolname AS role,
+    -- a name from the syscache rather than a join with the pg_roles view, which costs more than the rest
+    CASE WHEN s.userid <> 0 THEN pg_get_userbyid(s.userid) END AS role,
     d.datname AS database,
     s.queryid,
     {toplevel} AS toplevel,
@@ -93,7 +95,6 @@ SELECT
     s.temp_blks_written,
     s.wal_bytes::bigint AS wal_bytes
 FROM {schema}.pg_stat_statements(false) s
-LEFT JOIN pg_roles r ON r.oid = s.userid
 LEFT JOIN pg_database d ON d.oid = s.dbid
 """,
     Counters,

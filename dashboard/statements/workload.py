@@ -20,7 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from catalog.models import Cluster, Relation, Service
-from dashboard.models import StatementRollup, StatementSample, StatementText
+from dashboard.models import StatementInterval, StatementRollup, StatementSample, StatementText
 from dashboard.nodes import PRIMARY
 
 from . import state, texts
@@ -113,7 +113,9 @@ def summary(
             read=Sum("shared_blks_read"),
         )
     )
-    sampled_at = StatementSample.objects.filter(cluster=cluster, ended_at__lte=now).aggregate(at=Max("ended_at"))["at"]
+    sampled_at = StatementInterval.objects.filter(
+        cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now
+    ).aggregate(at=Max("ended_at"))["at"]
     total_ms = sum(g["total_ms"] for g in grouped) or 0.0
     known = {
         t.queryid: t

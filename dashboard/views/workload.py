@@ -88,6 +88,9 @@ def _live(cluster: Cluster, window: str, service: str, team: str, full_text: boo
     summary = workload.summary(cluster, window)
     rows = [s for s in summary["services"] if chosen is None or s["service"] in chosen]
     params = {"window": window, "service": service, "team": team}
+    names = node_names(cluster)
+    states = state.read_states([(cluster.pk, n) for n in names])
+    nodes = [(n, states.get((cluster.pk, n))) for n in names]
     return render_to_string(
         TEMPLATE + "#live",
         {
@@ -96,7 +99,8 @@ def _live(cluster: Cluster, window: str, service: str, team: str, full_text: boo
             "window": window,
             "summary": summary,
             "rows": rows,
-            "nodes": [(n, state.read_state(cluster.pk, n)) for n in node_names(cluster)],
+            "nodes": nodes,
+            "readable": any(s and s.get("status") == "ok" for _, s in nodes),
             "statements": workload.top_statements(cluster, window, chosen),
             "regressions": workload.regressions(cluster, window, chosen),
             "paths": [

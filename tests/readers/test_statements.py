@@ -24,7 +24,6 @@ def extension():
         for role in (ROLE, LOOKER):
             admin.execute(f"DROP ROLE IF EXISTS {role}")
             admin.execute(f"CREATE ROLE {role} LOGIN")
-        admin.execute(f"GRANT pg_read_all_settings TO {LOOKER}")
     yield
     with pg() as admin:
         for role in (ROLE, LOOKER):
