@@ -261,10 +261,12 @@ def test_markup_from_the_database_never_runs_in_any_page(page, live_server, host
     page.get_by_role("button", name="Log in").click()
     schema = Schema.objects.get(database__cluster=cluster, name=XSS[0])
     relation = Relation.objects.get(schema=schema)
+    _plant_statement(cluster, service.name, f"SELECT {XSS[1]} FROM {XSS[2]}")  # what the Workload pages show
     urls = [
         "/", "/services/", f"/services/{service.pk}/", "/schemas/", f"/schemas/{schema.pk}/",
         f"/relations/{relation.pk}/", "/paths/", "/map/", "/pools/", f"/pools/{cluster.pk}/", "/replication/",
-        f"/audits/?cluster={cluster.name}", f"/clusters/{cluster.pk}/", "/api/v1/services",
+        f"/audits/?cluster={cluster.name}", f"/clusters/{cluster.pk}/", "/api/v1/services", "/workload/",
+        f"/workload/{cluster.pk}/", f"/workload/{cluster.pk}/statements/-7/", f"/workload/{cluster.pk}/?window=6h",
     ]  # fmt: skip
     for url in urls:
         page.goto(live_server.url + url)
@@ -272,3 +274,45 @@ def test_markup_from_the_database_never_runs_in_any_page(page, live_server, host
         for layer in page.locator(".figure .nsewdrag").all()[:2]:
             layer.hover()  # plotly's hover text, where names show up too
     assert dialogs == []
+
+
+def _plant_statement(cluster, service: str, text: str, queryid: int = -7) -> None:
+    """A statement of ``service`` in the last minutes, as the statements sampler stores one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard import partitions
+    from dashboard.models import StatementSample, StatementText
+
+    now = timezone.now()
+    partitions.ensure({partitions.day_of(now)})
+    StatementText.objects.create(cluster=cluster, queryid=queryid, command="SELECT", utility=False, text=text)
+    for minutes in (1, 2, 3):
+        StatementSample.objects.create(
+            cluster=cluster, node="primary", ended_at=now - timedelta(minutes=minutes), service=service,
+            database="db", role="r", queryid=queryid, calls=3, total_ms=4.5, rows=3, shared_blks_hit=1,
+            shared_blks_read=0, temp_blks_written=0, wal_bytes=0,
+        )  # fmt: skip
+
+
+def test_the_workload_page_draws_its_charts_and_filters_by_service(page, live_server, db, viewer):
+    from catalog.models import Cluster, Service
+
+    cluster = Cluster.objects.create(name="wl-browser", dsn="host=127.0.0.1 port=9 dbname=x")
+    for queryid, name in enumerate(("orders", "billing"), start=1):
+        Service.objects.create(name=name, team=f"team-{name}")
+        _plant_statement(cluster, name, f"SELECT * FROM {name}_table WHERE id = $1", -queryid)
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/workload/{cluster.pk}/")
+    expect(page.locator(".figure:has(.main-svg)")).to_have_count(2)  # by service and by team, drawn by plotly
+    expect(page.locator(".figure.error")).to_have_count(0)
+    expect(page.locator("#live")).to_contain_text("orders")
+    expect(page.locator("#live")).to_contain_text("billing")
+    page.get_by_label("Service").select_option("billing")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#live table").first).to_contain_text("billing")
+    expect(page.locator("#live table").first).not_to_contain_text("orders")
