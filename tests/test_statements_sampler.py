@@ -131,6 +131,7 @@ def test_a_reset_between_samples_gives_no_negative_delta(cluster):
     assert state["reset"]
     last = StatementInterval.objects.filter(cluster=cluster).latest("ended_at")
     assert last.reset
+    assert workload.summary(cluster, "1h")["intervals"]["resets"] == 1  # the page says so
     rows = StatementSample.objects.filter(cluster=cluster)
     assert (
         rows.filter(calls__lt=0).count() == rows.filter(total_ms__lt=0).count() == rows.filter(rows__lt=0).count() == 0

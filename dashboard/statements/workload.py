@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -113,9 +113,15 @@ def summary(
             read=Sum("shared_blks_read"),
         )
     )
-    sampled_at = StatementInterval.objects.filter(
+    intervals = StatementInterval.objects.filter(
         cluster=cluster, ended_at__gt=now - WINDOWS[window], ended_at__lte=now
-    ).aggregate(at=Max("ended_at"))["at"]
+    ).aggregate(
+        at=Max("ended_at"),
+        incomplete=Count("pk", filter=Q(evicted__gt=0)),
+        resets=Count("pk", filter=Q(reset=True)),
+        baselines=Count("pk", filter=Q(started_at__isnull=True)),
+    )
+    sampled_at = intervals["at"]
     total_ms = sum(g["total_ms"] for g in grouped) or 0.0
     known = {
         t.queryid: t
@@ -151,6 +157,9 @@ def summary(
         "window": window,
         "sampled_at": sampled_at.isoformat() if sampled_at else None,
         "total_ms": round(total_ms, 3),
+        # intervals in the window whose figures are partial: entries evicted (raise pg_stat_statements.max), a full
+        # reset, or a baseline (a first sample, or one after the baseline was lost: its interval is not counted)
+        "intervals": {k: intervals[k] for k in ("incomplete", "resets", "baselines")},
         "services": services,
         "unattributed": part("", parts.get(("", False), [])),
         "shared_role": part("", [e for (name, shared), es in parts.items() if shared for e in es]),
