@@ -292,21 +292,13 @@ class StatementInterval(models.Model):
         return bool(self.evicted)
 
 
-class StatementSample(models.Model):
-    """What one statement (of one role, in one database) cost one node in one interval: deltas of
-    pg_stat_statements' counters. Per interval, the node's top statements by time are kept one by one and the rest
-    are summed per service in a row with ``queryid`` 0 ("other statements"; also the statements whose id the
-    monitoring role cannot see). ``service`` is a name ("" when no service's db_roles list the role), ``shared``
-    when several services list the role and none of them owns the statement's database."""
+class StatementCounters(models.Model):
+    """What one statement (of one role, in one database) cost one node: deltas of pg_stat_statements' counters, of
+    one interval (StatementSample) or summed over an hour (StatementRollup). ``queryid`` 0 is a service's "other
+    statements" (those past the top of their interval, and those whose id the monitoring role cannot see).
+    ``service`` is a name ("" when no service's db_roles list the role), ``shared`` when several services list the
+    role and none of them owns the statement's database."""
 
-    pk = models.CompositePrimaryKey(
-        "cluster", "node", "ended_at", "service", "shared", "database", "role", "queryid", "toplevel"
-    )
-    cluster = models.ForeignKey(
-        "catalog.Cluster", related_name="statement_samples", verbose_name=_("cluster"), **HISTORY_CLUSTER
-    )
-    node = models.CharField(_("node"), max_length=100)
-    ended_at = models.DateTimeField(_("interval end"))
     service = models.CharField(_("service"), max_length=100, blank=True)
     shared = models.BooleanField(_("shared role"), default=False)
     database = models.CharField(_("database"), max_length=63, blank=True)
@@ -320,6 +312,23 @@ class StatementSample(models.Model):
     shared_blks_read = models.BigIntegerField(_("shared blocks read"))
     temp_blks_written = models.BigIntegerField(_("temp blocks written"))
     wal_bytes = models.BigIntegerField(_("WAL bytes"))
+
+    class Meta:
+        abstract = True
+
+
+class StatementSample(StatementCounters):
+    """A statement's deltas in one interval of one node. Per interval, the node's top statements by time are kept one
+    by one and the rest summed per service in the "other statements" row."""
+
+    pk = models.CompositePrimaryKey(
+        "cluster", "node", "ended_at", "service", "shared", "database", "role", "queryid", "toplevel"
+    )
+    cluster = models.ForeignKey(
+        "catalog.Cluster", related_name="statement_samples", verbose_name=_("cluster"), **HISTORY_CLUSTER
+    )
+    node = models.CharField(_("node"), max_length=100)
+    ended_at = models.DateTimeField(_("interval end"))
 
     class Meta:
         verbose_name = _("statement sample")
@@ -345,9 +354,9 @@ class StatementText(models.Model):
         verbose_name_plural = _("statement texts")
 
 
-class StatementRollup(models.Model):
-    """A statement's deltas summed over one hour (the same keys as StatementSample, ``bucket`` for ``ended_at``):
-    what windows of a day and more read, so that a week is 168 rows per statement, not 10,080."""
+class StatementRollup(StatementCounters):
+    """A statement's deltas summed over one hour (``bucket``): what windows of a day and more read, so that a week is
+    168 rows per statement, not 10,080."""
 
     pk = models.CompositePrimaryKey(
         "cluster", "node", "bucket", "service", "shared", "database", "role", "queryid", "toplevel"
@@ -357,19 +366,6 @@ class StatementRollup(models.Model):
     )
     node = models.CharField(_("node"), max_length=100)
     bucket = models.DateTimeField(_("hour"))
-    service = models.CharField(_("service"), max_length=100, blank=True)
-    shared = models.BooleanField(_("shared role"), default=False)
-    database = models.CharField(_("database"), max_length=63, blank=True)
-    role = models.CharField(_("role"), max_length=63, blank=True)
-    queryid = models.BigIntegerField(_("statement id"))
-    toplevel = models.BooleanField(_("top level"), default=True)
-    calls = models.BigIntegerField(_("calls"))
-    total_ms = models.FloatField(_("execution time (ms)"))
-    rows = models.BigIntegerField(_("rows"))
-    shared_blks_hit = models.BigIntegerField(_("shared blocks hit"))
-    shared_blks_read = models.BigIntegerField(_("shared blocks read"))
-    temp_blks_written = models.BigIntegerField(_("temp blocks written"))
-    wal_bytes = models.BigIntegerField(_("WAL bytes"))
 
     class Meta:
         verbose_name = _("statement rollup (1 h)")
