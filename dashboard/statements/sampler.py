@@ -166,17 +166,18 @@ def _keep_texts(cluster: Cluster, fetched: dict[int, str]) -> None:
 def _record(cluster: Cluster, node: str, current: deltas.Baseline) -> deltas.Interval | None:
     """Write the interval since the node's baseline (None: this sample is a baseline) and move the baseline."""
     previous = _read_baseline(cluster.pk, node)
+    attribute = Attribution(cluster)
     try:
-        interval = _write(cluster, node, previous, current)
+        interval = _write(cluster, node, previous, current, attribute)
     except IntegrityError as exc:
         if not partitions.is_missing_partition(exc):
             raise
         log.warning("statements: no partition for %s, creating it", partitions.day_of(current.at))
         partitions.ensure([partitions.day_of(current.at)])
-        interval = _write(cluster, node, previous, current)
+        interval = _write(cluster, node, previous, current, attribute)
     _write_baseline(cluster.pk, node, current)
     if interval is not None:
-        state_store.add_totals(cluster.pk, node, _sums(interval, Attribution(cluster)))
+        state_store.add_totals(cluster.pk, node, _sums(interval, attribute))
     return interval
 
 
@@ -191,7 +192,11 @@ def _sums(interval: deltas.Interval, attribute: Attribution) -> dict[tuple[str, 
 
 
 def _write(
-    cluster: Cluster, node: str, previous: deltas.Baseline | None, current: deltas.Baseline
+    cluster: Cluster,
+    node: str,
+    previous: deltas.Baseline | None,
+    current: deltas.Baseline,
+    attribute: Attribution,
 ) -> deltas.Interval | None:
     with transaction.atomic():
         with connection.cursor() as cursor:  # one writer per node at a time, whoever runs it
@@ -212,15 +217,14 @@ def _write(
             entries=len(current.entries),
         )
         if interval:
-            StatementSample.objects.bulk_create(_rows(cluster, node, interval), batch_size=1000)
+            StatementSample.objects.bulk_create(_rows(cluster, node, interval, attribute), batch_size=1000)
             with connection.cursor() as cursor:
                 cursor.execute(ROLLUP_SQL, [cluster.pk, node, current.at])
     return interval
 
 
-def _rows(cluster: Cluster, node: str, interval: deltas.Interval) -> list[StatementSample]:
+def _rows(cluster: Cluster, node: str, interval: deltas.Interval, attribute: Attribution) -> list[StatementSample]:
     """The interval's rows: the TOP statements by time, and per service an "other statements" row for the rest."""
-    attribute = Attribution(cluster)
     ranked = sorted(interval.deltas.items(), key=lambda item: (-item[1][1], item[0][2] or 0))
     rows, other = [], defaultdict(lambda: [0.0] * len(deltas.COUNTERS))
     for rank, ((database, role, queryid, toplevel), values) in enumerate(ranked):
