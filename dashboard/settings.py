@@ -313,6 +313,9 @@ MONITOR_APPLICATION_NAME = "seamline"
 SAMPLE_STATEMENT_TIMEOUT_MS = env_int("SEAMLINE_SAMPLE_STATEMENT_TIMEOUT_MS", 5_000)
 SAMPLE_SOFT_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_SOFT_TIME_LIMIT", 15)
 SAMPLE_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_TIME_LIMIT", 20)
+# a statements sample: its first one parses every statement's text once (about 2 ms each: 10,000 statements, 20 s)
+STATEMENTS_SOFT_TIME_LIMIT = env_int("SEAMLINE_STATEMENTS_SOFT_TIME_LIMIT", 50)
+STATEMENTS_TIME_LIMIT = env_int("SEAMLINE_STATEMENTS_TIME_LIMIT", 55)
 HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
 # the audit rules over what really ran (dashboard.statements.rules): the statements history they look at, and how
 # much of it must exist before they say anything (an unused grant is only unused over enough time)

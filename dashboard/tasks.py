@@ -53,8 +53,8 @@ def sample_node(cluster_id: int, node: str) -> None:
 
 @shared_task(
     ignore_result=True,
-    soft_time_limit=settings.SAMPLE_SOFT_TIME_LIMIT,
-    time_limit=settings.SAMPLE_TIME_LIMIT,
+    soft_time_limit=settings.STATEMENTS_SOFT_TIME_LIMIT,
+    time_limit=settings.STATEMENTS_TIME_LIMIT,
 )
 def sample_statements(cluster_id: int, node: str) -> None:
     cluster = Cluster.objects.prefetch_related("replicas").filter(pk=cluster_id).first()
