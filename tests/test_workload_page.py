@@ -158,3 +158,16 @@ def test_a_cluster_whose_statements_cannot_be_read_says_so_never_zeros(db, viewe
     page = viewer_client.get(reverse("workload", args=[cluster.pk])).content.decode()
     assert "No node&#x27;s statement statistics can be read" in page or "No node's statement statistics" in page
     assert "not sampled yet" in page
+
+
+def test_a_services_page_lists_its_top_statements(planted, viewer_client):
+    orders = Service.objects.get(name="orders")
+    panel = viewer_client.get(reverse("service_statements", args=[orders.pk])).content.decode()
+    assert "wl-page" in panel and "products.items WHERE" in panel and "UPDATE orders SET" in panel
+    other = Service.objects.create(name="idle-service")
+    assert (
+        "No statement of this service"
+        in viewer_client.get(reverse("service_statements", args=[other.pk])).content.decode()
+    )
+    page = viewer_client.get(reverse("service", args=[orders.pk])).content.decode()
+    assert reverse("service_statements", args=[orders.pk]) in page  # the panel the service page loads
