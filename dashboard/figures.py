@@ -82,7 +82,7 @@ def replica_lag(
     return fig.to_plotly_json()
 
 
-def stacked_time(buckets: list[datetime], series: dict[str, list[float]], title: str) -> dict[str, Any]:
+def stacked_time(buckets: list[datetime], series: dict[str, list[float | None]], title: str) -> dict[str, Any]:
     """Database time per bucket (seconds), stacked by service or team; "" is the statements no service runs alone."""
     x = [b.isoformat() for b in buckets]
     fig = go.Figure()
@@ -91,7 +91,7 @@ def stacked_time(buckets: list[datetime], series: dict[str, list[float]], title:
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=[v / 1000 for v in values],
+                y=[None if v is None else v / 1000 for v in values],
                 name=label,
                 mode="lines",
                 stackgroup="time",

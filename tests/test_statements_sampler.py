@@ -91,9 +91,11 @@ def test_statements_land_under_their_services_with_exact_calls(cluster):
     assert [i.started_at for i in intervals] == [None, intervals[0].ended_at]
 
 
-def test_seamlines_own_statements_are_counted_without_their_texts(cluster):
+def test_seamlines_own_statements_are_counted_without_their_texts(cluster, viewer_client):
     sampler.sample_statements(cluster, "primary")
-    sampler.sample_statements(cluster, "primary")
+    assert sampler.sample_statements(cluster, "primary")["monitor_role"] == "postgres"
+    page = viewer_client.get(f"/workload/{cluster.pk}/").content.decode()
+    assert "Seamline's monitoring role" in page  # its statements are named as Seamline's, not unattributed
     rows = StatementSample.objects.filter(cluster=cluster).exclude(queryid=0)
     own = set(rows.filter(role="postgres").values_list("queryid", flat=True))  # the cluster's DSN user: counted
     with connect(f"{PASSWORDLESS} user=postgres") as conn:  # an id is not per role: those other roles ran too

@@ -133,6 +133,9 @@ def test_a_served_section_costs_one_statement(planted, viewer_client):
 def test_the_charts_and_a_statements_page(planted, viewer_client):
     figure = viewer_client.get(reverse("workload_history", args=[planted.pk]), {"window": "6h", "by": "team"}).json()
     assert {t["name"] for t in figure["data"]} == {"commerce", "cat", "unattributed or shared"}
+    buckets, series = workload.time_series(planted, "6h", "service")
+    assert series["orders"][0] is not None and series["orders"][-1] is not None  # the hour before, and this one
+    assert None in series["orders"]  # no sample between them: a gap, not a ramp from one to the other
     page = viewer_client.get(reverse("statement", args=[planted.pk, 1]))
     assert page.status_code == 200 and "products.items" in page.content.decode()
     series = viewer_client.get(reverse("statement_history", args=[planted.pk, 1]), {"window": "6h"}).json()

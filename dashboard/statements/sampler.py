@@ -106,7 +106,8 @@ def sample_statements(cluster: Cluster, node: str) -> dict[str, Any]:
             statement_timeout_ms=settings.SAMPLE_STATEMENT_TIMEOUT_MS,
         ) as conn:
             database = conn.info.dbname
-            role = sql.Identifier(conn.info.user).as_string(conn)
+            monitor_role = conn.info.user
+            role = sql.Identifier(monitor_role).as_string(conn)
             where = reader.availability(conn)
             found = notices(where, database, role)
             if not where.readable:
@@ -141,6 +142,7 @@ def sample_statements(cluster: Cluster, node: str) -> dict[str, Any]:
         reset=bool(interval and interval.reset),
         evicted=interval.evicted if interval else None,
         search_paths=search_paths,  # roles' and databases' own settings, for the names of statements without one
+        monitor_role=monitor_role,  # Seamline's own statements: counted, their texts never fetched
     )
 
 

@@ -407,7 +407,7 @@ def regressions(
 
 def time_series(
     cluster: Cluster, window: str, by: str = "service", now: datetime | None = None
-) -> tuple[list[datetime], dict[str, list[float]]]:
+) -> tuple[list[datetime], dict[str, list[float | None]]]:
     """Execution time (ms) per chart bucket, per service or per team ("" for the unattributed and shared roles)."""
     now = now or timezone.now()
     rows = (
@@ -418,14 +418,20 @@ def time_series(
         .order_by("point")
     )
     teams = dict(Service.objects.values_list("name", "team")) if by == "team" else {}
-    buckets: list[datetime] = []
     series: dict[str, dict[datetime, float]] = defaultdict(dict)
+    sampled: set[datetime] = set()
     for row in rows:
-        if not buckets or buckets[-1] != row["point"]:
-            buckets.append(row["point"])
+        sampled.add(row["point"])
         name = teams.get(row["service"], "") if by == "team" else row["service"]
         series[name][row["point"]] = series[name].get(row["point"], 0.0) + row["total_ms"]
-    return buckets, {name: [points.get(b, 0.0) for b in buckets] for name, points in sorted(series.items())}
+    if not sampled:
+        return [], {}
+    # every point from the first to the last: a stretch with no sample is a gap in the chart (None), not a ramp
+    step = timedelta(seconds=BUCKETS[window])
+    buckets = [min(sampled) + i * step for i in range(int((max(sampled) - min(sampled)) / step) + 1)]
+    return buckets, {
+        name: [points.get(b, 0.0) if b in sampled else None for b in buckets] for name, points in sorted(series.items())
+    }
 
 
 def statement_series(

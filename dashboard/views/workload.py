@@ -101,6 +101,7 @@ def _live(cluster: Cluster, window: str, service: str, team: str, full_text: boo
             "rows": rows,
             "nodes": nodes,
             "readable": any(s and s.get("status") == "ok" for _, s in nodes),
+            "monitor_roles": {s["monitor_role"] for _, s in nodes if s and s.get("monitor_role")},
             "statements": workload.top_statements(cluster, window, chosen),
             "regressions": workload.regressions(cluster, window, chosen),
             "paths": [
