@@ -1,0 +1,2 @@
+"""Seamline's own database's engine (settings.DATABASES ENGINE): Django's PostgreSQL backend with a health check that
+costs no round trip (base.py)."""
