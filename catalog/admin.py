@@ -66,6 +66,14 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             "lag_warn_bytes",
             "lag_crit_bytes",
             "slot_crit_bytes",
+            "prepared_warn_seconds",
+            "prepared_crit_seconds",
+            "horizon_warn_seconds",
+            "horizon_crit_seconds",
+            "horizon_warn_xids",
+            "horizon_crit_xids",
+            "wraparound_warn_pct",
+            "wraparound_crit_pct",
         ]
 
     def clean(self):

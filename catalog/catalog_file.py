@@ -18,7 +18,7 @@ from .credentials import dsn_problem
 from .models import Cluster, Contract, Ownership, Replica, Service
 from .ownership import assign_owners
 
-CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling", "replication"}
+CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling", "replication", "transactions"}
 # cluster key "sampling": file key -> (Cluster field, smallest value)
 SAMPLING_KEYS = {
     "interval": ("sample_interval", 1),
@@ -30,6 +30,18 @@ SAMPLING_KEYS = {
 STATEMENTS_DATABASE = "statements_database"
 # cluster key "replication": the status thresholds; file key -> Cluster field (same name)
 REPLICATION_KEYS = ("lag_warn_seconds", "lag_crit_seconds", "lag_warn_bytes", "lag_crit_bytes", "slot_crit_bytes")
+# cluster key "transactions": the hazards' status thresholds (dashboard.hazards); file key -> Cluster field
+TRANSACTION_KEYS = (
+    "prepared_warn_seconds",
+    "prepared_crit_seconds",
+    "horizon_warn_seconds",
+    "horizon_crit_seconds",
+    "horizon_warn_xids",
+    "horizon_crit_xids",
+    "wraparound_warn_pct",
+    "wraparound_crit_pct",
+)
+THRESHOLDS = {"replication": REPLICATION_KEYS, "transactions": TRANSACTION_KEYS}  # cluster key -> its keys
 REPLICA_KEYS = {"name", "dsn"}
 SERVICE_KEYS = {
     "name",
@@ -131,15 +143,20 @@ def load(text: str) -> dict[str, Any]:
                 v = sampling.get(key)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < least or v > 86400):
                     problems.append(f"{path}.sampling.{key}: must be a whole number of seconds ≥ {least}, got {v!r}")
-        thresholds = c.get("replication", {})
-        if thresholds is not None and not isinstance(thresholds, dict):
-            problems.append(f"{path}.replication: must be a mapping with {', '.join(REPLICATION_KEYS)}")
-        elif thresholds:
-            _unknown(thresholds, set(REPLICATION_KEYS), f"{path}.replication", problems)
-            for key in REPLICATION_KEYS:
-                v = thresholds.get(key)
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-                    problems.append(f"{path}.replication.{key}: must be a whole number ≥ 0, got {v!r}")
+        for section, keys in THRESHOLDS.items():
+            thresholds = c.get(section, {})
+            if thresholds is not None and not isinstance(thresholds, dict):
+                problems.append(f"{path}.{section}: must be a mapping with {', '.join(keys)}")
+            elif thresholds:
+                _unknown(thresholds, set(keys), f"{path}.{section}", problems)
+                for key in keys:
+                    v = thresholds.get(key)
+                    most = 100 if key.endswith("_pct") else None
+                    if v is not None and (
+                        not isinstance(v, int) or isinstance(v, bool) or v < 0 or (most is not None and v > most)
+                    ):
+                        bound = f"between 0 and {most}" if most is not None else "≥ 0"
+                        problems.append(f"{path}.{section}.{key}: must be a whole number {bound}, got {v!r}")
         for j, db in enumerate(_list(c, "databases", path, problems)):
             _identifier(db, f"{path}.databases[{j}]", problems)
         replica_seen: set[str] = set()
@@ -239,8 +256,9 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 },
                 "statements_database": (c.get("sampling") or {}).get(STATEMENTS_DATABASE) or "",
                 **{
-                    key: (c.get("replication") or {}).get(key, Cluster._meta.get_field(key).default)
-                    for key in REPLICATION_KEYS
+                    key: (c.get(section) or {}).get(key, Cluster._meta.get_field(key).default)
+                    for section, keys in THRESHOLDS.items()
+                    for key in keys
                 },
             },
         )
@@ -314,11 +332,12 @@ def export() -> dict[str, Any]:
             sampling[STATEMENTS_DATABASE] = c.statements_database
         if sampling:
             entry["sampling"] = sampling
-        thresholds = {
-            key: getattr(c, key) for key in REPLICATION_KEYS if getattr(c, key) != Cluster._meta.get_field(key).default
-        }
-        if thresholds:
-            entry["replication"] = thresholds
+        for section, keys in THRESHOLDS.items():
+            thresholds = {
+                key: getattr(c, key) for key in keys if getattr(c, key) != Cluster._meta.get_field(key).default
+            }
+            if thresholds:
+                entry[section] = thresholds
         clusters.append(entry)
     services = []
     for s in Service.objects.prefetch_related(

@@ -8,7 +8,7 @@ Database, Schema, Relation, Function, Dependency, Grant, and SyncRun for each ru
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Prefetch, Q
 from django.utils.translation import gettext_lazy as _
@@ -85,6 +85,19 @@ class Cluster(models.Model):
     lag_warn_bytes = models.BigIntegerField(_("replay lag WARN at (bytes)"), default=16 * 1024**2)
     lag_crit_bytes = models.BigIntegerField(_("replay lag CRIT at (bytes)"), default=1024**3)
     slot_crit_bytes = models.BigIntegerField(_("inactive slot CRIT at (bytes retained)"), default=1024**3)
+    # transaction hazard thresholds (dashboard.hazards)
+    prepared_warn_seconds = models.PositiveIntegerField(_("prepared transaction WARN at (s)"), default=300)
+    prepared_crit_seconds = models.PositiveIntegerField(_("prepared transaction CRIT at (s)"), default=1800)
+    horizon_warn_seconds = models.PositiveIntegerField(_("vacuum horizon held WARN at (s)"), default=1800)
+    horizon_crit_seconds = models.PositiveIntegerField(_("vacuum horizon held CRIT at (s)"), default=7200)
+    horizon_warn_xids = models.BigIntegerField(_("vacuum horizon held WARN at (transactions)"), default=50_000_000)
+    horizon_crit_xids = models.BigIntegerField(_("vacuum horizon held CRIT at (transactions)"), default=150_000_000)
+    wraparound_warn_pct = models.PositiveSmallIntegerField(
+        _("wraparound WARN at (% of the limit)"), default=50, validators=[MaxValueValidator(100)]
+    )
+    wraparound_crit_pct = models.PositiveSmallIntegerField(
+        _("wraparound CRIT at (% of the limit)"), default=75, validators=[MaxValueValidator(100)]
+    )
     # read from the server by the last successful sync
     server_version = models.CharField(_("server version"), max_length=40, blank=True)
     max_connections = models.PositiveIntegerField(_("max_connections"), null=True, blank=True)

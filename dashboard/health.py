@@ -9,7 +9,6 @@ cluster's node views; ``cluster_health`` loads them for the overview, the Replic
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import humanize
@@ -20,23 +19,7 @@ from catalog.models import Cluster
 from . import pools
 from .nodes import PRIMARY
 from .pools import NEVER, STALE, UNREACHABLE, NodeView
-
-OK, WARN, CRIT = "OK", "WARN", "CRIT"
-RANK = {OK: 0, WARN: 1, CRIT: 2}
-
-
-def worst(*statuses: str) -> str:
-    return max(statuses, key=RANK.__getitem__, default=OK)
-
-
-@dataclass
-class Verdict:
-    status: str = OK
-    reasons: list[str] = field(default_factory=list)
-
-    def add(self, status: str, reason: str) -> None:
-        self.status = worst(self.status, status)
-        self.reasons.append(reason)
+from .verdicts import CRIT, OK, RANK, WARN, Verdict, worst  # noqa: F401 - named here by its users
 
 
 def _size(n: int | None) -> str:

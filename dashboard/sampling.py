@@ -21,11 +21,12 @@ from catalog.errors import CredentialsError, UnreachableError
 from catalog.models import Cluster, Service
 from catalog.monitored import connect
 
-from . import snapshots
+from . import hazards, snapshots
 from .nodes import PRIMARY, nodes_of
 from .readers import activity, replication
+from .readers import hazards as hazards_reader
 from .recording import record_history
-from .summary import summarize
+from .summary import Attribution, summarize
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,28 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
             sessions = activity.sessions(conn)
             # a node's side of replication, by what it is now: a promotion shows on the next sample
             side = asdict(replication.standby(conn) if node_settings.in_recovery else replication.primary(conn))
+            # prepared transactions and wraparound: the primary's (a standby replays them)
+            dangers = None if node_settings.in_recovery else asdict(hazards_reader.primary(conn))
             sampled_at = timezone.now()  # Seamline's clock: ages on pages are measured against it
     except (UnreachableError, CredentialsError) as exc:
         return _unreachable(cluster, node, exc)
     snapshot, queries = summarize(cluster, node, sampled_at, node_settings, sessions, services)
     previous = snapshots.read(cluster.pk, node)
     snapshot["replication"] = _replication(cluster, node, sampled_at, node_settings.in_recovery, side, previous)
+    attribute = Attribution(services)
+    if dangers is not None:
+        for p in dangers["prepared"]:
+            service = attribute.by_role.get(p["owner"])
+            p["service"], p["team"] = (service.name, service.team) if service else (None, None)
+        snapshot["transactions"] = dangers
+    snapshot["horizon"] = hazards.horizon(
+        snapshot["xmin_holders"],
+        dangers["prepared"] if dangers else [],
+        snapshot["replication"],
+        previous,
+        sampled_at,
+        attribute.of_consumer,
+    )
     snapshots.write(cluster.pk, node, snapshot, queries)
     record_history(cluster, node, sampled_at, snapshot)
     return snapshot

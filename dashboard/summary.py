@@ -28,6 +28,7 @@ _BY_STATE_COLUMN = {
 # The lists of sessions a snapshot carries (each session with its masked query; full texts under a key of their own)
 SESSION_LISTS = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
 LISTED_UNATTRIBUTED = 50  # unattributed sessions listed in a snapshot (all are counted)
+XMIN_HOLDERS_LISTED = 10  # sessions with the oldest xmin listed in a snapshot
 
 
 def state_of(session: Session) -> str:
@@ -51,6 +52,10 @@ class Attribution:
 
     def __call__(self, session: Session) -> Service | None:
         return self.by_application.get(session.application_name) or self.by_role.get(session.user)
+
+    def of_consumer(self, application_name: str | None, role: str | None) -> Service | None:
+        """The service a replication consumer (a WAL sender's client) is, as a session would be."""
+        return self.by_application.get(application_name or "") or self.by_role.get(role or "")
 
 
 def _counters() -> dict[str, Any]:
@@ -142,7 +147,9 @@ def summarize(
     blocked = sorted((s for s in sessions if s.waiting_on_lock), key=lambda s: -(s.query_seconds or 0))
     blockers = {pid for s in blocked for pid in s.blocked_by if pid in by_pid}
     stray = [s for s in sessions if owner[s.pid] is None][:LISTED_UNATTRIBUTED]
-    shown = {s.pid: s for s in [*idle_in_xact, *long_running, *blocked, *stray]}
+    holding = sorted((s for s in sessions if s.xmin_age is not None), key=lambda s: -(s.xmin_age or 0))
+    holding = holding[:XMIN_HOLDERS_LISTED]
+    shown = {s.pid: s for s in [*idle_in_xact, *long_running, *blocked, *stray, *holding]}
     shown.update((pid, by_pid[pid]) for pid in blockers)
 
     budgets = {s.name: s.connection_budget for s in services}
@@ -168,6 +175,8 @@ def summarize(
         "blocked": [listed(s) for s in blocked],
         "blockers": [listed(by_pid[pid]) for pid in sorted(blockers)],
         "unattributed_sessions": [listed(s) for s in stray],
+        # the sessions holding the vacuum horizon furthest back (dashboard.hazards)
+        "xmin_holders": [{**listed(s), "xmin_age": s.xmin_age} for s in holding],
         "thresholds": {
             "idle_in_transaction_seconds": cluster.idle_in_transaction_threshold,
             "long_query_seconds": cluster.long_query_threshold,

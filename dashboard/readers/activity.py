@@ -54,6 +54,9 @@ class Session:
     state_seconds: float | None  # time in the current state
     query: str  # the raw text, as track_activity_query_size cut it; "<insufficient privilege>" when not visible
     blocked_by: tuple[int, ...]  # pg_blocking_pids, for sessions waiting on a lock
+    # transactions since the oldest it holds back vacuum at (its snapshot's xmin, or its own transaction id); None:
+    # holds nothing back (or not visible)
+    xmin_age: int | None = None
 
     @property
     def waiting_on_lock(self) -> bool:
@@ -80,7 +83,8 @@ SELECT
     extract(epoch FROM clock_timestamp() - a.query_start)::float8 AS query_seconds,
     extract(epoch FROM clock_timestamp() - a.state_change)::float8 AS state_seconds,
     coalesce(a.query, '') AS query,
-    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END AS blocked_by
+    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::int[] END AS blocked_by,
+    greatest(age(a.backend_xmin), age(a.backend_xid)) AS xmin_age
 FROM pg_stat_activity a
 WHERE (a.backend_type = 'client backend'
        -- a role without pg_read_all_stats sees other roles' sessions with backend_type (and state, ages, query)

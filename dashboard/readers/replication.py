@@ -41,7 +41,10 @@ SELECT
             'replay_lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint,
             'write_lag_seconds', extract(epoch FROM r.write_lag)::float8,
             'flush_lag_seconds', extract(epoch FROM r.flush_lag)::float8,
-            'replay_lag_seconds', extract(epoch FROM r.replay_lag)::float8
+            'replay_lag_seconds', extract(epoch FROM r.replay_lag)::float8,
+            -- hot_standby_feedback: the oldest snapshot the standby's queries need, held on the primary
+            'xmin', r.backend_xmin::text::bigint,
+            'xmin_age', age(r.backend_xmin)
         ) ORDER BY r.application_name, r.pid)
         FROM pg_stat_replication r
         LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
@@ -54,10 +57,17 @@ SELECT
             'wal_status', s.wal_status,
             'retained_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint,
             'safe_wal_size', s.safe_wal_size,
+            'xmin', s.xmin::text::bigint,
             'xmin_age', age(s.xmin),
-            'catalog_xmin_age', age(s.catalog_xmin)
+            'catalog_xmin', s.catalog_xmin::text::bigint,
+            'catalog_xmin_age', age(s.catalog_xmin),
+            'database', s.database,
+            -- who consumes it now: the WAL sender streaming from it
+            'consumer_application', c.application_name,
+            'consumer_user', c.usename
         ) ORDER BY s.slot_name)
         FROM pg_replication_slots s
+        LEFT JOIN pg_stat_replication c ON c.pid = s.active_pid
     ), '[]'::json) AS slots
 """,
     PrimarySide,

@@ -1,0 +1,154 @@
+"""Transaction hazards on the real test stack (dashboard.hazards): a prepared transaction left behind is WARN, named by
+its service, with the statement that resolves it, and clears once rolled back; what holds the vacuum horizon back is
+named (a session idle in transaction by its service, an inactive slot, a replica's hot_standby_feedback); every
+database's distance to wraparound is reported. Seen through the CLI's JSON (the contract)."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from catalog.models import Service
+from dashboard import hazards
+from dashboard.nodes import PRIMARY, nodes_of
+from dashboard.sampling import sample_node
+
+from .conftest import pg, wait_for
+
+ORDERS_ROLE = "seamline_hz_orders"
+GID = "seamline hz 'quoted' gid"
+SLOT = "seamline_hz_slot"
+
+
+@pytest.fixture
+def cluster(pools_cluster):
+    with pg() as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {ORDERS_ROLE}")
+        admin.execute(f"CREATE ROLE {ORDERS_ROLE} LOGIN")
+    Service.objects.create(name="hz_orders", team="checkout", db_roles=[ORDERS_ROLE])
+    pools_cluster.prepared_warn_seconds, pools_cluster.prepared_crit_seconds = 1, 3600
+    pools_cluster.save()
+    yield pools_cluster
+    with pg() as admin:
+        for (gid,) in admin.execute("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'seamline hz%'").fetchall():
+            admin.execute(f"ROLLBACK PREPARED {hazards.literal(gid)}")
+        admin.execute(
+            f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{SLOT}'"
+        )
+        admin.execute(f"DROP ROLE IF EXISTS {ORDERS_ROLE}")
+
+
+def assessed(cluster, sample: bool = True) -> dict:
+    if sample:
+        for node in nodes_of(cluster):
+            sample_node(cluster, node.name)
+    out = StringIO()
+    call_command("transactions", cluster.name, "--format", "json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def burn_xids(n: int) -> None:
+    with pg() as conn:
+        for _ in range(n):
+            conn.execute("SELECT txid_current()")
+
+
+def test_a_prepared_transaction_is_warn_by_its_service_and_clears_when_rolled_back(cluster):
+    dsn = f"host={settings.PG_HOST} port={settings.PG_PORT} dbname=postgres user={ORDERS_ROLE}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT txid_current()")
+        conn.execute(f"PREPARE TRANSACTION {hazards.literal(GID)}")
+    body = wait_for(
+        lambda: (b := assessed(cluster)) and any(p["status"] == "WARN" for p in b["prepared"]) and b,
+        message="the prepared transaction WARN after 1 s",
+    )
+    row = next(p for p in body["prepared"] if p["gid"] == GID)
+    assert (row["service"], row["database"], row["status"]) == ("hz_orders", "postgres", "WARN")
+    assert row["age_seconds"] >= 1 and row["xmin_age"] >= 1
+    assert row["rollback"] == "ROLLBACK PREPARED 'seamline hz ''quoted'' gid';"
+    assert body["status"] in ("WARN", "CRIT") and any("hz_orders" in r for r in body["reasons"])
+    assert any(h["holder_kind"] == "prepared" and h["name"] == GID for h in body["horizon"])  # it holds xmin too
+
+    with pg() as admin:
+        admin.execute(row["rollback"])  # what the page tells an operator to run
+    body = assessed(cluster)
+    assert not [p for p in body["prepared"] if p["gid"] == GID]
+    assert not any("hz_orders" in r for r in body["reasons"])
+
+
+def test_a_session_idle_in_transaction_is_named_with_its_service_as_a_holder(cluster):
+    dsn = f"host={settings.PG_HOST} port={settings.PG_PORT} dbname=postgres user=postgres application_name=pt_orders"
+    with psycopg.connect(dsn) as conn:  # a transaction left open, its snapshot held
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("SELECT count(*) FROM pg_class").fetchone()
+        pid = conn.info.backend_pid
+        burn_xids(5)
+        body = assessed(cluster)
+        holder = next(h for h in body["horizon"] if h["pid"] == pid)
+        assert holder["node"] == PRIMARY and holder["holder_kind"] == "session"
+        assert holder["service"] == "pt_orders" and holder["state"] == "idle_in_transaction"
+        assert holder["xmin_age"] >= 5 and holder["age_seconds"] is not None
+        oldest = max((h for h in body["horizon"] if h["node"] == PRIMARY), key=lambda h: h["xmin_age"])
+        if oldest["pid"] == pid:  # nothing else on the test stack holds it further back
+            assert body["sentence"].startswith("vacuum on pt is held back") and "pt_orders (pid" in body["sentence"]
+    body = assessed(cluster)
+    assert not [h for h in body["horizon"] if h["pid"] == pid]
+
+
+@pytest.mark.django_db(transaction=True)  # making a logical slot waits for every transaction with an id, the test's too
+def test_an_inactive_slot_holding_an_xmin_is_named(cluster):
+    with pg() as admin:
+        admin.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", [SLOT])
+    burn_xids(3)
+    body = assessed(cluster)
+    holder = next(h for h in body["horizon"] if h["name"] == SLOT)
+    assert holder["holder_kind"] == "slot" and holder["state"] == "inactive (catalog)" and holder["pid"] is None
+    assert holder["xmin_age"] >= 3 and holder["node"] == PRIMARY
+    first = holder["age_seconds"]
+    wait_for(
+        lambda: next(h for h in assessed(cluster)["horizon"] if h["name"] == SLOT)["age_seconds"] > first + 1,
+        message="the slot's time held counted from when Seamline first saw it",
+    )
+
+
+def test_a_replica_holding_a_long_query_with_feedback_is_named(cluster):
+    dsn = f"host={settings.PG_HOST} port={settings.REPLICA_PORT} dbname=postgres user=postgres"
+    with psycopg.connect(dsn) as replica_conn:
+        replica_conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        replica_conn.execute("SELECT count(*) FROM pg_class").fetchone()  # a snapshot held on the replica
+        burn_xids(10)
+        body = wait_for(
+            lambda: (
+                (b := assessed(cluster))
+                and any(h["holder_kind"] == "replica" and h["xmin_age"] >= 10 for h in b["horizon"])
+                and b
+            ),
+            message="the replica's feedback holding the primary's horizon",
+        )
+        holder = next(h for h in body["horizon"] if h["holder_kind"] == "replica")
+        assert holder["node"] == PRIMARY and holder["name"] == "seamline_replica"  # its application_name
+
+
+def test_every_database_reports_its_distance_to_wraparound(cluster):
+    body = assessed(cluster)
+    rows = {d["database"]: d for d in body["wraparound"]}
+    assert {"postgres", "template0", "template1"} <= set(rows)
+    for d in rows.values():
+        assert d["pct_to_limit"] == round(100 * d["xid_age"] / 2**31, 2) and d["status"] == "OK"
+        assert d["freeze_max_age"] == 200_000_000 and d["mxid_age"] >= 0
+    cluster.wraparound_warn_pct, cluster.wraparound_crit_pct = 0, 100
+    cluster.save()
+    assert all(d["status"] == "WARN" for d in assessed(cluster, sample=False)["wraparound"])
+
+
+def test_the_sentence_names_the_holder():
+    cluster = type("C", (), {"name": "demo"})()
+    holder = {"holder_kind": "session", "service": "order_service", "pid": 4711, "state": "idle in transaction"}
+    text = hazards.sentence(cluster, {**holder, "name": "x", "age_seconds": 48 * 60, "xmin_age": 10})
+    assert text == "vacuum on demo is held back 48 min 0 s by order_service (pid 4711, idle in transaction)"
