@@ -93,10 +93,10 @@ class Cluster(models.Model):
     horizon_warn_xids = models.BigIntegerField(_("vacuum horizon held WARN at (transactions)"), default=50_000_000)
     horizon_crit_xids = models.BigIntegerField(_("vacuum horizon held CRIT at (transactions)"), default=150_000_000)
     wraparound_warn_pct = models.PositiveSmallIntegerField(
-        _("wraparound WARN at (% of the limit)"), default=50, validators=[MaxValueValidator(100)]
+        _("wraparound WARN at (percent of the limit)"), default=50, validators=[MaxValueValidator(100)]
     )
     wraparound_crit_pct = models.PositiveSmallIntegerField(
-        _("wraparound CRIT at (% of the limit)"), default=75, validators=[MaxValueValidator(100)]
+        _("wraparound CRIT at (percent of the limit)"), default=75, validators=[MaxValueValidator(100)]
     )
     # read from the server by the last successful sync
     server_version = models.CharField(_("server version"), max_length=40, blank=True)

@@ -26,6 +26,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from catalog.api import router as catalog_router
 
+from .hazards_api import router as hazards_router
 from .models import ApiToken
 from .pools_api import router as pools_router
 from .workload_api import router as workload_router
@@ -105,6 +106,7 @@ api.add_exception_handler(DataError, _unstorable)
 api.add_router("/", catalog_router)
 api.add_router("/", pools_router)
 api.add_router("/", workload_router)
+api.add_router("/", hazards_router)
 
 
 def _login_not_required(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Cluster
 
-from . import pools
+from . import hazards, pools
 from .nodes import PRIMARY
 from .pools import NEVER, STALE, UNREACHABLE, NodeView
 from .verdicts import CRIT, OK, RANK, WARN, Verdict, worst  # noqa: F401 - named here by its users
@@ -206,5 +206,13 @@ def cluster_health(clusters: list[Cluster], rows: bool = True) -> list[dict[str,
             for row in v.rows
             if row.counts["total"]
         ]
-        result.append({"cluster": cluster, "health": assessed, "nodes": nodes, "readers": readers})
+        result.append(
+            {
+                "cluster": cluster,
+                "health": assessed,
+                "hazards": hazards.assess(cluster, nodes),
+                "nodes": nodes,
+                "readers": readers,
+            }
+        )
     return result

@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from catalog.models import Cluster
 
-from . import health, pools, snapshots
+from . import hazards, health, pools, snapshots
 from .models import ApiToken
 from .statements import state as statements_state
 from .states import STATES
@@ -86,6 +86,28 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         "WAL the primary wrote per second between its last two samples, in bytes per second.",
         ("cluster",),
     ),
+    "seamline_cluster_transactions_status": (
+        "The cluster's transaction hazards (prepared transactions, vacuum horizon, wraparound): 0 OK, 1 WARN, 2 CRIT.",
+        ("cluster",),
+    ),
+    "seamline_prepared_transactions": ("Prepared transactions on the primary.", ("cluster",)),
+    "seamline_prepared_transaction_age_seconds": (
+        "Age of each prepared transaction listed (the oldest 100), by the service of its owner role.",
+        ("cluster", "gid", "service", "database"),
+    ),
+    "seamline_horizon_xmin_age": (
+        "Transactions by which the oldest holder of the node's vacuum horizon holds it back.",
+        ("cluster", "node", "holder_kind", "holder", "service"),
+    ),
+    "seamline_horizon_held_seconds": (
+        "How long the oldest holder of the node's vacuum horizon has held it, in seconds (where known).",
+        ("cluster", "node", "holder_kind", "holder", "service"),
+    ),
+    "seamline_database_xid_age": ("age(datfrozenxid) of the database.", ("cluster", "database")),
+    "seamline_database_wraparound_percent": (
+        "The database's xid age as a percentage of 2^31, where PostgreSQL stops accepting writes.",
+        ("cluster", "database"),
+    ),
 }
 
 
@@ -139,6 +161,7 @@ class SnapshotCollector(Collector):
             for view in nodes:
                 _node(add, name, view)
             _replication(add, name, health.assess(cluster, nodes))
+            _hazards(add, name, hazards.assess(cluster, nodes))
         yield from families.values()
 
 
@@ -171,6 +194,26 @@ def _replication(add: Add, cluster: str, assessed: dict[str, Any]) -> None:
         add("seamline_slot_status", labels, STATUS_VALUES[slot["status"]])
         add("seamline_slot_retained_bytes", labels, slot.get("retained_bytes"))
         add("seamline_slot_active", labels, slot.get("active"))
+
+
+def _hazards(add: Add, cluster: str, assessed: dict[str, Any]) -> None:
+    add("seamline_cluster_transactions_status", (cluster,), STATUS_VALUES[assessed["status"]])
+    if assessed["sampled_at"] is None:
+        return
+    add("seamline_prepared_transactions", (cluster,), assessed["prepared_count"])
+    for p in assessed["prepared"]:
+        labels = (cluster, p["gid"], p["service"] or "", p["database"])
+        add("seamline_prepared_transaction_age_seconds", labels, p["age_seconds"])
+    oldest: dict[str, dict[str, Any]] = {}
+    for h in assessed["horizon"]:  # the oldest first, per node
+        oldest.setdefault(h["node"], h)
+    for node, h in sorted(oldest.items()):
+        labels = (cluster, node, h["holder_kind"], str(h["name"]), h["service"] or "")
+        add("seamline_horizon_xmin_age", labels, h["xmin_age"])
+        add("seamline_horizon_held_seconds", labels, h["age_seconds"])
+    for d in assessed["wraparound"]:
+        add("seamline_database_xid_age", (cluster, d["database"]), d["xid_age"])
+        add("seamline_database_wraparound_percent", (cluster, d["database"]), d["pct_to_limit"])
 
 
 def _authorized(request: HttpRequest) -> bool:

@@ -158,18 +158,26 @@ class PrimaryHealth(Schema):
     wal_bytes_per_second: int | None
 
 
+class TransactionsHealth(Schema):
+    status: str  # the worst of its prepared transactions, horizon holders and databases' wraparound
+    reasons: list[str]
+    sentence: str | None  # what holds the primary's vacuum horizon furthest back, in words
+    prepared_count: int
+
+
 class ClusterHealth(Schema):
     cluster: str
-    status: str  # the worst of its replicas, slots and primary
+    status: str  # the worst of its replicas, slots and primary (replication)
     reasons: list[str]
     sampled_at: datetime | None
     primary: PrimaryHealth
     replicas: list[ReplicaHealth]
     slots: list[SlotHealth]
+    transactions: TransactionsHealth  # dashboard.hazards (GET /api/v1/transactions/{cluster} for the details)
 
 
 class HealthOut(Schema):
-    status: str  # the worst of every cluster
+    status: str  # the worst of every cluster's replication and transaction hazards
     clusters: list[ClusterHealth]
 
 
@@ -183,7 +191,8 @@ def health_status(request: HttpRequest) -> HttpResponse:
 
 def _render_health() -> fragments.Rendered:
     entries = health.cluster_health(list(Cluster.objects.with_nodes()), rows=False)
-    assessed = [e["health"] for e in entries]
-    body = {"status": health.worst(*(a["status"] for a in assessed)), "clusters": assessed}
+    assessed = [{**e["health"], "transactions": e["hazards"]} for e in entries]
+    statuses = [status for a in assessed for status in (a["status"], a["transactions"]["status"])]
+    body = {"status": health.worst(*statuses), "clusters": assessed}
     views = [v for e in entries for v in e["nodes"]]
     return fragments.Rendered(_encoded(_shaped(HealthOut, body)), views, quotes_stale_ages=True)

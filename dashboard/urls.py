@@ -6,7 +6,7 @@ from django.urls import include, path, register_converter
 from django.views.i18n import set_language
 
 from . import metrics
-from .views import actions, overview, pools, replication, workload
+from .views import actions, overview, pools, replication, transactions, workload
 
 # Admin modules load with the URLs (the web), not at every django.setup() (every command): see SimpleAdminConfig.
 admin.autodiscover()
@@ -52,6 +52,7 @@ urlpatterns = [
     ),
     path("replication/", replication.replication_page, name="replication"),
     path("replication/<int:pk>/history.json", replication.replication_history, name="replication_history"),
+    path("transactions/", transactions.transactions_page, name="transactions"),
     path("", include("catalog.urls")),
     path("api/v1/", include("dashboard.api")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from .traffic import ORDER, POOL_TIMEOUT, PRODUCT, SERVICES, WORKERS_PER_INSTANCE, Log, Service, Traffic
+from .traffic import ORDER, PAYMENT, POOL_TIMEOUT, PRODUCT, SERVICES, WORKERS_PER_INSTANCE, Log, Service, Traffic
 
 
 def _params(base: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -183,6 +183,11 @@ class Simulator(Traffic):
         self.spawn(
             f"{PRODUCT.name}-2/slow", lambda rng: self.slow_query(f"{PRODUCT.name}-2", products[1], rng), first=(8, 12)
         )
+        payments = _service_params(self.primary, PAYMENT)
+        with contextlib.suppress(psycopg.Error):
+            self.resolve_in_doubt(payments)  # left by a run that was killed
+        in_doubt = f"{PAYMENT.name}-1"
+        self.spawn(f"{in_doubt}/2pc", lambda rng: self.in_doubt_payment(in_doubt, payments, rng), first=(30, 60))
         # Explicitly empty, so neither PGAPPNAME nor a driver default fills it in: the anonymous connection.
         analyst = self.pool(
             "analyst", _params(self.primary, user="analyst", dbname="shop", application_name="", autocommit=True), 1
@@ -208,6 +213,8 @@ class Simulator(Traffic):
                 self.say(f"{len(alive)} workers still busy at shutdown: {', '.join(t.name for t in alive[:5])}")
                 break
             alive[0].join(0.2)
+        with contextlib.suppress(psycopg.Error):
+            self.resolve_in_doubt(_service_params(self.primary, PAYMENT))  # nothing of the demo's left prepared
         self.say("simulator stopped, all pools closed")
 
 

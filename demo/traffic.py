@@ -1,6 +1,7 @@
 """What the demo's services do: their reads and writes, and the misbehaviour that gives the dashboard something to
 show (a leaked transaction holding a row lock, slow reports, write bursts that make the replica lag, an analyst with
-no application_name). The machinery that runs it (pools, threads, start-up and shutdown) is demo.simulator's.
+no application_name, a two-phase commit left prepared while its coordinator is away). The machinery that runs it
+(pools, threads, start-up and shutdown) is demo.simulator's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from time import monotonic
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 Log = Callable[[str], None]
 POOL_TIMEOUT = 3.0  # short, so a worker notices a stop request or an outage quickly
+IN_DOUBT_PREFIX = "seamline-demo-2pc-"  # the gids of the demo's prepared transactions
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,38 @@ class Traffic:
                 ended = "found terminated"
         self.say(f"{who}: leaked transaction {ended} after {monotonic() - t0:.0f} s")
         return rng.uniform(20, 40)
+
+    def in_doubt_payment(self, who: str, params: dict, rng: random.Random) -> float:
+        """The seed's two-phase commit (§3.3) with a coordinator that goes away: a payment authorized and prepared
+        (PREPARE TRANSACTION), left in doubt for 6-9 min, past the 5 min WARN, then committed when the coordinator
+        comes back; the next one 10-15 min later. A stopped simulator rolls it back (``resolve_in_doubt``)."""
+        gid = f"{IN_DOUBT_PREFIX}{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute("BEGIN")
+            conn.execute(
+                "INSERT INTO payments (order_id, amount_cents, method, provider, provider_ref, status)"
+                " VALUES (%s, %s, 'card', 'stripe', %s, 'authorized')",
+                (rng.randint(1, self.max_order), rng.randint(500, 50000), f"pi_{uuid.uuid4().hex[:24]}"),
+            )
+            conn.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(gid)))
+        hold = rng.uniform(360, 540)
+        self.say(f"{who}: payment prepared as {gid}, in doubt for {hold:.0f} s (its coordinator is away)")
+        if not self.stop.wait(hold):
+            self.resolve_in_doubt(params, "COMMIT PREPARED")
+            self.say(f"{who}: {gid} committed: the coordinator came back")
+        return rng.uniform(600, 900)
+
+    @staticmethod
+    def resolve_in_doubt(params: dict, how: str = "ROLLBACK PREPARED") -> None:
+        """Resolve every prepared transaction of the demo's (at shutdown, and at start for a run that was killed)."""
+        with psycopg.connect(**params, autocommit=True) as conn:
+            gids = conn.execute(
+                "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE %s AND database = current_database()",
+                (IN_DOUBT_PREFIX + "%",),
+            ).fetchall()
+            for (gid,) in gids:
+                with contextlib.suppress(psycopg.errors.UndefinedObject):  # resolved meanwhile
+                    conn.execute(sql.SQL(how + " {}").format(sql.Literal(gid)))
 
     def edit_locked_order(self, who: str, pool: ConnectionPool, order_id: int) -> None:
         with pool.connection(POOL_TIMEOUT) as conn:

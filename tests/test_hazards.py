@@ -152,3 +152,44 @@ def test_the_sentence_names_the_holder():
     holder = {"holder_kind": "session", "service": "order_service", "pid": 4711, "state": "idle in transaction"}
     text = hazards.sentence(cluster, {**holder, "name": "x", "age_seconds": 48 * 60, "xmin_age": 10})
     assert text == "vacuum on demo is held back 48 min 0 s by order_service (pid 4711, idle in transaction)"
+
+
+def test_the_api_health_and_metrics_carry_the_hazards(cluster, client, admin_user, settings):
+    dsn = f"host={settings.PG_HOST} port={settings.PG_PORT} dbname=postgres user={ORDERS_ROLE}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT txid_current()")
+        conn.execute(f"PREPARE TRANSACTION {hazards.literal(GID)}")
+    wait_for(lambda: any(p["status"] == "WARN" for p in assessed(cluster)["prepared"]), message="WARN")
+    client.force_login(admin_user)
+    body = client.get(f"/api/v1/transactions/{cluster.name}").json()
+    row = next(p for p in body["prepared"] if p["gid"] == GID)
+    assert row["service"] == "hz_orders" and row["status"] == "WARN" and isinstance(row["age_seconds"], float)
+    assert {d["database"] for d in body["wraparound"]} >= {"postgres"}
+    assert client.get("/api/v1/transactions/no-such-cluster").status_code == 404
+
+    health = client.get("/api/v1/health").json()
+    ours = next(c for c in health["clusters"] if c["cluster"] == cluster.name)
+    assert ours["transactions"]["status"] == "WARN" and ours["transactions"]["prepared_count"] >= 1
+    assert health["status"] in ("WARN", "CRIT")
+
+    settings.METRICS_TOKEN = "hazards-metrics-token"
+    text = client.get("/metrics", headers={"Authorization": "Bearer hazards-metrics-token"}).content.decode()
+    assert f'seamline_cluster_transactions_status{{cluster="{cluster.name}"}} 1.0' in text
+    assert f'seamline_prepared_transactions{{cluster="{cluster.name}"}} ' in text
+    assert 'service="hz_orders"' in text and "seamline_database_wraparound_percent{" in text
+
+
+def test_the_transactions_page_shows_the_holders_and_the_statement_to_run(cluster, viewer_client):
+    dsn = f"host={settings.PG_HOST} port={settings.PG_PORT} dbname=postgres user={ORDERS_ROLE}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT txid_current()")
+        conn.execute(f"PREPARE TRANSACTION {hazards.literal(GID)}")
+    assessed(cluster)
+    page = viewer_client.get("/transactions/").content.decode()
+    assert "Vacuum horizon" in page and "hz_orders" in page
+    assert "ROLLBACK PREPARED &#x27;seamline hz &#x27;&#x27;quoted&#x27;&#x27; gid&#x27;;" in page  # escaped
+    partial = viewer_client.get("/transactions/", headers={"HX-Request": "true"})
+    assert partial.status_code == 200 and b'id="live"' in partial.content and b"<html" not in partial.content
+    assert 'class="age"' in partial.content.decode()  # ages move with the clock

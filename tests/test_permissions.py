@@ -54,6 +54,7 @@ MATRIX = {
     "service_statements": ("GET", PAGE),
     "replication": ("GET", PAGE),
     "replication_history": ("GET", PAGE),
+    "transactions": ("GET", PAGE),
     "services": ("GET", PAGE),
     "service": ("GET", PAGE),
     "schemas": ("GET", PAGE),
@@ -82,6 +83,7 @@ MATRIX = {
     "api-v1:pool_history": ("GET", API),
     "api-v1:health_status": ("GET", API),
     "api-v1:cluster_workload": ("GET", API),
+    "api-v1:cluster_transactions": ("GET", API),
     "api-v1:api-root": ("GET", dict.fromkeys(ROLES, 404)),  # nothing there, for anybody
     "login": ("GET", PUBLIC),
     "logout": ("POST", dict.fromkeys(ROLES, 302)),

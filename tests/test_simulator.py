@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import psycopg
 from django.conf import settings
 
 from demo import simulator
@@ -54,3 +55,19 @@ def test_the_simulator_shows_every_kind_of_trouble_then_stops_cleanly(demo_datab
     assert seen == {*CHECKS, "replica reads"}, f"never seen: {set(CHECKS) | {'replica reads'} - seen}; log: {lines}"
     assert lines[-1] == "simulator stopped, all pools closed"
     wait_for_simulator_gone()
+
+
+def test_a_payment_left_in_doubt_by_a_killed_run_is_rolled_back(demo_databases):
+    """The demo's two-phase commit leaves a prepared transaction for minutes; a run killed meanwhile must not leave
+    it forever (it would hold the vacuum horizon and block DROP DATABASE): the next start, or a stop, rolls it back."""
+    from demo.traffic import IN_DOUBT_PREFIX, PAYMENT, Traffic
+
+    params = simulator._service_params(settings.DEMO_PRIMARY, PAYMENT)
+    gid = IN_DOUBT_PREFIX + "killed-run"
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT txid_current()")
+        conn.execute(f"PREPARE TRANSACTION '{gid}'")
+    Traffic.resolve_in_doubt(params)
+    with pg() as admin:
+        assert admin.execute("SELECT count(*) FROM pg_prepared_xacts WHERE gid = %s", [gid]).fetchone()[0] == 0

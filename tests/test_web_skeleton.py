@@ -17,6 +17,7 @@ NAV = [
     ("pools", "Pools"),
     ("workload_index", "Workload"),
     ("replication", "Replication"),
+    ("transactions", "Transactions"),
     ("audits", "Audits"),
 ]
 PAGES = [name for name, _ in NAV]

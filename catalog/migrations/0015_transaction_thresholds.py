@@ -44,11 +44,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='cluster',
             name='wraparound_crit_pct',
-            field=models.PositiveSmallIntegerField(default=75, validators=[django.core.validators.MaxValueValidator(100)], verbose_name='wraparound CRIT at (% of the limit)'),
+            field=models.PositiveSmallIntegerField(default=75, validators=[django.core.validators.MaxValueValidator(100)], verbose_name='wraparound CRIT at (percent of the limit)'),
         ),
         migrations.AddField(
             model_name='cluster',
             name='wraparound_warn_pct',
-            field=models.PositiveSmallIntegerField(default=50, validators=[django.core.validators.MaxValueValidator(100)], verbose_name='wraparound WARN at (% of the limit)'),
+            field=models.PositiveSmallIntegerField(default=50, validators=[django.core.validators.MaxValueValidator(100)], verbose_name='wraparound WARN at (percent of the limit)'),
         ),
     ]

@@ -37,13 +37,21 @@ def _render() -> fragments.Rendered:
         lags = [r for r in e["health"]["replicas"] if r["replay_lag_seconds"] is not None]
         e["worst_lag"] = max(lags, key=lambda r: r["replay_lag_seconds"], default=None)
         e["primary"] = e["nodes"][0] if e["nodes"] else None
-    entries.sort(key=lambda e: (-health.RANK[e["health"]["status"]], e["cluster"].name))
+    entries.sort(
+        key=lambda e: (
+            -health.RANK[health.worst(e["health"]["status"], e["hazards"]["status"])],
+            e["cluster"].name,
+        )
+    )
     views = [view for e in entries for view in e["nodes"]]
     return fragments.Rendered(_live(entries), views, quotes_stale_ages=True)
 
 
 def _entries_without_health() -> list[dict]:
-    return [{"cluster": c, "health": None, "nodes": [], "primary": None} for c in Cluster.objects.order_by("name")]
+    return [
+        {"cluster": c, "health": None, "hazards": None, "nodes": [], "primary": None}
+        for c in Cluster.objects.order_by("name")
+    ]
 
 
 def _live(entries: list[dict], unavailable: bool = False) -> str:
