@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import claims
 from .credentials import dsn_problem, encrypt_password
 from .errors import CredentialsError
 from .models import AuditRun, Cluster, Contract, Ownership, Replica, RuleSeverity, Service, Suppression, SyncRun
@@ -134,6 +136,36 @@ class ServiceAdmin(OwnerAssigningAdmin):
     list_filter = ["team"]
     search_fields = ["name", "team", "description"]
     inlines = [OwnershipInline, ContractInline]
+
+    def changelist_view(self, request, extra_context=None):
+        _warn_conflicts(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            service = self.get_object(request, object_id)
+            _warn_conflicts(request, service.name if service else None)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _warn_conflicts(request, service: str | None = None) -> None:
+    """Names two services on one cluster both claim (catalog.claims), as warnings above the page."""
+    for c in claims.conflicts():
+        if service is None or service in c.services:
+            what = gettext("application name") if c.kind == claims.APPLICATION else gettext("role")
+            messages.warning(
+                request,
+                gettext(
+                    "On %(cluster)s, %(services)s claim the %(what)s %(name)s: its sessions are counted as %(first)s's."
+                )
+                % {
+                    "cluster": c.cluster,
+                    "services": ", ".join(c.services),
+                    "what": what,
+                    "name": c.name,
+                    "first": c.services[0],
+                },
+            )
 
 
 @admin.register(Ownership)

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.claims import Attribution
 from catalog.credentials import password_for
 from catalog.errors import CredentialsError, UnreachableError
 from catalog.models import Cluster, Service
@@ -26,7 +27,7 @@ from .nodes import PRIMARY, nodes_of
 from .readers import activity, replication
 from .readers import hazards as hazards_reader
 from .recording import record_history
-from .summary import Attribution, summarize
+from .summary import summarize
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,10 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
             sampled_at = timezone.now()  # Seamline's clock: ages on pages are measured against it
     except (UnreachableError, CredentialsError) as exc:
         return _unreachable(cluster, node, exc)
-    snapshot, queries = summarize(cluster, node, sampled_at, node_settings, sessions, services)
+    attribute = Attribution.for_cluster(cluster, services)
+    snapshot, queries = summarize(cluster, node, sampled_at, node_settings, sessions, services, attribute)
     previous = snapshots.read(cluster.pk, node)
     snapshot["replication"] = _replication(cluster, node, sampled_at, node_settings.in_recovery, side, previous)
-    attribute = Attribution(services)
     if dangers is not None:
         for p in dangers["prepared"]:
             service = attribute.by_role.get(p["owner"])
@@ -72,7 +73,7 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
         snapshot["replication"],
         previous,
         sampled_at,
-        attribute.of_consumer,
+        attribute,
     )
     snapshots.write(cluster.pk, node, snapshot, queries)
     record_history(cluster, node, sampled_at, snapshot)

@@ -2,7 +2,8 @@
 the offenders listed (idle in transaction, long queries, blocked and blocking, unattributed).
 
 A session belongs to the service that lists its ``application_name``, else to the service that lists its role in
-``db_roles``, else it is unattributed. Pure functions of what the readers returned and the catalog's services.
+``db_roles``, first among the services owning something on its cluster (catalog.claims), else it is unattributed.
+Pure functions of what the readers returned and the catalog's services.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from catalog.claims import Attribution
 from catalog.models import Cluster, Service
 
 from .masking import mask_literals
@@ -36,26 +38,6 @@ def state_of(session: Session) -> str:
     if session.waiting_on_lock:
         return "waiting"
     return _BY_STATE_COLUMN.get(session.state or "", "unknown")
-
-
-class Attribution:
-    """Which service a session belongs to: by application_name first, then by role."""
-
-    def __init__(self, services: Iterable[Service]) -> None:
-        self.by_application: dict[str, Service] = {}
-        self.by_role: dict[str, Service] = {}
-        for service in sorted(services, key=lambda s: s.name):  # a name claimed twice goes to the first by name
-            for name in service.application_names:
-                self.by_application.setdefault(name, service)
-            for role in service.db_roles:
-                self.by_role.setdefault(role, service)
-
-    def __call__(self, session: Session) -> Service | None:
-        return self.by_application.get(session.application_name) or self.by_role.get(session.user)
-
-    def of_consumer(self, application_name: str | None, role: str | None) -> Service | None:
-        """The service a replication consumer (a WAL sender's client) is, as a session would be."""
-        return self.by_application.get(application_name or "") or self.by_role.get(role or "")
 
 
 def _counters() -> dict[str, Any]:
@@ -94,15 +76,16 @@ def summarize(
     node_settings: NodeSettings,
     sessions: list[Session],
     services: Iterable[Service],
+    attribution: Attribution | None = None,
 ) -> tuple[dict[str, Any], dict[int, str]]:
     """The snapshot of one node (JSON-ready), and the full query text of every session it lists, by pid."""
     services = list(services)
-    attribute = Attribution(services)
+    attribute = attribution or Attribution(services)
     per_service: dict[str, dict[str, Any]] = {}
     unattributed = _counters()
     owner: dict[int, Service | None] = {}
     for session in sessions:
-        service = owner[session.pid] = attribute(session)
+        service = owner[session.pid] = attribute(session.application_name, session.user)
         counters = per_service.setdefault(service.name, _counters()) if service else unattributed
         _add(counters, session, state_of(session))
 

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from catalog import claims
 from catalog.http import HtmxHttpRequest, partial
 from catalog.models import Schema, Service
 from catalog.paths import all_edges, cross_service_edges
@@ -37,6 +38,7 @@ def services(request: HtmxHttpRequest) -> HttpResponse:
             "teams": Service.objects.teams(),
             "team": team,
             "unowned_count": Schema.objects.filter(service__isnull=True).count(),
+            "conflicts": claims.conflicts(),
             "nav": "services",
         },
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog import catalog_file
+from catalog import catalog_file, claims
 
 
 class Command(BaseCommand):
@@ -32,6 +32,8 @@ class Command(BaseCommand):
             for problem in exc.problems:
                 self.stderr.write(f"{file}: {problem}")
             raise CommandError(f"{len(exc.problems)} problem(s) in {file}; the catalog is unchanged") from None
+        for conflict in claims.conflicts():  # a standing condition of the catalog, said on every import
+            self.stderr.write(f"warning: {conflict}")
         if not result.changed:
             self.stdout.write("catalog unchanged")
             return
