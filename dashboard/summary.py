@@ -29,7 +29,8 @@ _BY_STATE_COLUMN = {
 }
 # The lists of sessions a snapshot carries (each session with its masked query; full texts under a key of their own)
 SESSION_LISTS = ("idle_in_transaction", "long_queries", "blocked", "blockers", "unattributed_sessions")
-LISTED_UNATTRIBUTED = 50  # unattributed sessions listed in a snapshot (all are counted)
+LISTED = 50  # sessions listed per list in a snapshot, the worst first (all are counted: "and N more")
+LISTED_UNATTRIBUTED = LISTED
 XMIN_HOLDERS_LISTED = 10  # sessions with the oldest xmin listed in a snapshot
 
 
@@ -128,8 +129,19 @@ def summarize(
         key=lambda s: -(s.query_seconds or 0),
     )
     blocked = sorted((s for s in sessions if s.waiting_on_lock), key=lambda s: -(s.query_seconds or 0))
-    blockers = {pid for s in blocked for pid in s.blocked_by if pid in by_pid}
-    stray = [s for s in sessions if owner[s.pid] is None][:LISTED_UNATTRIBUTED]
+    # the sessions that block others, those blocking the most first
+    blocking = Counter(pid for s in blocked for pid in s.blocked_by if pid in by_pid)
+    blockers = sorted(blocking, key=lambda pid: (-blocking[pid], pid))
+    strays = [s for s in sessions if owner[s.pid] is None]
+    totals = {
+        "idle_in_transaction": len(idle_in_xact),
+        "long_queries": len(long_running),
+        "blocked": len(blocked),
+        "blockers": len(blockers),
+        "unattributed_sessions": len(strays),
+    }
+    idle_in_xact, long_running, blocked = idle_in_xact[:LISTED], long_running[:LISTED], blocked[:LISTED]
+    blockers, stray = blockers[:LISTED], strays[:LISTED_UNATTRIBUTED]
     holding = sorted((s for s in sessions if s.xmin_age is not None), key=lambda s: -(s.xmin_age or 0))
     holding = holding[:XMIN_HOLDERS_LISTED]
     shown = {s.pid: s for s in [*idle_in_xact, *long_running, *blocked, *stray, *holding]}
@@ -156,8 +168,9 @@ def summarize(
         "idle_in_transaction": [listed(s) for s in idle_in_xact],
         "long_queries": [listed(s) for s in long_running],
         "blocked": [listed(s) for s in blocked],
-        "blockers": [listed(by_pid[pid]) for pid in sorted(blockers)],
+        "blockers": [listed(by_pid[pid]) for pid in blockers],
         "unattributed_sessions": [listed(s) for s in stray],
+        "listed_of": totals,  # each list's sessions in all, of which the first LISTED are listed
         # the sessions holding the vacuum horizon furthest back (dashboard.hazards)
         "xmin_holders": [{**listed(s), "xmin_age": s.xmin_age} for s in holding],
         "thresholds": {
