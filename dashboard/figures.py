@@ -82,6 +82,36 @@ def replica_lag(
     return fig.to_plotly_json()
 
 
+def horizon(buckets: list[datetime], series: dict[str, tuple[list, list]], title: str) -> dict[str, Any]:
+    """How far each node's vacuum horizon was held back per bucket: in seconds (solid) and transactions (dotted,
+    second axis)."""
+    x = [b.isoformat() for b in buckets]
+    fig = go.Figure()
+    for node, (xids, seconds) in series.items():
+        name = escape(node)  # plotly reads tags in names
+        fig.add_trace(go.Scatter(x=x, y=seconds, name=_("%(node)s, held for (s)") % {"node": name}, mode="lines"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=xids,
+                name=_("%(node)s, transactions") % {"node": name},
+                mode="lines",
+                yaxis="y2",
+                line={"dash": "dot"},
+            )
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        margin={"l": 50, "r": 60, "t": 40, "b": 30},
+        height=260,
+        legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": _("seconds"), "rangemode": "tozero"},
+        yaxis2={"title": _("transactions"), "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        hovermode="x unified",
+    )
+    return fig.to_plotly_json()
+
+
 def stacked_time(buckets: list[datetime], series: dict[str, list[float | None]], title: str) -> dict[str, Any]:
     """Database time per bucket (seconds), stacked by service or team; "" is the statements no service runs alone."""
     x = [b.isoformat() for b in buckets]

@@ -64,12 +64,12 @@ class Series:
     by_state: dict[str, list[float | None]]  # state -> average sessions per bucket (None: not sampled)
 
 
-def _binned(rows: QuerySet, time: str, grid: list[datetime], bucket: timedelta) -> QuerySet:
-    """``rows`` within the window's buckets, grouped by bucket (as ``bin``)."""
+def _binned(rows: QuerySet, time: str, grid: list[datetime], bucket: timedelta, *by: str) -> QuerySet:
+    """``rows`` within the window's buckets, grouped by bucket (as ``bin``) and by the columns ``by``."""
     return (
         rows.filter(**{f"{time}__gte": grid[0], f"{time}__lt": grid[-1] + bucket})
         .annotate(bin=DateBin(Value(bucket), F(time), Value(ORIGIN)))
-        .values("bin")
+        .values(*by, "bin")
     )
 
 
@@ -126,3 +126,28 @@ def replica_series(
     lag_seconds = [None if by_bin.get(b, {}).get("seconds") is None else round(by_bin[b]["seconds"], 2) for b in grid]
     lag_bytes = [None if by_bin.get(b, {}).get("size") is None else round(by_bin[b]["size"]) for b in grid]
     return grid, lag_seconds, lag_bytes
+
+
+def horizon_series(
+    cluster: Cluster, window: str, now: datetime | None = None, rollups: bool | None = None
+) -> tuple[list[datetime], dict[str, tuple[list[float | None], list[float | None]]]]:
+    """Per node, how far its vacuum horizon was held back per bucket (the worst of the bucket): in transactions and
+    in seconds (None where not sampled, or nothing held it)."""
+    span, bucket = WINDOWS[window]
+    grid = _grid((now or timezone.now()) - span, span, bucket)
+    if reads_rollups(window) if rollups is None else rollups:
+        rows, time = NodeRollup.objects, "bucket"
+        xids, seconds = Max("horizon_xmin_age_max"), Max("horizon_seconds_max")
+    else:
+        rows, time = NodeSample.objects, "sampled_at"
+        xids, seconds = Max("horizon_xmin_age"), Max("horizon_seconds")
+    found: dict[str, dict[datetime, dict]] = {}
+    for row in _binned(rows.filter(cluster=cluster), time, grid, bucket, "node").annotate(xids=xids, seconds=seconds):
+        found.setdefault(row["node"], {})[row["bin"]] = row
+    series = {}
+    for node, by_bin in sorted(found.items()):
+        series[node] = (
+            [by_bin.get(b, {}).get("xids") for b in grid],
+            [None if by_bin.get(b, {}).get("seconds") is None else round(by_bin[b]["seconds"], 1) for b in grid],
+        )
+    return grid, series

@@ -111,6 +111,9 @@ class NodeSample(models.Model):
     total = models.PositiveIntegerField(_("client sessions"), default=0)
     max_connections = models.PositiveIntegerField(_("max_connections"), null=True, blank=True)
     reserved_connections = models.PositiveIntegerField(_("superuser_reserved_connections"), null=True, blank=True)
+    # the vacuum horizon's oldest holder on the node (dashboard.hazards): by how many transactions, and for how long
+    horizon_xmin_age = models.BigIntegerField(_("horizon held back (transactions)"), null=True, blank=True)
+    horizon_seconds = models.FloatField(_("horizon held back (s)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("node sample")
@@ -188,6 +191,8 @@ class NodeRollup(models.Model):
     reachable = models.PositiveIntegerField(_("reachable samples"), default=0)
     total = models.PositiveIntegerField(_("client sessions (sum over the samples)"), default=0)
     total_max = models.PositiveIntegerField(_("client sessions (peak)"), default=0)
+    horizon_xmin_age_max = models.BigIntegerField(_("horizon held back (transactions, peak)"), null=True, blank=True)
+    horizon_seconds_max = models.FloatField(_("horizon held back (s, peak)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("node rollup (5 min)")

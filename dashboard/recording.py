@@ -58,6 +58,7 @@ def record_history(cluster: Cluster, node: str, at: datetime, snapshot: dict[str
             total=snapshot["total"],
             max_connections=snapshot["max_connections"],
             reserved_connections=snapshot["reserved_connections"],
+            **_horizon(snapshot),
         )
         ServiceSample.objects.bulk_create(services)
         rollups.add(sample, services, replica)
@@ -73,3 +74,11 @@ def record_history(cluster: Cluster, node: str, at: datetime, snapshot: dict[str
         partitions.ensure([partitions.day_of(at)])
         with transaction.atomic():
             write()
+
+
+def _horizon(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The node's oldest horizon holder (the first listed): by how many transactions, and how long (where known)."""
+    holders = snapshot.get("horizon") or []
+    if not holders:
+        return {"horizon_xmin_age": None, "horizon_seconds": None}
+    return {"horizon_xmin_age": holders[0]["xmin_age"], "horizon_seconds": holders[0]["age_seconds"]}

@@ -24,13 +24,17 @@ STATES = (*states.STATES, "total")  # the counters a service's rollup sums
 # One statement per table, in this order in every transaction (node, then services by name, then the replica), so
 # that two overlapping samples of one node wait for each other instead of deadlocking.
 _ADD_NODE = """
-INSERT INTO dashboard_noderollup AS r (cluster_id, node, bucket, samples, reachable, total, total_max)
-VALUES (%(cluster)s, %(node)s, date_bin(%(size)s, %(at)s, %(origin)s), 1, %(reachable)s, %(total)s, %(total)s)
+INSERT INTO dashboard_noderollup AS r (cluster_id, node, bucket, samples, reachable, total, total_max,
+                                       horizon_xmin_age_max, horizon_seconds_max)
+VALUES (%(cluster)s, %(node)s, date_bin(%(size)s, %(at)s, %(origin)s), 1, %(reachable)s, %(total)s, %(total)s,
+        %(horizon_xmin_age)s, %(horizon_seconds)s)
 ON CONFLICT (cluster_id, node, bucket) DO UPDATE SET
     samples = r.samples + 1,
     reachable = r.reachable + excluded.reachable,
     total = r.total + excluded.total,
-    total_max = greatest(r.total_max, excluded.total_max)
+    total_max = greatest(r.total_max, excluded.total_max),
+    horizon_xmin_age_max = greatest(r.horizon_xmin_age_max, excluded.horizon_xmin_age_max),
+    horizon_seconds_max = greatest(r.horizon_seconds_max, excluded.horizon_seconds_max)
 """
 _ADD_SERVICES = f"""
 INSERT INTO dashboard_servicerollup AS r (cluster_id, node, service, bucket, {", ".join(STATES)}, total_max)
@@ -60,7 +64,16 @@ def add(node: NodeSample, services: Sequence[ServiceSample] = (), replica: Repli
     """Add one sample of a node (its service rows, and its standby row if any) to the rollups of its bucket."""
     common = {"cluster": node.cluster_id, "node": node.node, "at": node.sampled_at, "size": BUCKET, "origin": ORIGIN}
     with connection.cursor() as cur:
-        cur.execute(_ADD_NODE, {**common, "reachable": int(node.reachable), "total": node.total})
+        cur.execute(
+            _ADD_NODE,
+            {
+                **common,
+                "reachable": int(node.reachable),
+                "total": node.total,
+                "horizon_xmin_age": node.horizon_xmin_age,
+                "horizon_seconds": node.horizon_seconds,
+            },
+        )
         if services:
             rows = sorted(services, key=lambda s: s.service)
             columns = {c: [getattr(s, c) for s in rows] for c in STATES}
@@ -81,13 +94,15 @@ def add(node: NodeSample, services: Sequence[ServiceSample] = (), replica: Repli
 # Recomputed from the samples: each bucket of [start, end) replaced by what its samples sum to.
 _REBUILD = (
     """
-    INSERT INTO dashboard_noderollup AS r (cluster_id, node, bucket, samples, reachable, total, total_max)
+    INSERT INTO dashboard_noderollup AS r (cluster_id, node, bucket, samples, reachable, total, total_max,
+                                           horizon_xmin_age_max, horizon_seconds_max)
     SELECT cluster_id, node, date_bin(%(size)s, sampled_at, %(origin)s), count(*), count(*) FILTER (WHERE reachable),
-           sum(total), max(total)
+           sum(total), max(total), max(horizon_xmin_age), max(horizon_seconds)
     FROM dashboard_nodesample WHERE sampled_at >= %(start)s AND sampled_at < %(end)s
     GROUP BY 1, 2, 3
     ON CONFLICT (cluster_id, node, bucket) DO UPDATE SET samples = excluded.samples, reachable = excluded.reachable,
-        total = excluded.total, total_max = excluded.total_max
+        total = excluded.total, total_max = excluded.total_max, horizon_xmin_age_max = excluded.horizon_xmin_age_max,
+        horizon_seconds_max = excluded.horizon_seconds_max
     """,
     f"""
     INSERT INTO dashboard_servicerollup AS r (cluster_id, node, service, bucket, {", ".join(STATES)}, total_max)

@@ -53,6 +53,7 @@ urlpatterns = [
     path("replication/", replication.replication_page, name="replication"),
     path("replication/<int:pk>/history.json", replication.replication_history, name="replication_history"),
     path("transactions/", transactions.transactions_page, name="transactions"),
+    path("transactions/<int:pk>/horizon.json", transactions.horizon_history, name="horizon_history"),
     path("", include("catalog.urls")),
     path("api/v1/", include("dashboard.api")),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -193,3 +193,22 @@ def test_the_transactions_page_shows_the_holders_and_the_statement_to_run(cluste
     partial = viewer_client.get("/transactions/", headers={"HX-Request": "true"})
     assert partial.status_code == 200 and b'id="live"' in partial.content and b"<html" not in partial.content
     assert 'class="age"' in partial.content.decode()  # ages move with the clock
+
+
+def test_the_horizon_history_charts_each_nodes_worst_holder(cluster, viewer_client):
+    with psycopg.connect(f"host={settings.PG_HOST} port={settings.PG_PORT} dbname=postgres user=postgres") as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("SELECT 1").fetchone()
+        burn_xids(4)
+        assessed(cluster)
+    from dashboard.models import NodeRollup, NodeSample
+
+    sample = NodeSample.objects.filter(cluster=cluster, node=PRIMARY).latest("sampled_at")
+    assert sample.horizon_xmin_age >= 4 and sample.horizon_seconds is not None
+    rollup = NodeRollup.objects.filter(cluster=cluster, node=PRIMARY).latest("bucket")
+    assert rollup.horizon_xmin_age_max >= sample.horizon_xmin_age
+    for window in ("1h", "24h"):  # from the samples, and from the rollups
+        figure = viewer_client.get(f"/transactions/{cluster.pk}/horizon.json?window={window}").json()
+        primary = next(t for t in figure["data"] if t["name"] == "primary, transactions")
+        assert max(v for v in primary["y"] if v is not None) >= 4
+    assert viewer_client.get("/transactions/999999/horizon.json").status_code == 404

@@ -55,6 +55,7 @@ MATRIX = {
     "replication": ("GET", PAGE),
     "replication_history": ("GET", PAGE),
     "transactions": ("GET", PAGE),
+    "horizon_history": ("GET", PAGE),
     "services": ("GET", PAGE),
     "service": ("GET", PAGE),
     "schemas": ("GET", PAGE),
@@ -151,7 +152,7 @@ def concrete(name: str, pattern: str, w: dict) -> str:
     """A URL with real objects in its parameters."""
     pk = {
         "pools": w["cluster"].pk, "replication": w["cluster"].pk, "clusters": w["cluster"].pk,
-        "workload": w["cluster"].pk,
+        "workload": w["cluster"].pk, "transactions": w["cluster"].pk,
         "services": w["service"].pk, "schemas": w["schema"].pk, "relations": w["relation"].pk,
     }  # fmt: skip
     path = pattern.replace("^", "").replace("$", "")

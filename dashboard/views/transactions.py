@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.http import HttpResponse
-from django.shortcuts import render
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster
-from dashboard import fragments, hazards, pools, snapshots
+from dashboard import figures, fragments, hazards, history, pools, snapshots
 
 TEMPLATE = "dashboard/transactions.html"
 
@@ -24,7 +25,17 @@ def transactions_page(request: HtmxHttpRequest) -> HttpResponse:
     live = fragments.get("transactions", (), _render, lambda: _live([], unavailable=True))
     if request.htmx:
         return fragments.respond(request, live)
-    return render(request, TEMPLATE, {"live": live.body, "nav": "transactions"})
+    return render(
+        request,
+        TEMPLATE,
+        {
+            "live": live.body,
+            "clusters": list(Cluster.objects.order_by("name")),
+            "windows": list(history.WINDOWS),
+            "window": history.window_of(request.GET.get("window")),
+            "nav": "transactions",
+        },
+    )
 
 
 def _render() -> fragments.Rendered:
@@ -46,3 +57,13 @@ def _live(entries: list[dict], unavailable: bool = False) -> str:
     return render_to_string(
         TEMPLATE + "#live", {"entries": entries, "unavailable": unavailable, "refresh": snapshots.REFRESH_SECONDS}
     )
+
+
+@require_GET
+def horizon_history(request: HtmxHttpRequest, pk: int) -> JsonResponse:
+    """How far each node's vacuum horizon was held back over the window, as a plotly figure."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    window = history.window_of(request.GET.get("window"))
+    buckets, series = history.horizon_series(cluster, window)
+    title = _("Vacuum horizon held back on %(cluster)s") % {"cluster": cluster.name}
+    return JsonResponse(figures.horizon(buckets, series, title))
