@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from catalog.models import Service
+from catalog.models import Ownership, Service
 from dashboard import hazards
 from dashboard.nodes import PRIMARY, nodes_of
 from dashboard.sampling import sample_node
@@ -212,3 +212,45 @@ def test_the_horizon_history_charts_each_nodes_worst_holder(cluster, viewer_clie
         primary = next(t for t in figure["data"] if t["name"] == "primary, transactions")
         assert max(v for v in primary["y"] if v is not None) >= 4
     assert viewer_client.get("/transactions/999999/horizon.json").status_code == 404
+
+
+def test_a_services_page_shows_its_own_hazards(cluster, viewer_client):
+    dsn = f"host={settings.PG_HOST} port={settings.PG_PORT} dbname=postgres user={ORDERS_ROLE}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT txid_current()")
+        conn.execute(f"PREPARE TRANSACTION {hazards.literal(GID)}")
+    assessed(cluster)
+    orders = Service.objects.get(name="hz_orders")
+    Ownership.objects.create(service=orders, cluster=cluster, database="postgres", schema="hz")
+    panel = viewer_client.get(f"/services/{orders.pk}/live/?part=numbers").content.decode()
+    assert (
+        "Transaction hazards" in panel
+        and "prepared transaction seamline hz &#x27;quoted&#x27; gid on pt/postgres" in panel
+    )
+    other = Service.objects.get(name="pt_reports")
+    assert "Transaction hazards" not in viewer_client.get(f"/services/{other.pk}/live/?part=numbers").content.decode()
+
+
+def test_the_transactions_partial_sends_as_many_queries_whatever_the_clusters(cluster, viewer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.models import Cluster
+    from dashboard import snapshots
+
+    def rendered() -> int:
+        snapshots.client().delete(*snapshots.client().keys("seamline:live:fragment:*") or ["none"])
+        with CaptureQueriesContext(connection) as queries:
+            response = viewer_client.get("/transactions/", headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return len(queries)
+
+    assessed(cluster)
+    one = rendered()
+    for i in range(3):
+        Cluster.objects.create(name=f"hz-more-{i}", dsn=cluster.dsn)
+    assert rendered() == one
+    with CaptureQueriesContext(connection) as served:
+        viewer_client.get("/transactions/", headers={"HX-Request": "true"})
+    assert len(served) == 1  # the session with its user; the fragment from Redis

@@ -108,8 +108,10 @@ def test_a_pileup_of_a_thousand_blocked_sessions_samples_in_time_and_stays_bound
     Service.objects.create(name="piled", application_names=[f"pile-{i}" for i in range(7)])
     with Pileup(instance.port) as pile, psycopg.connect(pile.dsn, autocommit=True) as watch:
         wait_for(
-            lambda: watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]
-            >= PILE,
+            lambda: (
+                watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]
+                >= PILE
+            ),
             timeout=120,
             message=f"{PILE} sessions waiting on the lock",
         )

@@ -4,17 +4,20 @@ rendered once per snapshot for every viewer (dashboard.fragments)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from catalog.http import HtmxHttpRequest
 from catalog.models import Cluster, Service
-from dashboard import figures, fragments, history, pools, snapshots
+from dashboard import figures, fragments, hazards, history, pools, snapshots
 from dashboard.auth import reads_grants
 from dashboard.nodes import PRIMARY, node_names
 
@@ -161,15 +164,35 @@ def _render_service(pk: int, part: str) -> fragments.Rendered:
             row = next((r for r in view.rows if r.service == service.name), None)
             if row or (cluster.pk in owned and view.name == PRIMARY):
                 entries.append((view, row))
-    return fragments.Rendered(_service(service, part, entries), [view for view, _ in entries])
+    hazards_of = _hazards_of(service, [c for c in clusters if any(v.cluster.pk == c.pk for v, _ in entries)], views)
+    return fragments.Rendered(_service(service, part, entries, hazards_of=hazards_of), [view for view, _ in entries])
 
 
-def _service(service: Service, part: str, entries: list, unavailable: bool = False) -> str:
+def _hazards_of(service: Service, clusters: list[Cluster], views: dict) -> dict[str, list]:
+    """The service's part in its clusters' transaction hazards: the horizon holders and prepared transactions that
+    are its own, each with its cluster and the moment it began (its age moves on the page)."""
+    now = timezone.now()
+    found: dict[str, list] = {"holding": [], "prepared": []}
+    for cluster in clusters:
+        assessed = hazards.assess(cluster, views[cluster.pk])
+        for key, rows in (("holding", assessed["horizon"]), ("prepared", assessed["prepared"])):
+            for row in rows:
+                if row["service"] == service.name:
+                    age = row["age_seconds"]
+                    since = now - timedelta(seconds=age) if age is not None else None
+                    found[key].append({**row, "cluster": cluster.name, "since": since})
+    return found
+
+
+def _service(
+    service: Service, part: str, entries: list, unavailable: bool = False, hazards_of: dict | None = None
+) -> str:
     return render_to_string(
         f"{SERVICE_LIVE}#{part}",
         {
             "service": service,
             "entries": entries,
+            "hazards": hazards_of or {},
             "unavailable": unavailable,
             "refresh": snapshots.REFRESH_SECONDS,
             "windows": list(history.WINDOWS),
