@@ -277,6 +277,8 @@ class Database(models.Model):
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     # digest of the server's catalog at the last sync (readers.server.catalog_fingerprint): equal means nothing to read
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # its tables with the oldest frozen xid at the last sync: [{schema, name, xid_age, mxid_age}] (dashboard.hazards)
+    oldest_tables = models.JSONField(_("oldest tables (frozen xid)"), default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["cluster__name", "name"]

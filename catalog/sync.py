@@ -133,6 +133,7 @@ class Staged:
 
     database: DatabaseInfo
     fingerprint: str
+    oldest_tables: list[dict]  # by age(relfrozenxid), the oldest first
 
 
 def stage_database(
@@ -149,9 +150,10 @@ def stage_database(
     target = f"{cluster.name}/{name}"
     with connect(cluster.dsn, password, dbname=name, target=target) as conn:
         try:
-            fingerprint = None
+            fingerprint, oldest = None, []
             if known_fingerprint is not None:
-                fingerprint = server.catalog_fingerprint(conn)
+                fingerprint, oldest = server.fingerprint_and_oldest(conn)
+                Database.objects.filter(cluster=cluster, name=name).update(oldest_tables=oldest)
                 if fingerprint == known_fingerprint:
                     return None
             # a table per section, its columns the section's row's fields (COPY's text format carries every value
@@ -171,7 +173,9 @@ def stage_database(
                 server.join_snapshot(joined, snapshot)
                 with SECTIONS[ALONGSIDE].copy_out(joined) as source:
                     blocks = [bytes(block) for block in source]
-                return blocks, fingerprint or server.catalog_fingerprint(joined)
+                if fingerprint is not None:
+                    return blocks, fingerprint, None
+                return blocks, *server.fingerprint_and_oldest(joined)
 
             with (
                 connect(cluster.dsn, password, dbname=name, target=target) as joined,
@@ -184,13 +188,15 @@ def stage_database(
                         if section != ALONGSIDE:
                             with statement.copy_out(conn) as source:
                                 _copy_in(section, source)
-                    blocks, fingerprint = second.result()
+                    blocks, fingerprint, oldest_read = second.result()
+                    if oldest_read is not None:
+                        oldest = oldest_read
                     _copy_in(ALONGSIDE, blocks)
                 finally:
                     summary.statements_sent += joined.statements_sent
         finally:
             summary.statements_sent += conn.statements_sent
-    return Staged(database=info, fingerprint=fingerprint)
+    return Staged(database=info, fingerprint=fingerprint, oldest_tables=oldest)
 
 
 def _copy_in(section: str, blocks) -> None:
@@ -212,7 +218,11 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
     else:
         summary.unchanged["databases"] += 1
     Database.objects.filter(pk=db.pk).update(
-        owner=info.owner, size_bytes=info.size_bytes, fingerprint=staged.fingerprint, synced_at=timezone.now()
+        owner=info.owner,
+        size_bytes=info.size_bytes,
+        fingerprint=staged.fingerprint,
+        oldest_tables=staged.oldest_tables,
+        synced_at=timezone.now(),
     )
     with connection.cursor() as cursor:
         # Every statement below joins thousands of rows to thousands: hash joins, always. The planner would otherwise

@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from catalog.ages import duration
-from catalog.models import Cluster, Service
+from catalog.models import Cluster, Database, Schema, Service
 
 from .nodes import PRIMARY
 from .pools import FRESH, STALE, NodeView
@@ -163,8 +163,33 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
-    """The cluster's transaction hazards (the JSON of ``manage.py transactions``)."""
+def oldest_tables(clusters: list[Cluster]) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Per cluster and database, its tables with the oldest frozen xid as the last sync read them, each with the
+    service owning its schema (None: unowned). Two queries, whatever the number of clusters."""
+    by_db: dict[int, dict[str, list[dict[str, Any]]]] = {c.pk: {} for c in clusters}
+    rows = Database.objects.filter(cluster__in=clusters).values_list("cluster_id", "name", "oldest_tables")
+    wanted = set()
+    for cluster_id, name, tables in rows:
+        by_db[cluster_id][name] = [dict(t) for t in tables or []]
+        wanted.update(t["schema"] for t in tables or [])
+    owners = {
+        (cluster_id, db, schema): service
+        for cluster_id, db, schema, service in Schema.objects.filter(
+            database__cluster__in=clusters, name__in=wanted, service__isnull=False
+        ).values_list("database__cluster_id", "database__name", "name", "service__name")
+    }
+    for cluster_id, databases in by_db.items():
+        for db, tables in databases.items():
+            for t in tables:
+                t["service"] = owners.get((cluster_id, db, t["schema"]))
+    return by_db
+
+
+def assess(
+    cluster: Cluster, views: list[NodeView], oldest: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """The cluster's transaction hazards (the JSON of ``manage.py transactions``); ``oldest``: per database, its
+    oldest tables (``oldest_tables``), added to its wraparound row."""
     verdict = Verdict()
     primary = next(v for v in views if v.name == PRIMARY)
     usable = [v for v in views if v.status in (FRESH, STALE) and v.snapshot]
@@ -207,9 +232,9 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
                 _level(h["xmin_age"], cluster.horizon_warn_xids, cluster.horizon_crit_xids),
             )
             holders.append({"node": v.name, **_without(h, "xmin", "since"), "age_seconds": age, "status": status})
-    oldest = _oldest(holders)
-    if oldest and oldest["status"] != OK:
-        verdict.add(oldest["status"], sentence(cluster, oldest))
+    furthest = _oldest(holders)
+    if furthest and furthest["status"] != OK:
+        verdict.add(furthest["status"], sentence(cluster, furthest))
 
     wraparound = []
     freeze = (part or {}).get("freeze_max_age")
@@ -230,6 +255,7 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
                 "pct_to_limit": pct,
                 "freeze_max_age": freeze,
                 "status": status,
+                "oldest_tables": (oldest or {}).get(d["database"], []),
             }
         )
     return {
@@ -237,7 +263,7 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
         "sampled_at": primary.snapshot.get("sampled_at") if primary.snapshot else None,
         "status": verdict.status,
         "reasons": verdict.reasons,
-        "sentence": sentence(cluster, oldest) if oldest else None,
+        "sentence": sentence(cluster, furthest) if furthest else None,
         "prepared_count": (part or {}).get("prepared_count", 0),
         "prepared": prepared,
         "horizon": holders,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from catalog import ages
 from catalog.models import Cluster
@@ -46,6 +46,14 @@ class Holder(Schema):
     status: str
 
 
+class OldestTable(Schema):
+    schema_: str = Field(alias="schema")
+    name: str
+    xid_age: int
+    mxid_age: int
+    service: str | None  # owning the table's schema
+
+
 class Wraparound(Schema):
     database: str
     xid_age: int
@@ -53,6 +61,7 @@ class Wraparound(Schema):
     pct_to_limit: float  # xid_age as a percentage of 2^31
     freeze_max_age: int | None
     status: str
+    oldest_tables: list[OldestTable]  # as the last catalog sync read them, the oldest first
 
 
 class TransactionsOut(Schema):
@@ -80,7 +89,7 @@ def cluster_transactions(request: HttpRequest, cluster: str) -> HttpResponse:
 def _render(cluster: str) -> fragments.Rendered:
     target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
     views = pools.load([target], node=None, rows=False)[target.pk]
-    shaped = _shaped(TransactionsOut, hazards.assess(target, views))
+    shaped = _shaped(TransactionsOut, hazards.assess(target, views, hazards.oldest_tables([target])[target.pk]))
     now = timezone.now()
     for row in (*shaped["prepared"], *shaped["horizon"]):
         if row["age_seconds"] is not None:  # the age at the answer, not at the render

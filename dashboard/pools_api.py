@@ -90,7 +90,7 @@ def _render_pools(cluster: str) -> fragments.Rendered:
 
 def _shaped(schema: type[Schema], body: dict) -> dict:
     """``body`` as the API answers it: validated and shaped by its response schema."""
-    return schema.model_validate(body).model_dump()
+    return schema.model_validate(body).model_dump(by_alias=True)
 
 
 def _encoded(body: dict) -> str:

@@ -254,3 +254,32 @@ def test_the_transactions_partial_sends_as_many_queries_whatever_the_clusters(cl
     with CaptureQueriesContext(connection) as served:
         viewer_client.get("/transactions/", headers={"HX-Request": "true"})
     assert len(served) == 1  # the session with its user; the fragment from Redis
+
+
+def test_the_oldest_tables_come_with_the_sync_and_their_owning_service(demo_catalog, viewer_client):
+    """Read at the catalog sync's cadence (in the statement an unchanged database costs anyway), shown per database
+    with the service owning each table's schema."""
+    from catalog.models import Cluster, Database
+    from catalog.sync import sync_cluster
+
+    demo = Cluster.objects.get(name="demo")
+    sync_cluster(demo, ["shop"])
+    first = Database.objects.get(cluster=demo, name="shop").oldest_tables
+    assert first and all(t["xid_age"] >= 0 for t in first)
+    burn_xids(3)
+    again = sync_cluster(demo, ["shop"])  # unchanged catalog: the ages still move
+    assert "shop" in again.not_changed
+    assert Database.objects.get(cluster=demo, name="shop").oldest_tables[0]["xid_age"] >= first[0]["xid_age"] + 3
+    sample_node(demo, PRIMARY)
+    body = client_json(viewer_client, "/api/v1/transactions/demo")
+    shop = next(d for d in body["wraparound"] if d["database"] == "shop")
+    assert shop["oldest_tables"] and {"schema", "name", "xid_age", "mxid_age", "service"} == set(
+        shop["oldest_tables"][0]
+    )
+    assert any(t["service"] for t in shop["oldest_tables"])  # the demo's schemas are owned
+
+
+def client_json(client, url: str) -> dict:
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    return response.json()

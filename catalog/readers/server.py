@@ -116,6 +116,40 @@ def catalog_fingerprint(conn: psycopg.Connection) -> str:
     return conn.execute(FINGERPRINT_SQL).fetchone()[0]
 
 
+OLDEST_TABLES = 10  # per database, the tables whose frozen xid is the oldest (wraparound: what vacuum must freeze)
+# (the system catalogs are left out: they are nobody's, and a database-wide VACUUM FREEZE freezes them too)
+
+# The fingerprint, with the database's oldest tables by age(relfrozenxid): ages move with every transaction of the
+# cluster, the catalog does not, so they are read on every sync, in the statement an unchanged database costs anyway.
+FINGERPRINT_AND_OLDEST_SQL = f"""
+SELECT ({FINGERPRINT_SQL}) AS fingerprint,
+    coalesce((
+        SELECT json_agg(json_build_object('schema', o.schema, 'name', o.name, 'xid_age', o.xid_age,
+                                          'mxid_age', o.mxid_age) ORDER BY o.xid_age DESC, o.schema, o.name)
+        FROM (
+            -- the applications' tables and materialized views, each with its TOAST table (frozen with it)
+            SELECT n.nspname AS schema, c.relname AS name,
+                   greatest(age(c.relfrozenxid), age(t.relfrozenxid)) AS xid_age,
+                   greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid)) AS mxid_age
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+            WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't'
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            ORDER BY 3 DESC
+            LIMIT {OLDEST_TABLES}
+        ) o
+    ), '[]'::json) AS oldest
+"""
+
+
+def fingerprint_and_oldest(conn: psycopg.Connection) -> tuple[str, list[dict]]:
+    """``catalog_fingerprint``, and the database's oldest tables by ``age(relfrozenxid)`` (schema, name, xid_age,
+    mxid_age), in one statement."""
+    fingerprint, oldest = conn.execute(FINGERPRINT_AND_OLDEST_SQL).fetchone()
+    return fingerprint, oldest
+
+
 def export_snapshot(conn: psycopg.Connection) -> str:
     """The identifier of the connection's transaction snapshot, for ``join_snapshot`` on another connection."""
     return conn.execute("SELECT pg_export_snapshot()").fetchone()[0]

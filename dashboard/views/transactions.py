@@ -42,9 +42,10 @@ def _render() -> fragments.Rendered:
     clusters = list(Cluster.objects.with_nodes())
     loaded = pools.load(clusters, node=None, rows=False)
     now = timezone.now()
+    oldest = hazards.oldest_tables(clusters)
     entries = []
     for cluster in clusters:
-        assessed = hazards.assess(cluster, loaded[cluster.pk])
+        assessed = hazards.assess(cluster, loaded[cluster.pk], oldest[cluster.pk])
         for row in (*assessed["prepared"], *assessed["horizon"]):  # the moment it began: its age moves on the page
             age = row["age_seconds"]
             row["since"] = now - timedelta(seconds=age) if age is not None else None

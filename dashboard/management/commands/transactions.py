@@ -34,7 +34,7 @@ class Command(BaseCommand):
             views = pools.load([target], node=None, rows=False)[target.pk]
         except snapshots.LiveDataUnavailable as exc:
             raise CommandError(f"live data unavailable: Redis cannot be reached ({exc})") from None
-        body = hazards.assess(target, views)
+        body = hazards.assess(target, views, hazards.oldest_tables([target])[target.pk])
         if format == "json":
             self.stdout.write(json.dumps(body, ensure_ascii=False, indent=2))
             return
@@ -61,3 +61,5 @@ class Command(BaseCommand):
                 f"{d['database'][:30]:30} {d['xid_age']:>12} {d['mxid_age']:>12} {d['pct_to_limit']:>10.2f} "
                 f"{d['status']}"
             )
+            for t in d["oldest_tables"][:3]:
+                w(f"    {t['schema']}.{t['name']} ({t['service'] or 'unowned'}): xid age {t['xid_age']}")
