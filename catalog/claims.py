@@ -52,16 +52,17 @@ def _claims(services: Iterable[Service]) -> dict[tuple[str, str], list[str]]:
 
 
 def conflicts(clusters: Iterable[Cluster] | None = None) -> list[Conflict]:
-    """Every name two or more services owning something on one cluster claim (every cluster, or those given)."""
-    wanted = None if clusters is None else {c.pk for c in clusters}
-    on: dict[str, set[str]] = defaultdict(set)
-    for cluster_id, cluster, service in Ownership.objects.values_list("cluster_id", "cluster__name", "service__name"):
-        if wanted is None or cluster_id in wanted:
-            on[cluster].add(service)
-    services = list(Service.objects.only("name", "application_names", "db_roles"))
+    """Every name two or more services owning something on one cluster claim (every cluster, or those given). One
+    query, whatever the size of the catalog."""
+    rows = Ownership.objects.all() if clusters is None else Ownership.objects.filter(cluster__in=list(clusters))
+    on: dict[str, dict[str, Service]] = defaultdict(dict)
+    for cluster, name, applications, roles in rows.values_list(
+        "cluster__name", "service__name", "service__application_names", "service__db_roles"
+    ):
+        on[cluster][name] = Service(name=name, application_names=applications, db_roles=roles)
     found = []
-    for cluster, names in sorted(on.items()):
-        for (kind, name), claimants in sorted(_claims(s for s in services if s.name in names).items()):
+    for cluster, services in sorted(on.items()):
+        for (kind, name), claimants in sorted(_claims(services.values()).items()):
             if len(claimants) > 1:
                 found.append(Conflict(cluster, kind, name, tuple(claimants)))
     return found
