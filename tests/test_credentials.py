@@ -112,6 +112,14 @@ SAMPLING_AND_THRESHOLDS = (
     "lag_warn_bytes",
     "lag_crit_bytes",
     "slot_crit_bytes",
+    "prepared_warn_seconds",
+    "prepared_crit_seconds",
+    "horizon_warn_seconds",
+    "horizon_crit_seconds",
+    "horizon_warn_xids",
+    "horizon_crit_xids",
+    "wraparound_warn_pct",
+    "wraparound_crit_pct",
 )
 
 
@@ -150,13 +158,16 @@ def test_an_admin_edits_the_sampling_interval_and_the_thresholds(cluster, admin_
         **{f: getattr(cluster, f) for f in SAMPLING_AND_THRESHOLDS},
         "sample_interval": 15,
         "lag_warn_seconds": 45,
+        "prepared_warn_seconds": 120,
         "replicas-TOTAL_FORMS": "0",
         "replicas-INITIAL_FORMS": "0",
     }
     assert client.post(url, form).status_code == 302
     cluster.refresh_from_db()
-    assert (cluster.sample_interval, cluster.lag_warn_seconds) == (15, 45)
+    assert (cluster.sample_interval, cluster.lag_warn_seconds, cluster.prepared_warn_seconds) == (15, 45, 120)
     form["sample_interval"] = 0  # at least a second
+    assert client.post(url, form).status_code == 200
+    form["sample_interval"], form["wraparound_warn_pct"] = 15, 101  # a percentage
     assert client.post(url, form).status_code == 200
 
 
