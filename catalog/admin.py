@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import claims
+from .catalog_file import REPLICATION_KEYS, TRANSACTION_KEYS
 from .credentials import dsn_problem, encrypt_password
 from .errors import CredentialsError
 from .models import AuditRun, Cluster, Contract, Ownership, Replica, RuleSeverity, Service, Suppression, SyncRun
@@ -63,19 +64,8 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             "long_query_threshold",
             "statements_interval",
             "statements_database",
-            "lag_warn_seconds",
-            "lag_crit_seconds",
-            "lag_warn_bytes",
-            "lag_crit_bytes",
-            "slot_crit_bytes",
-            "prepared_warn_seconds",
-            "prepared_crit_seconds",
-            "horizon_warn_seconds",
-            "horizon_crit_seconds",
-            "horizon_warn_xids",
-            "horizon_crit_xids",
-            "wraparound_warn_pct",
-            "wraparound_crit_pct",
+            *REPLICATION_KEYS,  # the thresholds: the catalog file's keys are the fields' names
+            *TRANSACTION_KEYS,
         ]
 
     def clean(self):

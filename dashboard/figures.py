@@ -70,13 +70,18 @@ def replica_lag(
     fig.add_trace(
         go.Scatter(x=x, y=size, name=_("replay lag (bytes)"), mode="lines", yaxis="y2", line={"color": "#2454d6"})
     )
+    return _seconds_and(fig, title, _("bytes"))
+
+
+def _seconds_and(fig: go.Figure, title: str, second_axis: str) -> dict[str, Any]:
+    """A figure of seconds (first axis) and another quantity (second axis, on the right), laid out alike."""
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
         margin={"l": 50, "r": 60, "t": 40, "b": 30},
         height=260,
         legend={"orientation": "h", "y": -0.2},
         yaxis={"title": _("seconds"), "rangemode": "tozero"},
-        yaxis2={"title": _("bytes"), "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        yaxis2={"title": second_axis, "overlaying": "y", "side": "right", "rangemode": "tozero"},
         hovermode="x unified",
     )
     return fig.to_plotly_json()
@@ -100,16 +105,7 @@ def horizon(buckets: list[datetime], series: dict[str, tuple[list, list]], title
                 line={"dash": "dot"},
             )
         )
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        margin={"l": 50, "r": 60, "t": 40, "b": 30},
-        height=260,
-        legend={"orientation": "h", "y": -0.2},
-        yaxis={"title": _("seconds"), "rangemode": "tozero"},
-        yaxis2={"title": _("transactions"), "overlaying": "y", "side": "right", "rangemode": "tozero"},
-        hovermode="x unified",
-    )
-    return fig.to_plotly_json()
+    return _seconds_and(fig, title, _("transactions"))
 
 
 def stacked_time(buckets: list[datetime], series: dict[str, list[float | None]], title: str) -> dict[str, Any]:
