@@ -15,7 +15,7 @@ Transactions page, /api/v1/health and /metrics.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -156,6 +156,11 @@ def _level(value: float | None, warn: float, crit: float) -> str:
     if value is None:
         return OK
     return CRIT if value >= crit else WARN if value >= warn else OK
+
+
+def began(row: dict[str, Any], now: datetime) -> datetime | None:
+    """When a prepared transaction or a holder began (``now`` less its age): what a page shows as an age that moves."""
+    return None if row["age_seconds"] is None else now - timedelta(seconds=row["age_seconds"])
 
 
 def literal(text: str) -> str:

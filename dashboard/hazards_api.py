@@ -3,7 +3,7 @@ wraparound, from its nodes' snapshots (never from a monitored server). Mounted u
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -14,7 +14,7 @@ from catalog import ages
 from catalog.models import Cluster
 
 from . import fragments, hazards, pools
-from .pools_api import _encoded, _shaped, _unavailable
+from .pools_api import encoded, shaped, unavailable
 
 router = Router(tags=["transactions"])
 
@@ -82,16 +82,16 @@ class TransactionsOut(Schema):
 )
 def cluster_transactions(request: HttpRequest, cluster: str) -> HttpResponse:
     """Assessed once per snapshot for every client (dashboard.fragments); ages are their own at the answer."""
-    live = fragments.get("api-transactions", (cluster,), lambda: _render(cluster), _unavailable)
+    live = fragments.get("api-transactions", (cluster,), lambda: _render(cluster), unavailable)
     return fragments.respond(request, live, content_type=fragments.JSON)
 
 
 def _render(cluster: str) -> fragments.Rendered:
     target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
     views = pools.load([target], node=None, rows=False)[target.pk]
-    shaped = _shaped(TransactionsOut, hazards.assess(target, views, hazards.oldest_tables([target])[target.pk]))
+    out = shaped(TransactionsOut, hazards.assess(target, views, hazards.oldest_tables([target])[target.pk]))
     now = timezone.now()
-    for row in (*shaped["prepared"], *shaped["horizon"]):
-        if row["age_seconds"] is not None:  # the age at the answer, not at the render
-            row["age_seconds"] = ages.json_marker(now - timedelta(seconds=row["age_seconds"]))
-    return fragments.Rendered(_encoded(shaped), views)
+    for row in (*out["prepared"], *out["horizon"]):
+        if (since := hazards.began(row, now)) is not None:  # the age at the answer, not at the render
+            row["age_seconds"] = ages.json_marker(since)
+    return fragments.Rendered(encoded(out), views)

@@ -74,31 +74,31 @@ class HistoryOut(Schema):
 @router.get("/pools/{cluster}", response=ClusterPools, summary="Latest pool snapshot of every node of a cluster")
 def cluster_pools(request: HttpRequest, cluster: str) -> HttpResponse:
     """Rendered once per snapshot for every client (dashboard.fragments); each node's age is its own at the answer."""
-    live = fragments.get("api-pools", (cluster,), lambda: _render_pools(cluster), _unavailable)
+    live = fragments.get("api-pools", (cluster,), lambda: _render_pools(cluster), unavailable)
     return fragments.respond(request, live, content_type=fragments.JSON)
 
 
 def _render_pools(cluster: str) -> fragments.Rendered:
     target = get_object_or_404(Cluster.objects.prefetch_related("replicas"), name=cluster)
     views = pools.load([target], node=None)[target.pk]
-    shaped = _shaped(ClusterPools, {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]})
-    for node in shaped["nodes"]:
+    out = shaped(ClusterPools, {"cluster": target.name, "nodes": [pools.as_json(v) for v in views]})
+    for node in out["nodes"]:
         if node["sampled_at"]:  # the age at the answer, not at the render
             node["age_seconds"] = ages.json_marker(node["sampled_at"])
-    return fragments.Rendered(_encoded(shaped), views)
+    return fragments.Rendered(encoded(out), views)
 
 
-def _shaped(schema: type[Schema], body: dict) -> dict:
+def shaped(schema: type[Schema], body: dict) -> dict:
     """``body`` as the API answers it: validated and shaped by its response schema."""
     return schema.model_validate(body).model_dump(by_alias=True)
 
 
-def _encoded(body: dict) -> str:
+def encoded(body: dict) -> str:
     """Encoded as django-ninja does."""
     return json.dumps(body, cls=NinjaJSONEncoder, ensure_ascii=False)
 
 
-def _unavailable() -> str:
+def unavailable() -> str:
     raise HttpError(503, "live data unavailable: Redis cannot be reached")
 
 
@@ -185,7 +185,7 @@ class HealthOut(Schema):
 def health_status(request: HttpRequest) -> HttpResponse:
     """For external checkers: OK / WARN / CRIT per cluster, replica and slot, with reasons; read from snapshots,
     assessed once per snapshot for every client (dashboard.fragments)."""
-    live = fragments.get("api-health", (), _render_health, _unavailable)
+    live = fragments.get("api-health", (), _render_health, unavailable)
     return fragments.respond(request, live, content_type=fragments.JSON)
 
 
@@ -195,4 +195,4 @@ def _render_health() -> fragments.Rendered:
     statuses = [status for a in assessed for status in (a["status"], a["transactions"]["status"])]
     body = {"status": health.worst(*statuses), "clusters": assessed}
     views = [v for e in entries for v in e["nodes"]]
-    return fragments.Rendered(_encoded(_shaped(HealthOut, body)), views, quotes_stale_ages=True)
+    return fragments.Rendered(encoded(shaped(HealthOut, body)), views, quotes_stale_ages=True)

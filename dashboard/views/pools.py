@@ -4,8 +4,6 @@ rendered once per snapshot for every viewer (dashboard.fragments)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -178,9 +176,7 @@ def _hazards_of(service: Service, clusters: list[Cluster], views: dict) -> dict[
         for key, rows in (("holding", assessed["horizon"]), ("prepared", assessed["prepared"])):
             for row in rows:
                 if row["service"] == service.name:
-                    age = row["age_seconds"]
-                    since = now - timedelta(seconds=age) if age is not None else None
-                    found[key].append({**row, "cluster": cluster.name, "since": since})
+                    found[key].append({**row, "cluster": cluster.name, "since": hazards.began(row, now)})
     return found
 
 

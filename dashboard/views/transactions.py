@@ -4,8 +4,6 @@ never from a server; the live section is rendered once per snapshot for every vi
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -47,8 +45,7 @@ def _render() -> fragments.Rendered:
     for cluster in clusters:
         assessed = hazards.assess(cluster, loaded[cluster.pk], oldest[cluster.pk])
         for row in (*assessed["prepared"], *assessed["horizon"]):  # the moment it began: its age moves on the page
-            age = row["age_seconds"]
-            row["since"] = now - timedelta(seconds=age) if age is not None else None
+            row["since"] = hazards.began(row, now)
         entries.append({"cluster": cluster, "hazards": assessed, "nodes": loaded[cluster.pk]})
     views = [v for e in entries for v in e["nodes"]]
     return fragments.Rendered(_live(entries), views, quotes_stale_ages=True)
