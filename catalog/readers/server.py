@@ -126,19 +126,24 @@ SELECT ({FINGERPRINT_SQL}) AS fingerprint,
     coalesce((
         SELECT json_agg(json_build_object('schema', o.schema, 'name', o.name, 'xid_age', o.xid_age,
                                           'mxid_age', o.mxid_age) ORDER BY o.xid_age DESC, o.schema, o.name)
-        FROM (
-            -- the applications' tables and materialized views, each with its TOAST table (frozen with it)
-            SELECT n.nspname AS schema, c.relname AS name,
-                   greatest(age(c.relfrozenxid), age(t.relfrozenxid)) AS xid_age,
-                   greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid)) AS mxid_age
-            FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-            WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't'
-              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-            ORDER BY 3 DESC
-            LIMIT {OLDEST_TABLES}
-        ) o
+        FROM (SELECT * FROM (
+            -- the applications' tables and materialized views, each with its TOAST table (frozen with it: a TOAST
+            -- table is named pg_toast_<its table's oid>); the top few found without a join over every relation
+            SELECT DISTINCT ON (p.oid) n.nspname AS schema, p.relname AS name, top.xid_age, top.mxid_age
+            FROM (
+                SELECT CASE WHEN c.relkind = 't' THEN substring(c.relname FROM 10)::oid ELSE c.oid END AS owner,
+                       age(c.relfrozenxid) AS xid_age, mxid_age(c.relminmxid) AS mxid_age
+                FROM pg_class c
+                WHERE c.relkind IN ('r', 'm', 't') AND c.relpersistence <> 't'
+                  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+                ORDER BY 2 DESC
+                LIMIT {4 * OLDEST_TABLES + 100}
+            ) top
+            JOIN pg_class p ON p.oid = top.owner
+            JOIN pg_namespace n ON n.oid = p.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+            ORDER BY p.oid, top.xid_age DESC
+        ) d ORDER BY xid_age DESC, schema, name LIMIT {OLDEST_TABLES}) o
     ), '[]'::json) AS oldest
 """
 
