@@ -68,26 +68,53 @@ def _duration(s: int, formats: tuple[str, str, str, str]) -> str:
     return formats[3] % {"d": s // 86400, "h": s % 86400 // 3600}
 
 
+class Markers:
+    """A text with its markers found once, to be filled at any instant: a live fragment is split when it is rendered
+    or first served by a process, then filled for every viewer without searching it again (a fragment of 220
+    sessions: 0.26 ms rather than 0.69). ``json``: the markers are JSON's (``json_marker``)."""
+
+    __slots__ = ("json", "parts")
+
+    def __init__(self, text: str, json: bool = False) -> None:
+        self.json = json
+        found = ("\\u0000" if json else "\x00") in text  # memchr: most texts have no marker
+        pieces = (_JSON_MARKER if json else _MARKER).split(text) if found else [text]
+        step = 2 if json else 3  # text, (kind,) moment, text, ...
+        self.parts: list[str | tuple[str, float]] = [pieces[0]]
+        for i in range(1, len(pieces), step):
+            kind, then = ("j", pieces[i]) if json else (pieces[i], pieces[i + 1])
+            self.parts += [(kind, float(then)), pieces[i + step - 1]]
+
+    def fill(self, now: float | None = None) -> str:
+        """The text, each marker its age at ``now`` (default: this instant), in the active language."""
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]  # type: ignore[return-value]
+        now = time.time() if now is None else now
+        formats = _formats()
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            kind, then = part
+            if kind == DURATION:
+                out.append(_duration(int(max(0.0, now - then)), formats))
+            elif kind == "j":
+                out.append(f"{max(0.0, now - then):.1f}")
+            elif kind == "n":
+                out.append(f"{now:.3f}")
+            else:  # SINCE
+                out.append(timesince(datetime.fromtimestamp(then, UTC), datetime.fromtimestamp(now, UTC)))
+        return "".join(out)
+
+
 def fill(text: str, now: float | None = None) -> str:
     """Every marker of ``text`` replaced by its age at ``now`` (default: this instant), in the active language."""
-    if "\x00" not in text:
-        return text
-    now = time.time() if now is None else now
-    formats = _formats()
-
-    def age(match: re.Match[str]) -> str:
-        then = float(match[2])
-        if match[1] == "n":
-            return f"{now:.3f}"
-        if match[1] == SINCE:
-            return timesince(datetime.fromtimestamp(then, UTC), datetime.fromtimestamp(now, UTC))
-        return _duration(int(max(0.0, now - then)), formats)
-
-    return _MARKER.sub(age, text)
+    return Markers(text).fill(now)
 
 
 def fill_json(text: str, now: float | None = None) -> str:
     """Every JSON marker of ``text`` (JSON encoded with ``json_marker`` values) replaced by its age at ``now`` in
     seconds, to a tenth."""
-    now = time.time() if now is None else now
-    return _JSON_MARKER.sub(lambda match: f"{max(0.0, now - float(match[1])):.1f}", text)
+    return Markers(text, json=True).fill(now)

@@ -92,7 +92,9 @@ class SessionStore(db.SessionStore):
         sql = SESSION_SQL.format(
             columns=", ".join(f"u.{f.column}" for f in fields), grants=GRANTS_OF_SESSION if self.reads_grants else ""
         )
-        with connections[router.db_for_read(self.model)].cursor() as cursor:
+        connection = connections[router.db_for_read(self.model)]
+        prepared = getattr(connection, "prepared_cursor", connection.cursor)  # dashboard.database's, or Django's
+        with prepared() as cursor:
             cursor.execute(sql, [self.session_key, timezone.now()])
             row = cursor.fetchone()
         if row is None:

@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
@@ -57,6 +58,29 @@ class Fragment:
     body: SafeString
     etag: str = ""  # none when it could not be cached (Redis unreachable)
 
+    # the body's age markers, found once for every viewer this process serves it to: HTML's, or JSON's
+    @cached_property
+    def html_markers(self) -> ages.Markers:
+        return ages.Markers(self.body)
+
+    @cached_property
+    def json_markers(self) -> ages.Markers:
+        return ages.Markers(self.body, json=True)
+
+
+# Fragments this process has served, by ETag (which names a fragment's content): one served again is filled from
+# here, not decoded and searched for its ages again. Bounded: the oldest go first.
+_served: dict[str, Fragment] = {}
+SERVED_MAX = 256
+
+
+def _keep(fragment: Fragment) -> Fragment:
+    if fragment.etag:
+        if len(_served) >= SERVED_MAX:
+            del _served[next(iter(_served))]
+        _served[fragment.etag] = fragment
+    return fragment
+
 
 def key(page: str, variant: Iterable[str]) -> str:
     """Redis key of a page's fragment for these parameters and permissions, in the active language (hashed: names
@@ -88,7 +112,7 @@ def get(
             head, _, body = cached.partition(b"\n")  # the entry's JSON, then the body as it is
             entry = json.loads(head)
             if entry["versions"] == versions and (entry["until"] is None or now < entry["until"]):
-                return Fragment(mark_safe(body.decode()), entry["etag"])
+                return _served.get(entry["etag"]) or _keep(Fragment(mark_safe(body.decode()), entry["etag"]))
         rendered = render()  # reads snapshots: may raise LiveDataUnavailable too
     except (redis.RedisError, snapshots.LiveDataUnavailable):
         return Fragment(mark_safe(fallback()))  # bodies are our templates' output, escaped where they had to be
@@ -97,7 +121,7 @@ def get(
     entry = json.dumps({"versions": versions, "until": until, "etag": etag}).encode() + b"\n" + rendered.body.encode()
     with contextlib.suppress(redis.RedisError):  # it was rendered: serve it even if it cannot be kept
         snapshots.client().set(fragment_key, entry, ex=TTL_SECONDS)
-    return Fragment(mark_safe(rendered.body), etag)
+    return _keep(Fragment(mark_safe(rendered.body), etag))
 
 
 def validity(rendered: Rendered, now: float) -> tuple[float | None, list[str]]:
@@ -128,8 +152,8 @@ def respond(request: HttpRequest, fragment: Fragment, content_type: str = HTML) 
     if not_modified(request, fragment):
         response: HttpResponse = HttpResponseNotModified()
     else:
-        fill = ages.fill_json if content_type == JSON else ages.fill
-        response = HttpResponse(fill(fragment.body), content_type=content_type)
+        markers = fragment.json_markers if content_type == JSON else fragment.html_markers
+        response = HttpResponse(markers.fill(), content_type=content_type)
     return conditional(response, fragment)
 
 

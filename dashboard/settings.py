@@ -139,6 +139,10 @@ DATABASES = {
             "application_name": "seamline-app",
             "options": f"-c statement_timeout={env_int('SEAMLINE_DB_STATEMENT_TIMEOUT_MS', 60_000)}"
             f" -c lock_timeout={env_int('SEAMLINE_DB_LOCK_TIMEOUT_MS', 10_000)}",
+            # the statement nearly every request sends (the session with its user) is prepared from its second
+            # execution on a connection (dashboard.database); off (0) behind a pooler that cannot keep prepared
+            # statements (PgBouncer before 1.21 in transaction mode)
+            "prepare_threshold": 1 if env_bool("SEAMLINE_DB_PREPARED_STATEMENTS", True) else None,
         },
     }
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import close_old_connections, connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from .conftest import pg, wait_for
 
@@ -49,3 +50,21 @@ def test_a_closed_connection_is_not_usable():
     assert not connection.is_usable()
     connection.close()
     assert backend_pid() > 0
+
+
+def test_the_session_read_is_prepared_once_per_connection(client, django_user_model):
+    """The statement nearly every request sends (the session with its user, dashboard.auth) is bound by the server
+    and prepared on the connection: PostgreSQL parses it once, not per request. It is
+    still logged and counted as Django's own statements are."""
+    client.force_login(django_user_model.objects.create_user("prepared-session-user"))
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    (executions,) = [executions for statement, executions in prepared if "FROM seamline_session s" in statement]
+    assert executions >= 2  # one statement prepared, and run as prepared
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")
+    session_key = client.cookies["sessionid"].value
+    assert any("FROM seamline_session s" in q["sql"] and session_key in q["sql"] for q in queries)

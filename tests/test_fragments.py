@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from catalog import ages
 from catalog.models import Cluster, Service
@@ -214,3 +215,20 @@ def test_what_a_view_costs_does_not_grow_with_the_catalog(sampled, viewer_client
     assert cost() == before
     expected = {"overview": 5, "replication": 5, "api pools": 5, "api health": 3}[name]
     assert before[0] == expected, before
+
+
+def test_markers_found_once_fill_as_a_search_of_the_text_would_at_any_instant():
+    """A fragment's ages are found once (ages.Markers) and filled for every viewer: the same words as the text
+    searched at that instant, every kind of marker, NUL-free, in the active language."""
+    then = datetime(2026, 1, 1, tzinfo=UTC)
+    text = f"<p>{ages.marker(then)} · {ages.marker(then, ages.SINCE)} · {ages.NOW}</p><td>é&lt;b&gt;</td>"
+    markers = ages.Markers(text)
+    for seconds in (0.4, 59, 61, 3 * 3600 + 65, 3 * 86400):
+        now = then.timestamp() + seconds
+        filled = markers.fill(now)
+        assert "\x00" not in filled and filled.endswith("</p><td>é&lt;b&gt;</td>")
+        assert f">{ages.duration(seconds)}</time>" in filled and f"{now:.3f}" in filled
+    assert ages.Markers("no marker here").fill() == "no marker here"
+    english = markers.fill(then.timestamp() + 61)
+    with translation.override("zh-hans"):
+        assert markers.fill(then.timestamp() + 61) != english
