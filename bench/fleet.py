@@ -16,7 +16,9 @@ Seamline's own side is production's and has nothing else on it: its tables in a 
 latency and WAL volume are real), its snapshots and Celery's queues in a throwaway Redis (a free port from 16390,
 no persistence), ``SEAMLINE_DEBUG=0``. The real ``celery beat`` runs with the DatabaseScheduler and the migration's
 schedule (dispatch every second; the hourly sync and nightly audit disabled), and a real ``celery worker --pool
-prefork --concurrency N`` on the sampling queue (and ``celery``, as deploy/'s unit), started afresh for each N.
+prefork --concurrency N`` on the sampling queue (and ``celery``, as deploy/'s unit), started afresh for each N: the
+sessions samples alone, as a sampling worker takes them (statements samples go to their own queue, which the audits
+workers take, and nothing consumes here).
 
 For each N: a window of ``--seconds`` (default 40) at a 5 s interval, the production default (120 nodes need 24
 samples/s), after a warm-up of two intervals; then every cluster's interval is set to 1 s, which no worker keeps up
@@ -783,9 +785,19 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
     client = redis.Redis.from_url(redis_url)
 
     def release_claims() -> None:
-        keys = list(client.scan_iter("seamline:pools:*:due", count=1000))
+        keys = [
+            k for what in ("due", "statements-due") for k in client.scan_iter(f"seamline:pools:*:{what}", count=1000)
+        ]
         for i in range(0, len(keys), 1000):
             client.delete(*keys[i : i + 1000])
+
+    def hold_statements_claims() -> None:
+        # the steady state: a node's statements are sampled once a minute, so at any tick almost none is due; the
+        # tick still asks (its cost is in the figures), but the drain below is the sessions' samples alone: with
+        # every statements sample due too, their burst (75 a tick) outlasts the 5 s interval and the sessions'
+        # claims lapse before the drain ends
+        while dispatch.dispatch_due(lambda *_: None, "statements-due", "statements_interval"):
+            pass
 
     def clusters() -> Any:  # as dispatch_due reads them
         return Cluster.objects.prefetch_related("replicas").only("id", "dsn", "sample_interval")
@@ -799,17 +811,22 @@ def measure_dispatch(redis_url: str, runs: int = 3) -> Dispatch:
     with override_settings(SAMPLING_QUEUE=VOID_QUEUE):  # dashboard.celery.route_task reads it at each send
         for run in range(runs + 1):  # the first, untimed, opens the connections
             release_claims()
+            hold_statements_claims()
             client.delete(VOID_QUEUE)
             # every node due at once: the first tick queues its budget, the next ticks the rest, then none is due
             drain_started = time.monotonic()
             seconds, res.first_tick = timed(tasks.dispatch_sampling)
             queued, res.drain_ticks = res.first_tick, 1
-            while True:
-                held, sent = timed(tasks.dispatch_sampling)
+            # until every node is queued (a drain longer than the interval would otherwise never end: the first
+            # nodes' claims lapse and they are due again), then the tick with none due
+            while queued < res.nodes:
+                _, sent = timed(tasks.dispatch_sampling)
                 if not sent:
                     break
                 queued, res.drain_ticks = queued + sent, res.drain_ticks + 1
             drained = time.monotonic() - drain_started
+            held, late = timed(tasks.dispatch_sampling)
+            queued += late
             # exactly once while the drain is shorter than the interval; after it, a node's claim has lapsed and the
             # node is rightly due again (a busy machine can take that long): then at least once
             within = drained < min(c.sample_interval for c in clusters())

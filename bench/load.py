@@ -207,7 +207,11 @@ def start_stack(procs: Processes, tmp: Path) -> str:
 
     bin_ = Path(PY).parent
     port = free_port(18100)
-    queues = ",".join(dict.fromkeys(["celery", settings.SAMPLING_QUEUE, settings.AUDIT_QUEUE, settings.SYNC_QUEUE]))
+    queues = ",".join(
+        dict.fromkeys(
+            ["celery", settings.SAMPLING_QUEUE, settings.AUDIT_QUEUE, settings.SYNC_QUEUE, settings.STATEMENTS_QUEUE]
+        )
+    )
     procs.start(
         "worker", str(bin_ / "celery"), "-A", "dashboard", "worker", "--loglevel", "WARNING", "--concurrency", "2",
         "--queues", queues, "--hostname", "bench-load@%h",

@@ -365,6 +365,12 @@ class Relation(models.Model):
         return self.kind in (self.Kind.VIEW, self.Kind.MATVIEW)
 
 
+class BodyState(models.TextChoices):
+    PARSED = "parsed", _("read")
+    DYNAMIC = "dynamic", _("not analysable: dynamic SQL")
+    UNPARSABLE = "unparsable", _("not analysable: the parser rejected it")
+
+
 class Function(models.Model):
     schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="functions", verbose_name=_("schema"))
     name = models.CharField(_("name"), max_length=63)
@@ -375,6 +381,12 @@ class Function(models.Model):
     security_definer = models.BooleanField(_("SECURITY DEFINER"), default=False)
     search_path = models.TextField(_("fixed search_path"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
+    # a string body (PL/pgSQL, LANGUAGE sql AS '...') as catalog.bodies read it: the key of what was parsed (the
+    # body, language and settings: parsed again only when it changes) and how far it could be read
+    body_key = models.CharField(max_length=32, blank=True, db_default="", editable=False)
+    body_state = models.CharField(
+        _("body"), max_length=10, choices=BodyState.choices, blank=True, db_default="", editable=False
+    )
 
     class Meta:
         ordering = ["schema__name", "name", "identity_arguments"]
@@ -388,8 +400,25 @@ class Function(models.Model):
         return f"{self.schema.name}.{self.name}({self.identity_arguments})"
 
 
+class FunctionBodyUse(models.Model):
+    """A relation a function's string body names (catalog.bodies), as written, with the schemas its name is looked
+    up in: the one written, else the function's own search_path, else (``assumed``: the caller's path decides) the
+    function's schema then ``public``. Resolved to a relation by each sync (a Dependency, ``parsed``)."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="body_uses", **SYNCED)
+    schema = models.CharField(max_length=63, null=True, blank=True)  # as written; None: unqualified
+    name = models.CharField(max_length=63)
+    path = ArrayField(models.CharField(max_length=63), default=list)
+    access = models.CharField(max_length=5)  # read, write
+    assumed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["function"], name="bodyuse_function")]
+
+
 class Dependency(models.Model):
-    """A direct edge from the catalog: a view reads a relation, a table references one, a function depends on one."""
+    """A direct edge from the catalog: a view reads a relation, a table references one, a function depends on one
+    (where PostgreSQL records it, ``recorded``, and where its body names it, ``parsed``; one row when both)."""
 
     class Kind(models.TextChoices):
         VIEW = "view", _("view")
@@ -419,6 +448,10 @@ class Dependency(models.Model):
         Relation, on_delete=models.CASCADE, related_name="read_by", verbose_name=_("source"), **SYNCED
     )
     name = models.CharField(_("constraint name"), max_length=63, blank=True)
+    recorded = models.BooleanField(_("recorded by PostgreSQL"), db_default=True)
+    parsed = models.BooleanField(_("found in the body"), db_default=False)
+    assumed = models.BooleanField(_("rests on the caller's search_path"), db_default=False)  # parsed, unqualified
+    access = models.CharField(_("access"), max_length=5, blank=True, db_default="")  # parsed: read or write
 
     class Meta:
         constraints = [

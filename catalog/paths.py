@@ -5,7 +5,9 @@ Kinds (the ownership map's edge kinds):
   (the object is the consumer's view);
 - ``fk``: a table of the consumer references the provider's table (the object is the referencing table);
 - ``grant``: one of the consumer's db_roles holds privileges on the provider's relation (the object is the role);
-- ``function``: a function of the consumer depends on the provider's relation, where PostgreSQL records it;
+- ``function``: a function of the consumer depends on the provider's relation: where PostgreSQL records it
+  (``recorded``), where its string body names it (``parsed``, catalog.bodies; ``assumed`` when the name resolved
+  along the function's schema then public because the function sets no search_path of its own), or both;
 - ``runtime``: the consumer's statements really read or wrote the provider's relation (the object is that relation),
   as the live side observed them (``OBSERVERS``; dashboard.statements registers one), with the access and calls.
 A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it;
@@ -35,7 +37,10 @@ class Edge:
     cluster: str
     privileges: tuple[str, ...] = ()
     via: tuple[str, ...] = field(default=(), compare=False)  # views passed through, for view paths
-    access: str = ""  # runtime: read or write
+    access: str = ""  # runtime, and a function's body: read or write
+    recorded: bool = field(default=True, compare=False)  # function: PostgreSQL records the dependency
+    parsed: bool = field(default=False, compare=False)  # function: its body names the relation
+    assumed: bool = field(default=False, compare=False)  # function: resolved along an assumed search_path
     calls: int = field(default=0, compare=False)  # runtime: in the window
     used: bool | None = field(default=None, compare=False)  # None: nothing observes what runs
 
@@ -65,6 +70,10 @@ class Edge:
             data["via"] = list(self.via)
         if self.kind == "runtime":
             data["access"], data["calls"] = self.access, self.calls
+        if self.kind == "function":
+            data["recorded"], data["parsed"] = self.recorded, self.parsed
+            if self.parsed:
+                data["access"], data["assumed_search_path"] = self.access, self.assumed
         if self.used is not None:
             data["used"] = self.used
         return data
@@ -161,7 +170,20 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
 
     edges: set[Edge] = set()
     reads: dict[int, list[int]] = defaultdict(list)  # view -> relations it reads directly
-    for kind, consumer_rel, source_id, fn_db, fn_schema, fn_name, fn_args, fn_service in deps.values_list(
+    for (
+        kind,
+        consumer_rel,
+        source_id,
+        fn_db,
+        fn_schema,
+        fn_name,
+        fn_args,
+        fn_service,
+        recorded,
+        parsed,
+        assumed,
+        access,
+    ) in deps.values_list(
         "kind",
         "consumer_relation_id",
         "source_id",
@@ -170,6 +192,10 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
         "consumer_function__name",
         "consumer_function__identity_arguments",
         "consumer_function__schema__service__name",
+        "recorded",
+        "parsed",
+        "assumed",
+        "access",
     ):
         source = rels.get(source_id)
         if source is None:
@@ -181,7 +207,8 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
             if table and table.service and table.service != source.service:
                 edges.add(edge(table.service, source, "fk", table.parts))
         elif kind == Dependency.Kind.FUNCTION and fn_service and fn_service != source.service:
-            edges.add(edge(fn_service, source, "function", (fn_db, fn_schema, f"{fn_name}({fn_args})")))
+            found = {"recorded": recorded, "parsed": parsed, "assumed": assumed, "access": access}
+            edges.add(edge(fn_service, source, "function", (fn_db, fn_schema, f"{fn_name}({fn_args})"), **found))
 
     # views: everything a service's view reaches, through any number of other views
     for view_id in list(reads):
@@ -246,6 +273,8 @@ class Dependent:
     via: tuple[str, ...] = ()
     privileges: tuple[str, ...] = ()
     object_id: int | None = None  # the dependent relation's id, for a link
+    parsed: bool = False  # a function whose body names it (PostgreSQL may record nothing of it)
+    access: str = ""  # such a function's: read or write
 
     @property
     def object(self) -> str:
@@ -271,15 +300,18 @@ def blast_radius(relation: Relation) -> list[Dependent]:
         "consumer_function__name",
         "consumer_function__identity_arguments",
         "consumer_function__schema__service__name",
+        "parsed",
+        "access",
     )
-    for kind, consumer, source, fn_schema, fn_name, fn_args, fn_service in deps:
+    for kind, consumer, source, fn_schema, fn_name, fn_args, fn_service, parsed, access in deps:
         if kind == Dependency.Kind.VIEW:
             readers[source].append(consumer)
         elif source == relation.pk and kind == Dependency.Kind.FK:
             parts, service = names[consumer]
             out.add(Dependent("fk", parts, service, object_id=consumer))
         elif source == relation.pk and kind == Dependency.Kind.FUNCTION:
-            out.add(Dependent("function", (db.name, fn_schema, f"{fn_name}({fn_args})"), fn_service))
+            parts = (db.name, fn_schema, f"{fn_name}({fn_args})")
+            out.add(Dependent("function", parts, fn_service, parsed=parsed, access=access))
     stack = [(v, ()) for v in readers.get(relation.pk, ())]
     seen: set[int] = set()
     while stack:

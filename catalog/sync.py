@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import bodies, sql
 from .credentials import password_for
 from .errors import SyncError
 from .models import Cluster, Database
@@ -213,7 +214,7 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
     if db is None:
         db = Database.objects.create(cluster=cluster, name=info.name, owner=info.owner, size_bytes=info.size_bytes)
         summary.created["databases"] += 1
-    elif (db.owner, db.size_bytes) != (info.owner, info.size_bytes):
+    elif db.owner != info.owner:  # its size moves with every write (autovacuum's too): kept, not a catalog change
         summary.updated["databases"] += 1
     else:
         summary.unchanged["databases"] += 1
@@ -246,6 +247,7 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
         run("schemas", MERGE_SCHEMAS)
         run("relations", MERGE_RELATIONS)
         run("functions", MERGE_FUNCTIONS)
+        parse_bodies(cursor, db.pk)
         run("dependencies", MERGE_DEPENDENCIES)
         run("grants", MERGE_GRANTS)
         run("relations", DELETE_RELATIONS)
@@ -253,6 +255,76 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
         run("schemas", DELETE_SCHEMAS)
         cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
     return db
+
+
+# Functions whose string body, language or settings changed since their body was last read (or that are new), with
+# what the body is read against; then, those that no longer have a body to read (their uses go, their state clears).
+CHANGED_BODIES = """
+SELECT f.id, t.language, t.source, t.key, f.search_path, f.owner, s.name,
+       t.argument_names, t.argument_modes, t.returns, t.returns_set
+FROM seamline_stage_function_bodies t
+JOIN catalog_schema s ON s.database_id = %(db)s AND s.name = t.schema
+JOIN catalog_function f ON f.schema_id = s.id AND f.name = t.name AND f.identity_arguments = t.identity_arguments
+WHERE f.body_key <> t.key
+"""
+BODIES_GONE = """
+WITH gone AS (
+    UPDATE catalog_function f SET body_key = '', body_state = ''
+    FROM catalog_schema s
+    WHERE s.id = f.schema_id AND s.database_id = %(db)s AND f.body_key <> ''
+      AND NOT EXISTS (
+          SELECT FROM seamline_stage_function_bodies t
+          WHERE t.schema = s.name AND t.name = f.name AND t.identity_arguments = f.identity_arguments
+      )
+    RETURNING f.id
+)
+DELETE FROM catalog_functionbodyuse u WHERE u.function_id IN (SELECT id FROM gone)
+"""
+
+
+def parse_bodies(cursor: Any, db: int) -> int:
+    """Read the string bodies that changed (catalog.bodies) into their uses; return how many were read. A body is
+    parsed once per change, whatever the number of syncs: its key (body, language, settings) is kept."""
+    cursor.execute(BODIES_GONE, {"db": db})
+    cursor.execute(CHANGED_BODIES, {"db": db})
+    changed = cursor.fetchall()
+    if not changed:
+        return 0
+    ids, keys, states, uses = [], [], [], []
+    for function_id, language, source, key, search_path, owner, schema, *signature in changed:
+        names, modes, returns, returns_set = signature
+        analysis = bodies.analyse(language, source, bodies.Signature(tuple(names), tuple(modes), returns, returns_set))
+        path, assumed = _body_path(search_path, owner, schema)
+        ids.append(function_id)
+        keys.append(key)
+        states.append(analysis.state)
+        for use in analysis.uses:
+            where = [use.schema] if use.schema is not None else path
+            uses.append((function_id, use.schema, use.name, where, use.access, assumed and use.schema is None))
+    cursor.execute("DELETE FROM catalog_functionbodyuse WHERE function_id = ANY(%s)", [ids])
+    with cursor.cursor.copy(
+        "COPY catalog_functionbodyuse (function_id, schema, name, path, access, assumed) FROM STDIN"
+    ) as copy:
+        for row in uses:
+            copy.write_row(row)
+    cursor.execute(
+        "UPDATE catalog_function f SET body_key = v.key, body_state = v.state"
+        " FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v (id, key, state) WHERE f.id = v.id",
+        [ids, keys, states],
+    )
+    return len(ids)
+
+
+def _body_path(search_path: str | None, owner: str, schema: str) -> tuple[list[str], bool]:
+    """The schemas an unqualified name of a function's body is looked up in, and whether that is an assumption:
+    the function's own search_path setting when it has one, else the caller's decides, and the function's schema
+    then ``public`` stand for it."""
+    if search_path is not None:
+        try:
+            return [s for s in sql.search_path_of(search_path, owner) if s != "pg_temp"], False
+        except ValueError:
+            pass
+    return [schema, "public"], True
 
 
 # The merge statements. Each returns (created, updated, deleted, staged rows), counted by data-modifying CTEs that
@@ -354,44 +426,71 @@ SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), 0, (SELEC
 # FROM would not.
 MERGE_DEPENDENCIES = f"""
 WITH {_RELATIONS_OF_DB}, {_FUNCTIONS_OF_DB},
+-- a body's names resolved: the first schema along its path that has the name (a qualified name: that schema)
+parsed AS (
+    SELECT DISTINCT ON (u.id) u.function_id, src.id AS source_id, u.access, u.assumed
+    FROM catalog_functionbodyuse u
+    JOIN fn f ON f.id = u.function_id
+    JOIN rel src ON src.name = u.name AND src.schema = ANY (u.path)
+    ORDER BY u.id, array_position(u.path, src.schema::text)
+),
 wanted AS (
-    SELECT DISTINCT kind, consumer_relation_id, consumer_function_id, source_id, name FROM (
+    SELECT kind, consumer_relation_id, consumer_function_id, source_id, name,
+           bool_or(recorded) AS recorded, bool_or(NOT recorded) AS parsed,
+           bool_or(NOT recorded) AND NOT bool_or(recorded) AND bool_and(assumed OR recorded) AS assumed,
+           coalesce(max(access) FILTER (WHERE NOT recorded), '') AS access
+    FROM (
         SELECT 'view' AS kind, v.id AS consumer_relation_id, NULL::bigint AS consumer_function_id,
-               src.id AS source_id, '' AS name
+               src.id AS source_id, '' AS name, true AS recorded, false AS assumed, NULL AS access
         FROM seamline_stage_view_dependencies t
         JOIN rel v ON v.schema = t.view_schema AND v.name = t.view_name
         JOIN rel src ON src.schema = t.source_schema AND src.name = t.source_name
         UNION ALL
-        SELECT 'fk', tab.id, NULL, src.id, t.name
+        SELECT 'fk', tab.id, NULL, src.id, t.name, true, false, NULL
         FROM seamline_stage_foreign_keys t
         JOIN rel tab ON tab.schema = t.table_schema AND tab.name = t.table_name
         JOIN rel src ON src.schema = t.source_schema AND src.name = t.source_name
         UNION ALL
-        SELECT 'function', NULL, f.id, src.id, ''
+        SELECT 'function', NULL, f.id, src.id, '', true, false, NULL
         FROM seamline_stage_function_dependencies t
         JOIN fn f ON f.schema = t.schema AND f.name = t.name AND f.identity_arguments = t.identity_arguments
         JOIN rel src ON src.schema = t.source_schema AND src.name = t.source_name
+        UNION ALL
+        -- "write" sorts after "read": max() is write when the body writes it anywhere
+        SELECT 'function', NULL, p.function_id, p.source_id, '', false, p.assumed, p.access
+        FROM parsed p
     ) edges
+    GROUP BY kind, consumer_relation_id, consumer_function_id, source_id, name
 ), existing AS (
-    SELECT d.id, d.kind, d.consumer_relation_id, d.consumer_function_id, d.source_id, d.name
+    SELECT d.id, d.kind, d.consumer_relation_id, d.consumer_function_id, d.source_id, d.name,
+           d.recorded, d.parsed, d.assumed, d.access
     FROM catalog_dependency d
     WHERE NOT %(fresh)s
       AND (d.consumer_relation_id IN (SELECT id FROM rel) OR d.consumer_function_id IN (SELECT id FROM fn))
+), matched AS (
+    SELECT e.id, w.recorded, w.parsed, w.assumed, w.access,
+           (e.recorded, e.parsed, e.assumed, e.access) IS DISTINCT FROM (w.recorded, w.parsed, w.assumed, w.access)
+               AS differs
+    FROM existing e
+    JOIN wanted w
+      ON w.kind = e.kind AND coalesce(w.consumer_relation_id, 0) = coalesce(e.consumer_relation_id, 0)
+     AND coalesce(w.consumer_function_id, 0) = coalesce(e.consumer_function_id, 0)
+     AND w.source_id = e.source_id AND w.name = e.name
+), updated AS (
+    UPDATE catalog_dependency d
+    SET recorded = m.recorded, parsed = m.parsed, assumed = m.assumed, access = m.access
+    FROM matched m
+    WHERE d.id = m.id AND m.differs
+    RETURNING 1
 ), deleted AS (
     DELETE FROM catalog_dependency d
-    WHERE d.id IN (
-        SELECT e.id FROM existing e
-        WHERE NOT EXISTS (
-            SELECT FROM wanted w
-            WHERE w.kind = e.kind AND coalesce(w.consumer_relation_id, 0) = coalesce(e.consumer_relation_id, 0)
-              AND coalesce(w.consumer_function_id, 0) = coalesce(e.consumer_function_id, 0)
-              AND w.source_id = e.source_id AND w.name = e.name
-        )
-    )
+    WHERE d.id IN (SELECT e.id FROM existing e WHERE e.id NOT IN (SELECT id FROM matched))
     RETURNING 1
 ), created AS (
-    INSERT INTO catalog_dependency (kind, consumer_relation_id, consumer_function_id, source_id, name)
-    SELECT w.kind, w.consumer_relation_id, w.consumer_function_id, w.source_id, w.name
+    INSERT INTO catalog_dependency
+        (kind, consumer_relation_id, consumer_function_id, source_id, name, recorded, parsed, assumed, access)
+    SELECT w.kind, w.consumer_relation_id, w.consumer_function_id, w.source_id, w.name,
+           w.recorded, w.parsed, w.assumed, w.access
     FROM wanted w
     WHERE NOT EXISTS (
         SELECT FROM existing e
@@ -401,7 +500,8 @@ wanted AS (
     )
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM created), 0, (SELECT count(*) FROM deleted), (SELECT count(*) FROM wanted)
+SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted),
+       (SELECT count(*) FROM wanted)
 """
 
 MERGE_GRANTS = f"""
@@ -453,7 +553,9 @@ WITH deleted AS (
           SELECT FROM seamline_stage_functions t
           WHERE t.schema = s.name AND t.name = f.name AND t.identity_arguments = f.identity_arguments
       )
-    RETURNING 1
+    RETURNING f.id
+), uses AS (
+    DELETE FROM catalog_functionbodyuse u WHERE u.function_id IN (SELECT id FROM deleted)
 )
 SELECT 0, 0, count(*), 0 FROM deleted
 """

@@ -20,7 +20,7 @@ app.autodiscover_tasks()
 QUEUE_SETTINGS = {
     "dashboard.tasks.dispatch_sampling": "SAMPLING_QUEUE",
     "dashboard.tasks.sample_node": "SAMPLING_QUEUE",
-    "dashboard.tasks.sample_statements": "SAMPLING_QUEUE",
+    "dashboard.tasks.sample_statements": "STATEMENTS_QUEUE",
     "dashboard.tasks.prune_history": "SAMPLING_QUEUE",
     "catalog.tasks.sync_task": "SYNC_QUEUE",
     "catalog.tasks.sync_all_clusters": "SYNC_QUEUE",

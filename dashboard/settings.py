@@ -175,6 +175,10 @@ CELERY_TASK_TIME_LIMIT = 90
 SAMPLING_QUEUE = env_str("SEAMLINE_SAMPLING_QUEUE", "sampling")
 AUDIT_QUEUE = env_str("SEAMLINE_AUDIT_QUEUE", "audits")
 SYNC_QUEUE = env_str("SEAMLINE_SYNC_QUEUE", AUDIT_QUEUE)
+# Statements samples: once a minute per node, but a node's first one parses every statement text it finds (up to
+# SEAMLINE_STATEMENTS_TIME_LIMIT): on the sampling queue, a fleet's first ones would hold every sampling process and
+# the sessions samples, due every 5 s, would wait behind them. The audits workers consume it by default.
+STATEMENTS_QUEUE = env_str("SEAMLINE_STATEMENTS_QUEUE", "statements")
 CELERY_TASK_ROUTES = ["dashboard.celery.route_task"]
 # Syncs and audits are acknowledged late, one message at a time per worker process; their hard time limits stay below
 # the broker's visibility timeout, after which Redis would deliver an unacknowledged message again. A run whose worker

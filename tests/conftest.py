@@ -235,7 +235,9 @@ def celery_worker(name: str, *options: str, **env: str):
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """A real Celery worker on the test Redis, using the test database: every queue, one task at a time."""
-    queues = f"celery,{settings.SAMPLING_QUEUE},{settings.AUDIT_QUEUE},{settings.SYNC_QUEUE}"
+    queues = (
+        f"celery,{settings.SAMPLING_QUEUE},{settings.AUDIT_QUEUE},{settings.SYNC_QUEUE},{settings.STATEMENTS_QUEUE}"
+    )
     with celery_worker("test", "--pool", "solo", "--queues", queues) as proc:
         yield proc
 

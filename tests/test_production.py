@@ -117,6 +117,7 @@ def production_env(tmp_path) -> dict[str, str]:
         SEAMLINE_SAMPLING_QUEUE=f"{TAG}-sampling",
         SEAMLINE_AUDIT_QUEUE=f"{TAG}-audits",
         SEAMLINE_SYNC_QUEUE=f"{TAG}-audits",
+        SEAMLINE_STATEMENTS_QUEUE=f"{TAG}-statements",
         SEAMLINE_SAMPLING_CONCURRENCY="2",
         SEAMLINE_AUDITS_CONCURRENCY="1",
         SEAMLINE_FERNET_KEYS="",
@@ -331,6 +332,7 @@ def test_behind_the_proxy_a_lockout_is_the_attackers_address_not_everyones(
         ("dashboard.tasks.dispatch_sampling", "SAMPLING_QUEUE"),
         ("dashboard.tasks.sample_node", "SAMPLING_QUEUE"),
         ("dashboard.tasks.prune_history", "SAMPLING_QUEUE"),
+        ("dashboard.tasks.sample_statements", "STATEMENTS_QUEUE"),
         ("catalog.tasks.sync_task", "SYNC_QUEUE"),
         ("catalog.tasks.sync_all_clusters", "SYNC_QUEUE"),
         ("catalog.tasks.audit_task", "AUDIT_QUEUE"),
@@ -349,11 +351,12 @@ def test_other_tasks_go_to_celerys_default_queue_which_the_sampling_workers_cons
     args = exec_start("seamline-worker-sampling@.service", env_file())
     assert args[args.index("--queues") + 1].split(",") == ["sampling", "celery"]
     args = exec_start("seamline-worker-audits@.service", env_file())
-    assert args[args.index("--queues") + 1].split(",") == ["audits", "audits"]
+    assert args[args.index("--queues") + 1].split(",") == ["audits", "audits", "statements"]
 
 
-def test_by_default_syncs_share_the_audits_queue():
-    assert (settings.SAMPLING_QUEUE, settings.AUDIT_QUEUE, settings.SYNC_QUEUE) == ("sampling", "audits", "audits")
+def test_by_default_syncs_share_the_audits_queue_and_its_workers_take_statements_samples():
+    queues = (settings.SAMPLING_QUEUE, settings.AUDIT_QUEUE, settings.SYNC_QUEUE, settings.STATEMENTS_QUEUE)
+    assert queues == ("sampling", "audits", "audits", "statements")
 
 
 # --- the client's address behind the proxy ---------------------------------------------------------------------------

@@ -10,12 +10,12 @@ from django.core.management.base import CommandError
 
 from catalog.credentials import encrypt_password
 from catalog.errors import CredentialsError
-from catalog.models import Cluster, Database, Dependency, Function, Grant, Relation, Schema
+from catalog.models import Cluster, Database, Dependency, Function, FunctionBodyUse, Grant, Relation, Schema
 from catalog.sync import SyncError, sync_cluster
 
 from . import leakwatch
 from .conftest import pg
-from .hostile import monitor_connection
+from .hostile import QUOTED, monitor_connection
 
 
 @pytest.fixture
@@ -87,6 +87,7 @@ def dangling() -> dict[str, int]:
         "dependency consumers": Dependency.objects.exclude(consumer_relation_id__in=relations)
         .exclude(consumer_function_id__in=functions)
         .count(),
+        "function body uses": FunctionBodyUse.objects.exclude(function_id__in=functions).count(),
     }
     return {what: n for what, n in found.items() if n}
 
@@ -104,7 +105,7 @@ def test_the_merge_knows_every_row_that_points_at_synced_rows():
         "catalog.Dependency.source",
         "catalog.Grant.relation",
     ]
-    assert referrers(Function) == ["catalog.Dependency.consumer_function"]
+    assert referrers(Function) == ["catalog.Dependency.consumer_function", "catalog.FunctionBodyUse.function"]
 
 
 def test_it_follows_changes_in_the_database(demo, demo_databases):
@@ -318,7 +319,23 @@ def _stored(database: Database) -> dict[str, set]:
                 e.source.name,
             )
             for e in edges
-            if e.kind == "function"
+            if e.kind == "function" and e.recorded
+        },
+        # found in string bodies (catalog.bodies): (function schema, name, arguments, source schema, name, access,
+        # whether PostgreSQL records it too, whether it rests on the caller's search_path)
+        "parsed": {
+            (
+                e.consumer_function.schema.name,
+                e.consumer_function.name,
+                e.consumer_function.identity_arguments,
+                e.source.schema.name,
+                e.source.name,
+                e.access,
+                e.recorded,
+                e.assumed,
+            )
+            for e in edges
+            if e.parsed
         },
         "grants": {
             (schema, name, grantee, tuple(privileges))
@@ -374,10 +391,17 @@ def test_the_synced_catalog_is_exactly_what_the_catalog_sql_reads(hostile_db, db
         catalog = read_database(conn)
     stored = _stored(Database.objects.get(cluster=cluster, name=hostile_db))
     expected = _as_read(catalog)
+    # the PL/pgSQL bodies that read a table: one through a qualified name only PostgreSQL's parser finds, one that
+    # PostgreSQL records too (its result type); the SQL string bodies read none
+    expected["parsed"] = {
+        (QUOTED, "definer_with_path", "p_order_id bigint", QUOTED, "Orders", "read", False, False),
+        ("public", "first_order", "", QUOTED, "Orders", "read", True, False),
+    }
     assert stored == expected
     assert all(expected.values())  # every kind of row and edge is there to compare
     assert summary.created["relations"] == len(expected["relations"])
-    assert summary.created["dependencies"] == len(expected["view"]) + len(expected["fk"]) + len(expected["function"])
+    recorded = len(expected["view"]) + len(expected["fk"]) + len(expected["function"])
+    assert summary.created["dependencies"] == recorded + 1  # definer_with_path's, found in its body alone
 
     again = sync_cluster(cluster, full=True)  # read again in full: nothing differs, nothing is written
     assert not again.changed

@@ -21,6 +21,7 @@ SECTIONS: dict[str, Statement] = {
     "foreign_keys": dependencies.FOREIGN_KEYS,
     "privileges": grants.PRIVILEGES,
     "function_dependencies": functions.FUNCTION_DEPENDENCIES,
+    "function_bodies": functions.FUNCTION_BODIES,
 }
 
 
@@ -34,6 +35,7 @@ class DatabaseCatalog:
     foreign_keys: list[dependencies.ForeignKey] = field(default_factory=list)
     privileges: list[grants.Privilege] = field(default_factory=list)
     function_dependencies: list[functions.FunctionDependency] = field(default_factory=list)
+    function_bodies: list[functions.FunctionBody] = field(default_factory=list)
 
 
 def read_database(conn: psycopg.Connection) -> DatabaseCatalog:

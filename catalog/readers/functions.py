@@ -113,3 +113,51 @@ ORDER BY pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid) COLLAT
 def function_dependencies(conn: psycopg.Connection) -> list[FunctionDependency]:
     """Function -> relation edges PostgreSQL records (see FUNCTION_DEPENDENCIES), each pair once."""
     return FUNCTION_DEPENDENCIES.fetch(conn)
+
+
+@dataclass(frozen=True)
+class FunctionBody:
+    """A function whose body PostgreSQL keeps as a string and records nothing of (PL/pgSQL, or LANGUAGE sql
+    AS '...'): what catalog.bodies reads. ``key`` changes when the body, the signature, the language or the
+    function's settings (its search_path) change, so a body is parsed again only then; ``source`` is never stored
+    (a body may hold a connection string with its password). The signature is what PL/pgSQL's parser needs of it:
+    argument names and modes (i, o, b, v, t as pg_proc has them; empty: all IN), and what it returns ("trigger",
+    "event_trigger", "void" or "value"; "procedure" for a procedure) and whether a set."""
+
+    schema: str
+    name: str
+    identity_arguments: str
+    language: str
+    key: str
+    source: str
+    argument_names: tuple[str, ...]
+    argument_modes: tuple[str, ...]
+    returns: str
+    returns_set: bool
+
+
+FUNCTION_BODIES = Statement(
+    f"""
+WITH {USER_NAMESPACES}
+SELECT n.nspname AS schema, p.proname AS name, pg_get_function_identity_arguments(p.oid) AS identity_arguments,
+       l.lanname AS language,
+       md5(concat_ws(E'\n', l.lanname, p.proargnames::text, p.proargmodes::text, p.prorettype::regtype::text,
+                     p.proretset::text, p.proconfig::text, p.prosrc)) AS key,
+       p.prosrc AS source,
+       coalesce(p.proargnames, ARRAY[]::text[]) AS argument_names,
+       coalesce(p.proargmodes::text[], ARRAY[]::text[]) AS argument_modes,
+       CASE WHEN p.prokind = 'p' THEN 'procedure'
+            WHEN p.prorettype = 'trigger'::regtype THEN 'trigger'
+            WHEN p.prorettype = 'event_trigger'::regtype THEN 'event_trigger'
+            WHEN p.prorettype = 'void'::regtype THEN 'void'
+            ELSE 'value' END AS returns,
+       p.proretset AS returns_set
+FROM pg_proc p
+JOIN user_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE l.lanname IN ('plpgsql', 'sql') AND p.prosqlbody IS NULL AND p.prokind IN ('f', 'p')
+  AND {not_extension_function("p")}
+ORDER BY n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) COLLATE "C"
+""",
+    FunctionBody,
+)

@@ -10,17 +10,20 @@ point where it gave up, that point and everything after it being masked as one `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, Token, scan
 
+from catalog import sql
+from catalog.sql import RelationUse, resolve, search_path_of
+
+__all__ = ["Parsed", "RelationUse", "parse", "resolve", "search_path_of"]
+
 MASK = "?"
 _LITERALS = frozenset({"SCONST", "BCONST", "XCONST", "USCONST", "ICONST", "FCONST"})  # E'' and $$ are SCONST
 _COMMENTS = frozenset({"C_COMMENT", "SQL_COMMENT"})
 _DML = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE"})
-_WRITES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 _GUESSES = {"SELECT": "SELECT", "VALUES": "SELECT", "TABLE": "SELECT"} | {word: word for word in _DML}
 # command tags that are not simply the node's name spelt out (PostgreSQL's CreateCommandTag, utility.c)
 _TAGS = {
@@ -52,19 +55,6 @@ _TRANSACTIONS = {"START": "START TRANSACTION", "ROLLBACK_TO": "ROLLBACK", "PREPA
 
 
 @dataclass(frozen=True)
-class RelationUse:
-    """A table, view... a statement names, as written: ``schema`` is None when the name is unqualified.
-
-    Names follow PostgreSQL's identifier rules (unquoted ones lower-cased, quoted ones exact); ``access`` is
-    ``"write"`` for the target of INSERT, UPDATE, DELETE or MERGE and ``"read"`` for every other reference.
-    """
-
-    schema: str | None
-    name: str
-    access: str
-
-
-@dataclass(frozen=True)
 class Parsed:
     """What Seamline may keep of one pg_stat_statements text.
 
@@ -92,40 +82,9 @@ def parse(text: str) -> Parsed:
     commands = [_command(statement) for statement in statements]
     if any(command not in _DML for command in commands):
         return Parsed(command=commands[0], utility=True, masked="", relations=(), parsed=True)
-    uses = set().union(*(_relations(statement) for statement in statements))
-    relations = tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
-    return Parsed(command=commands[0], utility=False, masked=_masked(text), relations=relations, parsed=True)
-
-
-def resolve(use: RelationUse, search_path: Sequence[str], exists: Callable[[str, str], bool]) -> tuple[str, str] | None:
-    """The (schema, name) of the relation ``use`` designates, or None when no schema has it (never a guess).
-
-    A qualified name designates itself, if it exists. An unqualified one designates the first match along
-    ``search_path`` (already resolved names: "$user" replaced), after pg_catalog when the path does not list it, as
-    PostgreSQL searches it first then. Temporary tables (pg_temp, searched before all) are not known here.
-    """
-    if use.schema is not None:
-        return (use.schema, use.name) if exists(use.schema, use.name) else None
-    schemas = search_path if "pg_catalog" in search_path else ["pg_catalog", *search_path]
-    return next(((schema, use.name) for schema in schemas if exists(schema, use.name)), None)
-
-
-def search_path_of(setting: str, role: str) -> list[str]:
-    """The schema names of a search_path setting as PostgreSQL shows it (``"$user", public``), "$user" being ``role``.
-
-    The setting is read by PostgreSQL's parser as the value of a SET, so identifiers follow its rules: quoted names
-    are kept exactly, unquoted ones lower-cased. Raises ValueError for a setting that is not such a list.
-    """
-    if not setting.strip():
-        return []
-    try:
-        (raw,) = parse_sql(f"SET search_path TO {setting}")  # one statement, or the unpacking raises ValueError
-    except (ParseError, ValueError) as error:
-        raise ValueError(f"not a search_path: {setting!r}") from error
-    args = raw.stmt.args if isinstance(raw.stmt, ast.VariableSetStmt) else None
-    if not args or not all(isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String) for arg in args):
-        raise ValueError(f"not a search_path: {setting!r}")
-    return [role if arg.val.sval == "$user" else arg.val.sval for arg in args]
+    uses = set().union(*(sql.relations(statement) for statement in statements))
+    named = tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
+    return Parsed(command=commands[0], utility=False, masked=_masked(text), relations=named, parsed=True)
 
 
 def _masked(text: str) -> str:
@@ -250,34 +209,3 @@ def _object(objtype: object) -> str:
     """The words of an ObjectType in a command tag: OBJECT_MATVIEW is "MATERIALIZED VIEW"."""
     name = getattr(objtype, "name", "").removeprefix("OBJECT_")
     return _OBJECTS.get(name, name.replace("_", " "))
-
-
-def _relations(statement: ast.Node) -> set[RelationUse]:
-    """The relations a DML statement names, with the CTE names in scope at each reference left out.
-
-    A CTE is in scope in the statement that defines it, in the CTEs after it and, under WITH RECURSIVE, in all of
-    that WITH's CTEs. The target of INSERT, UPDATE, DELETE or MERGE is never a CTE; FOR UPDATE OF names aliases.
-    """
-    found: set[RelationUse] = set()
-    todo: list[tuple[object, frozenset[str], bool]] = [(statement, frozenset(), False)]
-    while todo:
-        node, ctes, write = todo.pop()
-        if isinstance(node, tuple):
-            todo.extend((item, ctes, write) for item in node)
-        elif isinstance(node, ast.RangeVar):
-            if write or node.schemaname or node.relname not in ctes:
-                found.add(RelationUse(node.schemaname, node.relname, "write" if write else "read"))
-        elif isinstance(node, ast.Node) and not isinstance(node, ast.LockingClause):
-            if (with_clause := getattr(node, "withClause", None)) is not None:
-                names = [cte.ctename for cte in with_clause.ctes]
-                for index, cte in enumerate(with_clause.ctes):
-                    visible = names if with_clause.recursive else names[:index]
-                    todo.append((cte.ctequery, ctes.union(visible), False))
-                ctes = ctes.union(names)
-            target = isinstance(node, _WRITES)
-            todo.extend(
-                (getattr(node, member), ctes, target and member == "relation")
-                for member in node
-                if member != "withClause"
-            )
-    return found

@@ -1,0 +1,208 @@
+"""What a function's body reads and writes, where PostgreSQL records nothing: PL/pgSQL, and SQL functions whose body
+is a string (``LANGUAGE sql AS '...'``). Both are read with PostgreSQL's own parsers (pglast: libpg_query's PL/pgSQL
+parser for the function, its SQL parser for each statement and expression in it), never with patterns over text.
+
+A body's relations are names as written (catalog.sql.RelationUse); the sync resolves them against the function's
+own ``search_path`` setting, or, when it has none (the names then depend on the caller's), against the function's
+schema then ``public``, saying so. Dynamic SQL (``EXECUTE`` of a string built at run time, ``FOR ... IN EXECUTE``,
+``OPEN ... FOR EXECUTE``, ``RETURN QUERY EXECUTE``) cannot be read before it runs: the function is reported as not
+analysable there, and nothing is guessed. A constant string given to ``EXECUTE`` is read like any statement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError, parse_plpgsql_json, scan
+
+from .sql import RelationUse, relations
+
+PARSED, DYNAMIC, UNPARSABLE = "parsed", "dynamic", "unparsable"
+LANGUAGES = ("plpgsql", "sql")  # the languages whose string bodies are read
+
+# libpg_query's RawParseMode of a PL/pgSQL expression: a whole statement, a type name, an expression, an assignment
+_STATEMENT, _TYPE_NAME, _EXPRESSION = 0, 1, 2
+_DYNAMIC_STATEMENTS = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What PL/pgSQL's parser needs of a function's signature (catalog.readers.functions.FunctionBody's fields)."""
+
+    argument_names: tuple[str, ...] = ()
+    argument_modes: tuple[str, ...] = ()  # pg_proc's: i, o, b (INOUT), v (VARIADIC), t (TABLE); empty: all IN
+    returns: str = "value"  # trigger, event_trigger, void, value, or procedure
+    returns_set: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """``state``: PARSED (every statement read), DYNAMIC (read but for dynamic SQL, reported as not analysable) or
+    UNPARSABLE (a parser rejected the body: nothing is known of it)."""
+
+    state: str
+    uses: tuple[RelationUse, ...] = ()
+
+
+def analyse(language: str, body: str, signature: Signature | None = None) -> Analysis:
+    """The relations a function's string body names."""
+    try:
+        if language == "plpgsql":
+            uses, dynamic = _plpgsql(definition(body, signature or Signature()))
+        else:
+            uses, dynamic = _sql(body), False
+    except (ParseError, RecursionError, ValueError):  # a message quoting the body goes no further
+        return Analysis(UNPARSABLE)
+    ordered = tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
+    return Analysis(DYNAMIC if dynamic else PARSED, ordered)
+
+
+def _sql(text: str) -> set[RelationUse]:
+    """The relations every DML statement of ``text`` names (utility statements name none that is read)."""
+    found: set[RelationUse] = set()
+    for raw in parse_sql(text):
+        found |= relations(raw.stmt)
+    return found
+
+
+def definition(body: str, signature: Signature) -> str:
+    """A CREATE statement PL/pgSQL's parser reads the body in. libpg_query's parser has no catalog to look types up
+    in, and stops at any type qualified by a schema other than public: so every argument is ``text`` (its name and
+    mode kept: the body may assign to it), and the result one of the kinds the parser treats apart (a trigger's
+    NEW and OLD, a set's RETURN NEXT, a procedure's bare RETURN)."""
+    modes = signature.argument_modes or ("i",) * len(signature.argument_names)
+    arguments = []
+    for index, mode in enumerate(modes):
+        name = signature.argument_names[index] if index < len(signature.argument_names) else ""
+        word = {"o": "OUT ", "b": "INOUT ", "t": "OUT "}.get(mode, "")  # VARIADIC: its array type is unknown
+        arguments.append(f"{word}{_identifier(name) + ' ' if name else ''}text")
+    outputs = sum(mode in "obt" for mode in modes)
+    if signature.returns == "procedure":
+        head, returns = "PROCEDURE", ""
+    elif signature.returns in ("trigger", "event_trigger", "void") and not outputs:
+        head, returns = "FUNCTION", f" RETURNS {signature.returns}"
+    elif outputs:
+        # one output is the result's type itself (text here), several a record
+        head, returns = "FUNCTION", ""
+        if signature.returns_set:
+            returns = f" RETURNS SETOF {'text' if outputs == 1 else 'record'}"
+    else:
+        head, returns = "FUNCTION", " RETURNS SETOF text" if signature.returns_set else " RETURNS text"
+    tag, n = "$seamline$", 0
+    while tag in body:
+        n += 1
+        tag = f"$seamline{n}$"
+    body = _unqualified_declarations(body)
+    return f"CREATE {head} seamline_body({', '.join(arguments)}){returns} LANGUAGE plpgsql AS {tag}{body}{tag}"
+
+
+def _unqualified_declarations(body: str) -> str:
+    """The body with the schema taken off the types its DECLARE sections name (``v sales.status;`` becomes
+    ``v status;``), for the same reason as the arguments': a type is no path to data. Found with PostgreSQL's
+    scanner; ``%TYPE`` and ``%ROWTYPE`` references, which the parser reads without a catalog, are left whole."""
+    try:
+        tokens = scan(body)
+    except ParseError:
+        return body  # the parser will say so
+    cuts: list[tuple[int, int]] = []
+    declaring, start = False, 0
+    for index, token in enumerate(tokens):
+        if token.name == "DECLARE":
+            declaring, start = True, index + 1
+        elif declaring and token.name == "BEGIN_P":
+            declaring = False
+        elif declaring and token.name == "ASCII_59":  # ";": one declaration, tokens[start:index]
+            cut = _type_schema(tokens[start:index], body)
+            if cut:
+                cuts.append(cut)
+            start = index + 1
+    for first, last in reversed(cuts):
+        body = body[:first] + body[last + 1 :]
+    return body
+
+
+def _type_schema(declaration: list, body: str) -> tuple[int, int] | None:
+    """Where ``schema.`` is in a declaration ``name [CONSTANT] schema.type ...``, or None."""
+    at = 1
+    if len(declaration) > at and body[declaration[at].start : declaration[at].end + 1].lower() == "constant":
+        at += 1
+    parts = declaration[at : at + 4]
+    if (
+        len(parts) >= 3
+        and parts[0].kind != "RESERVED_KEYWORD"
+        and parts[1].name == "ASCII_46"  # "."
+        and parts[2].kind != "RESERVED_KEYWORD"
+        and (len(parts) == 3 or parts[3].name not in ("ASCII_46", "ASCII_37"))  # not a.b.c, not a.b%TYPE
+    ):
+        return parts[0].start, parts[1].end
+    return None
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _plpgsql(definition: str) -> tuple[set[RelationUse], bool]:
+    tree = json.loads(parse_plpgsql_json(definition))
+    found: set[RelationUse] = set()
+    dynamic = False
+    for expression, is_dynamic in _expressions(tree):
+        if is_dynamic:
+            constant = _constant(expression["query"])
+            if constant is None:
+                dynamic = True
+            else:
+                found |= _sql(constant)
+            continue
+        mode = expression.get("parseMode", _STATEMENT)
+        if mode == _STATEMENT:
+            found |= _sql(expression["query"])
+        elif mode == _EXPRESSION:
+            found |= _sql(f"SELECT {expression['query']}")
+        elif mode != _TYPE_NAME:  # an assignment: "target := expression" (or "="), the expression read
+            found |= _sql(f"SELECT {_assigned(expression['query'])}")
+    return found, dynamic
+
+
+def _expressions(node: Any, dynamic: bool = False) -> Iterator[tuple[dict, bool]]:
+    """Every PL/pgSQL expression of the tree, and whether it is a string to run as dynamic SQL."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _expressions(item, dynamic)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "PLpgSQL_expr":
+                yield value, dynamic
+            elif key in _DYNAMIC_STATEMENTS:
+                yield from _expressions({k: v for k, v in value.items() if k != "query"})
+                yield from _expressions(value.get("query"), True)
+            elif key == "dynquery":  # OPEN ... FOR EXECUTE, RETURN QUERY EXECUTE
+                yield from _expressions(value, True)
+            else:
+                yield from _expressions(value, dynamic)
+
+
+def _constant(expression: str) -> str | None:
+    """The string an EXECUTE runs when its expression is one constant, else None (built at run time)."""
+    (raw,) = parse_sql(f"SELECT {expression}")
+    targets = getattr(raw.stmt, "targetList", None) or ()
+    if len(targets) == 1 and isinstance(targets[0].val, ast.A_Const) and isinstance(targets[0].val.val, ast.String):
+        return targets[0].val.val.sval
+    return None
+
+
+def _assigned(assignment: str) -> str:
+    """The expression of a PL/pgSQL assignment, after its first top-level ``:=`` or ``=`` (PostgreSQL's scanner)."""
+    depth = 0
+    for token in scan(assignment):
+        if token.name in ("ASCII_40", "ASCII_91"):  # ( [
+            depth += 1
+        elif token.name in ("ASCII_41", "ASCII_93"):
+            depth -= 1
+        elif depth == 0 and token.name in ("COLON_EQUALS", "ASCII_61"):
+            return assignment[token.end + 1 :]
+    raise ValueError("not an assignment")
