@@ -34,7 +34,7 @@ router = Router(tags=["catalog"])
 page = paginate(LimitOffsetPagination, max_limit=MAX_LIMIT)
 
 RelationKind = Literal["table", "partitioned", "view", "matview", "foreign"]
-EdgeKind = Literal["view", "fk", "grant", "function", "runtime"]
+EdgeKind = Literal["view", "fk", "grant", "function", "fdw", "dblink", "runtime"]
 
 
 def public_dsn(dsn: str) -> str:
@@ -169,7 +169,7 @@ class EdgeOut(Schema):
     """A cross-service path, exactly as ``Edge.as_dict()`` and the ownership map's JSON give it."""
 
     consumer: str
-    provider: str  # "(unowned)" for a relation in a schema no service owns
+    provider: str  # "(unowned)": a relation in a schema no service owns; "(outside the catalog)": fdw, not catalogued
     kind: EdgeKind
     object: str
     source: str
@@ -179,8 +179,13 @@ class EdgeOut(Schema):
     cluster: str
     privileges: list[str] | None = None  # grant paths only
     via: list[str] | None = None  # view paths through other views only
-    access: Literal["read", "write"] | None = None  # runtime paths only
+    access: Literal["read", "write"] | None = None  # runtime paths, and function paths found in the body
     calls: int | None = None  # runtime paths only: in the window
+    recorded: bool | None = None  # function paths: PostgreSQL records the dependency
+    parsed: bool | None = None  # function paths: the function's body names the relation
+    assumed_search_path: bool | None = None  # parsed function paths: resolved along the function's schema, public
+    source_cluster: str | None = None  # fdw, dblink paths: the source's cluster (HOST:PORT outside the catalog)
+    server: str | None = None  # fdw paths: the foreign server
     used: bool | None = None  # catalog paths, where what runs is observed: its consumer's statements touched it
 
 

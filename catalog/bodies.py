@@ -7,6 +7,12 @@ own ``search_path`` setting, or, when it has none (the names then depend on the 
 schema then ``public``, saying so. Dynamic SQL (``EXECUTE`` of a string built at run time, ``FOR ... IN EXECUTE``,
 ``OPEN ... FOR EXECUTE``, ``RETURN QUERY EXECUTE``) cannot be read before it runs: the function is reported as not
 analysable there, and nothing is guessed. A constant string given to ``EXECUTE`` is read like any statement.
+
+``dblink`` calls (``dblink``, ``dblink_exec``, ``dblink_open``, ``dblink_send_query``) whose connection and statement
+are constants name another database: the connection string's host, port and database are kept (nothing else of it:
+it may carry a password), with the relations the remote statement names. A connection named by ``dblink_connect``
+earlier in the same body is followed; one that is not a constant, or a remote statement built at run time, makes the
+function not analysable.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json, scan
+from psycopg import conninfo
 
 from .sql import RelationUse, relations
 
@@ -40,33 +47,121 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class Remote:
+    """Relations a body reads or writes in another database through dblink: where the connection string points."""
+
+    host: str
+    port: str
+    dbname: str
+    uses: tuple[RelationUse, ...]
+
+
+@dataclass(frozen=True)
 class Analysis:
     """``state``: PARSED (every statement read), DYNAMIC (read but for dynamic SQL, reported as not analysable) or
     UNPARSABLE (a parser rejected the body: nothing is known of it)."""
 
     state: str
     uses: tuple[RelationUse, ...] = ()
+    remote: tuple[Remote, ...] = ()
+
+
+_DBLINK_STATEMENT = {"dblink": 1, "dblink_exec": 1, "dblink_open": 2, "dblink_send_query": 1}  # its argument
+_DBLINK_CONNECT = ("dblink_connect", "dblink_connect_u")
+
+
+class _Body:
+    """What one body names, as its statements are read in order (a dblink connection is named before it is used)."""
+
+    def __init__(self) -> None:
+        self.uses: set[RelationUse] = set()
+        self.remote: dict[tuple[str, str, str], set[RelationUse]] = {}
+        self.dynamic = False
+        self.connections: dict[str, str] = {}  # dblink_connect's names -> connection strings
+
+    def sql(self, text: str) -> None:
+        for raw in parse_sql(text):
+            self.uses |= relations(raw.stmt)
+            for call in _calls(raw.stmt):
+                self._dblink(call)
+
+    def _dblink(self, call: ast.FuncCall) -> None:
+        name = call.funcname[-1].sval if call.funcname else ""
+        args = list(call.args or ())
+        if name in _DBLINK_CONNECT:
+            if len(args) == 2 and (conn_name := _string(args[0])) is not None and (target := _string(args[1])):
+                self.connections[conn_name] = target
+            return
+        if name not in _DBLINK_STATEMENT:
+            return
+        at = _DBLINK_STATEMENT[name]
+        if len(args) <= at:  # dblink('SELECT ...') on the unnamed connection: where it goes is not in the call
+            self.dynamic = True
+            return
+        connection, statement = _string(args[0]), _string(args[at])
+        target = self.connections.get(connection, connection) if connection is not None else None
+        where = _where(target) if target is not None else None
+        if where is None or statement is None:
+            self.dynamic = True
+            return
+        found = self.remote.setdefault(where, set())
+        for raw in parse_sql(statement):
+            found |= relations(raw.stmt)
+
+    def analysis(self) -> Analysis:
+        remote = tuple(Remote(*where, _ordered(uses)) for where, uses in sorted(self.remote.items()))
+        return Analysis(DYNAMIC if self.dynamic else PARSED, _ordered(self.uses), remote)
+
+
+def _ordered(uses: set[RelationUse]) -> tuple[RelationUse, ...]:
+    return tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
+
+
+def _calls(node: object) -> Iterator[ast.FuncCall]:
+    todo = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, tuple):
+            todo.extend(item)
+        elif isinstance(item, ast.Node):
+            if isinstance(item, ast.FuncCall):
+                yield item
+            todo.extend(getattr(item, member) for member in item)
+
+
+def _string(node: object) -> str | None:
+    """The value of a string constant (cast or not), else None."""
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return node.val.sval
+    return None
+
+
+def _where(connection: str) -> tuple[str, str, str] | None:
+    """(host, port, dbname) of a libpq connection string, nothing else of it; None if it is not one (a connection
+    name no dblink_connect of the body gave)."""
+    try:
+        params = conninfo.conninfo_to_dict(connection)
+    except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError; anything unreadable is "not one"
+        return None
+    if not params:
+        return None
+    host = str(params.get("host") or params.get("hostaddr") or "")
+    return host, str(params.get("port") or ""), str(params.get("dbname") or "")
 
 
 def analyse(language: str, body: str, signature: Signature | None = None) -> Analysis:
-    """The relations a function's string body names."""
+    """The relations a function's string body names, here and through dblink."""
+    read = _Body()
     try:
         if language == "plpgsql":
-            uses, dynamic = _plpgsql(definition(body, signature or Signature()))
+            _plpgsql(definition(body, signature or Signature()), read)
         else:
-            uses, dynamic = _sql(body), False
+            read.sql(body)
     except (ParseError, RecursionError, ValueError):  # a message quoting the body goes no further
         return Analysis(UNPARSABLE)
-    ordered = tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
-    return Analysis(DYNAMIC if dynamic else PARSED, ordered)
-
-
-def _sql(text: str) -> set[RelationUse]:
-    """The relations every DML statement of ``text`` names (utility statements name none that is read)."""
-    found: set[RelationUse] = set()
-    for raw in parse_sql(text):
-        found |= relations(raw.stmt)
-    return found
+    return read.analysis()
 
 
 def definition(body: str, signature: Signature) -> str:
@@ -146,26 +241,23 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _plpgsql(definition: str) -> tuple[set[RelationUse], bool]:
+def _plpgsql(definition: str, read: _Body) -> None:
     tree = json.loads(parse_plpgsql_json(definition))
-    found: set[RelationUse] = set()
-    dynamic = False
     for expression, is_dynamic in _expressions(tree):
         if is_dynamic:
             constant = _constant(expression["query"])
             if constant is None:
-                dynamic = True
+                read.dynamic = True
             else:
-                found |= _sql(constant)
+                read.sql(constant)
             continue
         mode = expression.get("parseMode", _STATEMENT)
         if mode == _STATEMENT:
-            found |= _sql(expression["query"])
+            read.sql(expression["query"])
         elif mode == _EXPRESSION:
-            found |= _sql(f"SELECT {expression['query']}")
+            read.sql(f"SELECT {expression['query']}")
         elif mode != _TYPE_NAME:  # an assignment: "target := expression" (or "="), the expression read
-            found |= _sql(f"SELECT {_assigned(expression['query'])}")
-    return found, dynamic
+            read.sql(f"SELECT {_assigned(expression['query'])}")
 
 
 def _expressions(node: Any, dynamic: bool = False) -> Iterator[tuple[dict, bool]]:

@@ -18,7 +18,9 @@ from .credentials import dsn_problem
 from .models import Cluster, Contract, Ownership, Replica, Service
 from .ownership import assign_owners
 
-CLUSTER_KEYS = {"name", "dsn", "password_env", "replicas", "databases", "sampling", "replication", "transactions"}
+CLUSTER_KEYS = {
+    "name", "dsn", "password_env", "replicas", "databases", "sampling", "replication", "transactions", "aliases",
+}  # fmt: skip
 # cluster key "sampling": file key -> (Cluster field, smallest value)
 SAMPLING_KEYS = {
     "interval": ("sample_interval", 1),
@@ -143,6 +145,9 @@ def load(text: str) -> dict[str, Any]:
                 v = sampling.get(key)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < least or v > 86400):
                     problems.append(f"{path}.sampling.{key}: must be a whole number of seconds ≥ {least}, got {v!r}")
+        for j, alias in enumerate(_list(c, "aliases", path, problems)):
+            if parse_address(alias) is None:
+                problems.append(f"{path}.aliases[{j}]: must be HOST:PORT (a port from 1 to 65535), got {alias!r}")
         for section, keys in THRESHOLDS.items():
             thresholds = c.get(section, {})
             if thresholds is not None and not isinstance(thresholds, dict):
@@ -227,6 +232,17 @@ def load(text: str) -> dict[str, Any]:
     return {"clusters": clusters, "services": services}
 
 
+def parse_address(value: object) -> tuple[str, int] | None:
+    """("host", port) of "HOST:PORT" (an IPv6 host in brackets: "[::1]:5432"), host lower-cased; None if not one."""
+    if not isinstance(value, str) or ":" not in value or "\x00" in value:
+        return None
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]").strip().lower()
+    if not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536 or len(host) > 253:
+        return None
+    return host, int(port)
+
+
 def parse_owns(ref: object) -> tuple[str, str, str] | None:
     if not isinstance(ref, str):
         return None
@@ -250,6 +266,7 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 "dsn": c["dsn"],
                 "password_env": c.get("password_env") or "",
                 "databases": list(c.get("databases") or []),
+                "aliases": list(c.get("aliases") or []),
                 **{
                     field: (c.get("sampling") or {}).get(key, Cluster._meta.get_field(field).default)
                     for key, (field, _) in SAMPLING_KEYS.items()
@@ -323,6 +340,8 @@ def export() -> dict[str, Any]:
             entry["replicas"] = [{"name": r.name, "dsn": r.dsn} for r in c.replicas.all()]
         if c.databases:
             entry["databases"] = list(c.databases)
+        if c.aliases:
+            entry["aliases"] = list(c.aliases)
         sampling = {
             key: getattr(c, field)
             for key, (field, _) in SAMPLING_KEYS.items()

@@ -11,14 +11,17 @@ import plotly.graph_objects as go
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import UNOWNED, Severity
+from .models import OUTSIDE, UNOWNED, Severity
 
 SEVERITY_COLOURS = {"critical": "#991b1b", "high": "#dc2626", "medium": "#e0a100", "low": "#9aa5b1"}
 
 
 def label(name: str) -> str:
-    """A service name as shown: the marker for relations no service owns is translated, names are not."""
-    return _("(unowned)") if name == UNOWNED else name
+    """A service name as shown: the markers for relations no service owns and for servers or relations the catalog
+    does not hold are translated, names are not."""
+    if name == UNOWNED:
+        return _("(unowned)")
+    return _("(outside the catalog)") if name == OUTSIDE else name
 
 
 def findings_by_severity(times: Iterable[datetime], counts: Iterable[Mapping[str, int]], title: str) -> dict:

@@ -24,7 +24,7 @@ from typing import Protocol
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from .models import UNOWNED, Cluster, Database, Ownership, Service
+from .models import OUTSIDE, UNOWNED, Cluster, Database, Ownership, Service
 from .paths import KINDS, Edge, all_edges, services_with_owned
 from .versioning import memoized
 
@@ -218,7 +218,7 @@ def _build(query: Query) -> View:
     shown = {s for n in built.nodes for s in n.services}
     built.services = [s for s in in_scope if s["name"] in shown] + [
         {"name": name, "team": teams[name], "owns": []}
-        for name in sorted(shown - {s["name"] for s in in_scope} - {UNOWNED})
+        for name in sorted(shown - {s["name"] for s in in_scope} - PSEUDO)
     ]
     built.services.sort(key=lambda s: s["name"])
     if not built.paths:
@@ -226,8 +226,12 @@ def _build(query: Query) -> View:
     return built
 
 
+# providers that are no service: drawn as one node each, never grouped into a team, never passed through
+PSEUDO = frozenset({UNOWNED, OUTSIDE})
+
+
 def _team(service: str, teams: dict[str, str]) -> str:
-    return UNOWNED if service == UNOWNED else (teams.get(service) or NO_TEAM)
+    return service if service in PSEUDO else (teams.get(service) or NO_TEAM)
 
 
 def _grouped(query: Query, paths: list[Edge], teams: dict[str, str], in_scope: list[dict]) -> View:
@@ -235,14 +239,14 @@ def _grouped(query: Query, paths: list[Edge], teams: dict[str, str], in_scope: l
     expanded = set(query.expand)
     members: dict[str, list[str]] = defaultdict(list)
     for service in services:
-        if service != UNOWNED:
+        if service not in PSEUDO:
             members[_team(service, teams)].append(service)
     internal: Counter[str] = Counter()
-    shown_alone = {s for s in services if s != UNOWNED and (query.level == SERVICE or _team(s, teams) in expanded)}
+    shown_alone = {s for s in services if s not in PSEUDO and (query.level == SERVICE or _team(s, teams) in expanded)}
 
     def key(service: str) -> str:
-        if service == UNOWNED:
-            return "unowned:"
+        if service in PSEUDO:
+            return f"unowned:{'' if service == UNOWNED else service}"
         return f"service:{service}" if service in shown_alone else f"team:{_team(service, teams)}"
 
     for p in paths:
@@ -253,8 +257,8 @@ def _grouped(query: Query, paths: list[Edge], teams: dict[str, str], in_scope: l
         k = key(service)
         if k in nodes:
             continue
-        if service == UNOWNED:
-            nodes[k] = Node(UNOWNED, "unowned", (), internal[k])
+        if service in PSEUDO:
+            nodes[k] = Node(service, "unowned", (), internal[k])
         elif service in shown_alone:
             nodes[k] = Node(service, SERVICE, (service,), internal[k], team=teams.get(service, ""))
         else:
@@ -275,7 +279,7 @@ def _focused(query: Query, paths: list[Edge], teams: dict[str, str]) -> View:
     for k in range(1, query.depth + 1):
         reached = []
         for service in frontier:
-            if service == UNOWNED:
+            if service in PSEUDO:
                 continue  # reached, never passed through
             for other in sorted(neighbours[service]):
                 if other not in distance:
@@ -288,7 +292,7 @@ def _focused(query: Query, paths: list[Edge], teams: dict[str, str]) -> View:
         if p.consumer in distance and p.provider in distance and abs(distance[p.consumer] - distance[p.provider]) == 1
     ]
     node_of = {
-        s: Node(s, "unowned", (), distance=d) if s == UNOWNED else Node(s, SERVICE, (s,), team=teams[s], distance=d)
+        s: Node(s, "unowned", (), distance=d) if s in PSEUDO else Node(s, SERVICE, (s,), team=teams[s], distance=d)
         for s, d in distance.items()
     }
     ordered = sorted(node_of.values(), key=lambda n: (n.distance, n.name))

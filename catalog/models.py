@@ -14,6 +14,7 @@ from django.db.models import Count, Prefetch, Q
 from django.utils.translation import gettext_lazy as _
 
 UNOWNED = "(unowned)"
+OUTSIDE = "(outside the catalog)"  # the provider of a path to a server or relation the catalog does not hold
 
 
 class ClusterQuerySet(models.QuerySet):
@@ -45,6 +46,16 @@ class Cluster(models.Model):
         default=list,
         verbose_name=_("databases to catalog"),
         help_text=_("empty: every non-template database"),
+    )
+    aliases = ArrayField(
+        models.CharField(max_length=300),
+        blank=True,
+        default=list,
+        verbose_name=_("other addresses"),
+        help_text=_(
+            "HOST:PORT under which other servers reach this cluster's nodes (foreign servers, dblink), "
+            "besides the addresses of its DSNs"
+        ),
     )
     # live sampling (dashboard.sampling)
     sample_interval = models.PositiveSmallIntegerField(
@@ -403,7 +414,8 @@ class Function(models.Model):
 class FunctionBodyUse(models.Model):
     """A relation a function's string body names (catalog.bodies), as written, with the schemas its name is looked
     up in: the one written, else the function's own search_path, else (``assumed``: the caller's path decides) the
-    function's schema then ``public``. Resolved to a relation by each sync (a Dependency, ``parsed``)."""
+    function's schema then ``public``. Resolved to a relation by each sync (a Dependency, ``parsed``); one in another
+    database (``dbname``, through dblink) by catalog.paths (a ``dblink`` path)."""
 
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="body_uses", **SYNCED)
     schema = models.CharField(max_length=63, null=True, blank=True)  # as written; None: unqualified
@@ -411,6 +423,10 @@ class FunctionBodyUse(models.Model):
     path = ArrayField(models.CharField(max_length=63), default=list)
     access = models.CharField(max_length=5)  # read, write
     assumed = models.BooleanField(default=False)
+    # through dblink: where the connection string points (nothing else of it is kept); empty: this database
+    host = models.TextField(blank=True, db_default="")
+    port = models.CharField(max_length=20, blank=True, db_default="")
+    dbname = models.CharField(max_length=63, blank=True, db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["function"], name="bodyuse_function")]
@@ -465,6 +481,24 @@ class Dependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer_relation or self.consumer_function} → {self.source} ({self.kind})"
+
+
+class ForeignTable(models.Model):
+    """Where a foreign table's data is, as its server's options say (catalog.readers.dependencies.ForeignTable):
+    catalog.paths resolves it to a catalogued cluster, database and relation (``fdw`` paths)."""
+
+    relation = models.OneToOneField(Relation, on_delete=models.CASCADE, related_name="foreign", **SYNCED)
+    server = models.CharField(_("foreign server"), max_length=63)
+    wrapper = models.CharField(_("foreign-data wrapper"), max_length=63)
+    host = models.TextField(_("host"), blank=True)
+    port = models.CharField(_("port"), max_length=20, blank=True)
+    dbname = models.CharField(_("database"), max_length=63, blank=True)
+    remote_schema = models.CharField(_("remote schema"), max_length=63)
+    remote_name = models.CharField(_("remote relation"), max_length=63)
+
+    class Meta:
+        verbose_name = _("foreign table")
+        verbose_name_plural = _("foreign tables")
 
 
 class Grant(models.Model):

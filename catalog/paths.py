@@ -8,6 +8,12 @@ Kinds (the ownership map's edge kinds):
 - ``function``: a function of the consumer depends on the provider's relation: where PostgreSQL records it
   (``recorded``), where its string body names it (``parsed``, catalog.bodies; ``assumed`` when the name resolved
   along the function's schema then public because the function sets no search_path of its own), or both;
+- ``fdw``: a foreign table of the consumer reads the provider's relation in another database, perhaps of another
+  cluster (``source_cluster``), as its foreign server's host, port and database and its options name it; a server
+  or relation the catalog does not hold has the provider ``(outside the catalog)``;
+- ``dblink``: a function of the consumer calls dblink with a constant connection string and statement that reads
+  or writes the provider's relation in another database (``access``; ``assumed`` for an unqualified name, looked up
+  in ``public``); resolved and listed like ``fdw``;
 - ``runtime``: the consumer's statements really read or wrote the provider's relation (the object is that relation),
   as the live side observed them (``OBSERVERS``; dashboard.statements registers one), with the access and calls.
 A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it;
@@ -20,10 +26,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from .models import UNOWNED, Contract, Dependency, Grant, Relation, Service
+from . import addresses
+from .models import OUTSIDE, UNOWNED, Contract, Dependency, ForeignTable, FunctionBodyUse, Grant, Relation, Service
 from .versioning import OBSERVED, memoized
 
-KINDS = ("view", "fk", "grant", "function", "runtime")
+KINDS = ("view", "fk", "grant", "function", "fdw", "dblink", "runtime")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class Edge:
     recorded: bool = field(default=True, compare=False)  # function: PostgreSQL records the dependency
     parsed: bool = field(default=False, compare=False)  # function: its body names the relation
     assumed: bool = field(default=False, compare=False)  # function: resolved along an assumed search_path
+    source_cluster: str = ""  # fdw: the cluster of the source (HOST:PORT when outside the catalog)
+    server: str = field(default="", compare=False)  # fdw: the foreign server
     calls: int = field(default=0, compare=False)  # runtime: in the window
     used: bool | None = field(default=None, compare=False)  # None: nothing observes what runs
 
@@ -70,6 +79,12 @@ class Edge:
             data["via"] = list(self.via)
         if self.kind == "runtime":
             data["access"], data["calls"] = self.access, self.calls
+        if self.kind in ("fdw", "dblink"):
+            data["source_cluster"] = self.source_cluster
+        if self.kind == "fdw":
+            data["server"] = self.server
+        if self.kind == "dblink":
+            data["access"], data["assumed_search_path"] = self.access, self.assumed
         if self.kind == "function":
             data["recorded"], data["parsed"] = self.recorded, self.parsed
             if self.parsed:
@@ -239,7 +254,146 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
             if source and source.service != consumer:
                 edges.add(edge(consumer, source, "grant", (grantee,), privileges=tuple(sorted(privileges))))
 
+    edges |= _remote_edges(cluster_ids, contracts)
     return sorted(edges, key=lambda e: (e.cluster, e.consumer, e.provider, e.kind, e.object_parts, e.source_parts))
+
+
+@dataclass(frozen=True)
+class _Remote:
+    """A read of another database's relation: a foreign table's (fdw), or a function body's through dblink."""
+
+    own: int  # the cluster it is read from
+    cluster: str
+    consumer: str
+    kind: str
+    object_parts: tuple[str, ...]
+    wrapper: str
+    host: str
+    port: str
+    dbname: str
+    schema: str
+    name: str
+    server: str = ""
+    access: str = ""
+    assumed: bool = False
+
+
+def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]) -> set[Edge]:
+    """Foreign tables and dblink calls of a service reading another database's relation, wherever its server
+    resolves (catalog.addresses): the provider is the relation's owner; a server or relation the catalog does not
+    hold gives the provider OUTSIDE. A fixed number of queries, whatever the number of them and of clusters."""
+    reads = _foreign_tables(cluster_ids) + _dblink_reads(cluster_ids)
+    if not reads:
+        return set()
+    book = addresses.AddressBook.read()
+    resolved = {r: book.resolve(r.own, r.wrapper, r.host, r.port, r.dbname) for r in reads}
+    targets = {cluster_id for cluster_id in resolved.values() if cluster_id is not None}
+    remote: dict[tuple[int, str, str, str], str | None] = {
+        (cluster_id, db, schema, name): service
+        for cluster_id, db, schema, name, service in Relation.objects.filter(
+            schema__database__cluster_id__in=targets, name__in={r.name for r in reads}
+        ).values_list(
+            "schema__database__cluster_id", "schema__database__name", "schema__name", "name", "schema__service__name"
+        )
+    }
+    edges = set()
+    for r in reads:
+        target = resolved[r]
+        key = (target, r.dbname, r.schema, r.name)
+        if target is not None and key in remote:
+            provider, source_cluster = remote[key] or UNOWNED, book.names[target]
+        else:
+            provider = OUTSIDE
+            source_cluster = book.names[target] if target is not None else addresses.label(r.host, r.port)
+        if provider == r.consumer:
+            continue
+        edges.add(
+            Edge(
+                consumer=r.consumer,
+                provider=provider,
+                kind=r.kind,
+                object_parts=r.object_parts,
+                source_parts=(r.dbname, r.schema, r.name),
+                declared=(r.consumer, provider) in contracts,
+                cluster=r.cluster,
+                source_cluster=source_cluster,
+                server=r.server,
+                access=r.access,
+                assumed=r.assumed,
+                parsed=r.kind == "dblink",
+                recorded=r.kind != "dblink",
+            )
+        )
+    return edges
+
+
+def _foreign_tables(cluster_ids: list[int] | None) -> list[_Remote]:
+    tables = ForeignTable.objects.filter(relation__schema__service__isnull=False)
+    if cluster_ids is not None:
+        tables = tables.filter(relation__schema__database__cluster_id__in=cluster_ids)
+    return [
+        _Remote(
+            own, cluster, consumer, "fdw", (db, schema, name), wrapper, host, port, dbname, r_schema, r_name, server
+        )
+        for own, cluster, db, schema, name, consumer, server, wrapper, host, port, dbname, r_schema, r_name in (
+            tables.values_list(
+                "relation__schema__database__cluster_id",
+                "relation__schema__database__cluster__name",
+                "relation__schema__database__name",
+                "relation__schema__name",
+                "relation__name",
+                "relation__schema__service__name",
+                "server",
+                "wrapper",
+                "host",
+                "port",
+                "dbname",
+                "remote_schema",
+                "remote_name",
+            )
+        )
+    ]
+
+
+def _dblink_reads(cluster_ids: list[int] | None) -> list[_Remote]:
+    uses = FunctionBodyUse.objects.exclude(dbname="").filter(function__schema__service__isnull=False)
+    if cluster_ids is not None:
+        uses = uses.filter(function__schema__database__cluster_id__in=cluster_ids)
+    return [
+        _Remote(
+            own,
+            cluster,
+            consumer,
+            "dblink",
+            (db, schema, f"{fn}({args})"),
+            addresses.RESOLVED_WRAPPERS[0],
+            host,
+            port,
+            dbname,
+            path[0],
+            name,
+            access=access,
+            assumed=assumed,
+        )  # fmt: skip
+        for own, cluster, db, schema, fn, args, consumer, host, port, dbname, path, name, access, assumed in (
+            uses.values_list(
+                "function__schema__database__cluster_id",
+                "function__schema__database__cluster__name",
+                "function__schema__database__name",
+                "function__schema__name",
+                "function__name",
+                "function__identity_arguments",
+                "function__schema__service__name",
+                "host",
+                "port",
+                "dbname",
+                "path",
+                "name",
+                "access",
+                "assumed",
+            )
+        )
+    ]
 
 
 def _role_users() -> dict[str, list[str]]:

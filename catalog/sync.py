@@ -40,6 +40,7 @@ LABELS = {
     "catalog.Function": "functions",
     "catalog.Dependency": "dependencies",
     "catalog.Grant": "grants",
+    "catalog.ForeignTable": "foreign tables",
 }
 Progress = Callable[[str, int, int], None]  # (database being synced, databases done, databases in all)
 
@@ -250,6 +251,7 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
         parse_bodies(cursor, db.pk)
         run("dependencies", MERGE_DEPENDENCIES)
         run("grants", MERGE_GRANTS)
+        run("foreign tables", MERGE_FOREIGN_TABLES)
         run("relations", DELETE_RELATIONS)
         run("functions", DELETE_FUNCTIONS)
         run("schemas", DELETE_SCHEMAS)
@@ -300,10 +302,17 @@ def parse_bodies(cursor: Any, db: int) -> int:
         states.append(analysis.state)
         for use in analysis.uses:
             where = [use.schema] if use.schema is not None else path
-            uses.append((function_id, use.schema, use.name, where, use.access, assumed and use.schema is None))
+            here = ("", "", "")  # this database
+            uses.append((function_id, use.schema, use.name, where, use.access, assumed and use.schema is None, *here))
+        for remote in analysis.remote:  # the remote role's search_path is unknown: "$user" left out, public assumed
+            for use in remote.uses:
+                where = [use.schema] if use.schema is not None else ["public"]
+                unqualified = use.schema is None
+                where_to = (remote.host, remote.port, remote.dbname)
+                uses.append((function_id, use.schema, use.name, where, use.access, unqualified, *where_to))
     cursor.execute("DELETE FROM catalog_functionbodyuse WHERE function_id = ANY(%s)", [ids])
     with cursor.cursor.copy(
-        "COPY catalog_functionbodyuse (function_id, schema, name, path, access, assumed) FROM STDIN"
+        "COPY catalog_functionbodyuse (function_id, schema, name, path, access, assumed, host, port, dbname) FROM STDIN"
     ) as copy:
         for row in uses:
             copy.write_row(row)
@@ -430,7 +439,7 @@ WITH {_RELATIONS_OF_DB}, {_FUNCTIONS_OF_DB},
 parsed AS (
     SELECT DISTINCT ON (u.id) u.function_id, src.id AS source_id, u.access, u.assumed
     FROM catalog_functionbodyuse u
-    JOIN fn f ON f.id = u.function_id
+    JOIN fn f ON f.id = u.function_id AND u.dbname = ''
     JOIN rel src ON src.name = u.name AND src.schema = ANY (u.path)
     ORDER BY u.id, array_position(u.path, src.schema::text)
 ),
@@ -527,6 +536,37 @@ wanted AS (
     WHERE %(fresh)s OR NOT EXISTS (
         SELECT FROM catalog_grant g WHERE g.relation_id = w.relation_id AND g.grantee = w.grantee
     )
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted),
+       (SELECT count(*) FROM wanted)
+"""
+
+MERGE_FOREIGN_TABLES = f"""
+WITH {_RELATIONS_OF_DB},
+wanted AS (
+    SELECT r.id AS relation_id, t.server, t.wrapper, t.host, t.port, t.dbname, t.remote_schema, t.remote_name
+    FROM seamline_stage_foreign_tables t JOIN rel r ON r.schema = t.schema AND r.name = t.name
+), updated AS (
+    UPDATE catalog_foreigntable f
+    SET server = w.server, wrapper = w.wrapper, host = w.host, port = w.port, dbname = w.dbname,
+        remote_schema = w.remote_schema, remote_name = w.remote_name
+    FROM wanted w
+    WHERE NOT %(fresh)s AND f.relation_id = w.relation_id
+      AND (f.server, f.wrapper, f.host, f.port, f.dbname, f.remote_schema, f.remote_name)
+          IS DISTINCT FROM (w.server, w.wrapper, w.host, w.port, w.dbname, w.remote_schema, w.remote_name)
+    RETURNING 1
+), deleted AS (
+    DELETE FROM catalog_foreigntable f
+    WHERE NOT %(fresh)s AND f.relation_id IN (SELECT id FROM rel)
+      AND NOT EXISTS (SELECT FROM wanted w WHERE w.relation_id = f.relation_id)
+    RETURNING 1
+), created AS (
+    INSERT INTO catalog_foreigntable
+        (relation_id, server, wrapper, host, port, dbname, remote_schema, remote_name)
+    SELECT w.relation_id, w.server, w.wrapper, w.host, w.port, w.dbname, w.remote_schema, w.remote_name
+    FROM wanted w
+    WHERE %(fresh)s OR NOT EXISTS (SELECT FROM catalog_foreigntable f WHERE f.relation_id = w.relation_id)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted),

@@ -10,7 +10,17 @@ from django.core.management.base import CommandError
 
 from catalog.credentials import encrypt_password
 from catalog.errors import CredentialsError
-from catalog.models import Cluster, Database, Dependency, Function, FunctionBodyUse, Grant, Relation, Schema
+from catalog.models import (
+    Cluster,
+    Database,
+    Dependency,
+    ForeignTable,
+    Function,
+    FunctionBodyUse,
+    Grant,
+    Relation,
+    Schema,
+)
 from catalog.sync import SyncError, sync_cluster
 
 from . import leakwatch
@@ -88,6 +98,7 @@ def dangling() -> dict[str, int]:
         .exclude(consumer_function_id__in=functions)
         .count(),
         "function body uses": FunctionBodyUse.objects.exclude(function_id__in=functions).count(),
+        "foreign tables": ForeignTable.objects.exclude(relation_id__in=relations).count(),
     }
     return {what: n for what, n in found.items() if n}
 
@@ -103,6 +114,7 @@ def test_the_merge_knows_every_row_that_points_at_synced_rows():
     assert referrers(Relation) == [
         "catalog.Dependency.consumer_relation",
         "catalog.Dependency.source",
+        "catalog.ForeignTable.relation",
         "catalog.Grant.relation",
     ]
     assert referrers(Function) == ["catalog.Dependency.consumer_function", "catalog.FunctionBodyUse.function"]

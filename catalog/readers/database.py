@@ -22,6 +22,7 @@ SECTIONS: dict[str, Statement] = {
     "privileges": grants.PRIVILEGES,
     "function_dependencies": functions.FUNCTION_DEPENDENCIES,
     "function_bodies": functions.FUNCTION_BODIES,
+    "foreign_tables": dependencies.FOREIGN_TABLES,
 }
 
 
@@ -36,6 +37,7 @@ class DatabaseCatalog:
     privileges: list[grants.Privilege] = field(default_factory=list)
     function_dependencies: list[functions.FunctionDependency] = field(default_factory=list)
     function_bodies: list[functions.FunctionBody] = field(default_factory=list)
+    foreign_tables: list[dependencies.ForeignTable] = field(default_factory=list)
 
 
 def read_database(conn: psycopg.Connection) -> DatabaseCatalog:

@@ -92,3 +92,47 @@ ORDER BY tn.nspname, t.relname, k.conname
 def foreign_keys(conn: psycopg.Connection) -> list[ForeignKey]:
     """Declared foreign keys, columns in key order; the per-partition clones of a partitioned one are left out."""
     return FOREIGN_KEYS.fetch(conn)
+
+
+@dataclass(frozen=True)
+class ForeignTable:
+    """A foreign table, its server, and where the server's options say the data is: for postgres_fdw the host,
+    port and database of another PostgreSQL and the remote relation (its ``schema_name`` and ``table_name``
+    options, else the foreign table's own names). Only those options are read: never a user mapping (its password)
+    nor any other option."""
+
+    schema: str
+    name: str
+    server: str
+    wrapper: str
+    host: str  # as the option has it (may list several hosts); empty: libpq's default
+    port: str
+    dbname: str
+    remote_schema: str
+    remote_name: str
+
+
+FOREIGN_TABLES = Statement(
+    f"""
+WITH {USER_NAMESPACES}
+SELECT n.nspname AS schema, c.relname AS name, s.srvname AS server, w.fdwname AS wrapper,
+       coalesce((SELECT o.option_value FROM pg_options_to_table(s.srvoptions) o WHERE o.option_name = 'host'), '')
+           AS host,
+       coalesce((SELECT o.option_value FROM pg_options_to_table(s.srvoptions) o WHERE o.option_name = 'port'), '')
+           AS port,
+       coalesce((SELECT o.option_value FROM pg_options_to_table(s.srvoptions) o WHERE o.option_name = 'dbname'), '')
+           AS dbname,
+       coalesce((SELECT o.option_value FROM pg_options_to_table(ft.ftoptions) o WHERE o.option_name = 'schema_name'),
+                n.nspname) AS remote_schema,
+       coalesce((SELECT o.option_value FROM pg_options_to_table(ft.ftoptions) o WHERE o.option_name = 'table_name'),
+                c.relname) AS remote_name
+FROM pg_foreign_table ft
+JOIN pg_class c ON c.oid = ft.ftrelid
+JOIN user_namespace n ON n.oid = c.relnamespace
+JOIN pg_foreign_server s ON s.oid = ft.ftserver
+JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+WHERE {not_extension_relation("c")}
+ORDER BY n.nspname, c.relname
+""",
+    ForeignTable,
+)
