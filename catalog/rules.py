@@ -14,6 +14,7 @@ from django.db.models import Prefetch
 from psycopg import sql as psql
 
 from .models import (
+    OUTSIDE,
     UNOWNED,
     Cluster,
     Contract,
@@ -26,8 +27,10 @@ from .models import (
     Service,
     Severity,
 )
+from .paths import Edge, cross_service_edges
 
 CRITICAL, HIGH, MEDIUM, LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+REMOTE_KINDS = ("fdw", "dblink")  # paths that cross databases
 TABLES = ("table", "partitioned", "foreign")
 WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 
@@ -115,6 +118,7 @@ class Snapshot:
     edges: list[tuple[str, int | None, int | None, int, str]]  # (kind, consumer rel, consumer fn, source rel, name)
     grants: list[tuple[int, str, tuple[str, ...]]]  # (relation, grantee role, privileges)
     cluster_services: set[str] = field(default_factory=set)  # services that own data on the cluster
+    remote: list[Edge] = field(default_factory=list)  # fdw and dblink paths read from the cluster (catalog.paths)
 
 
 def load(cluster: Cluster) -> Snapshot:
@@ -178,7 +182,10 @@ def load(cluster: Cluster) -> Snapshot:
         )
     ]
     owners = set(cluster.ownerships.values_list("service__name", flat=True))
-    return Snapshot(cluster, services, consumes, role_service, schemas, relations, functions, edges, grants, owners)
+    remote = [e for e in cross_service_edges([cluster.pk]) if e.kind in REMOTE_KINDS]
+    return Snapshot(
+        cluster, services, consumes, role_service, schemas, relations, functions, edges, grants, owners, remote
+    )
 
 
 Rule = Callable[[Snapshot], Iterator[Finding]]
@@ -254,6 +261,36 @@ def undeclared_read(s: Snapshot):
             f"and {consumer.service} does not declare that it consumes {provider.service}",
             service=consumer.service,
             related_service=provider.service,
+        )
+
+
+@rule("undeclared_cross_database_read", HIGH)
+def undeclared_cross_database_read(s: Snapshot):
+    """A's foreign table or dblink call reads B's relation in another database without a contract; or reads a
+    server or relation the catalog does not hold (no contract can cover what the catalog cannot see)."""
+    seen = set()
+    for e in s.remote:  # sorted: the first of an object's paths to one provider is the one reported
+        if e.declared or e.provider == UNOWNED or (e.object, e.provider) in seen:
+            continue
+        seen.add((e.object, e.provider))
+        how = "foreign table" if e.kind == "fdw" else "function (through dblink)"
+        where = f"{e.source} on {e.source_cluster}"
+        if e.provider == OUTSIDE:
+            message = (
+                f"{how} {e.object} of {e.consumer} reads {where}, outside the catalog: "
+                "catalog that server (or give its cluster the address as an alias) to know whose data it is"
+            )
+        else:
+            message = (
+                f"{how} {e.object} of {e.consumer} {'writes' if e.access == 'write' else 'reads'} {where} of "
+                f"{e.provider}, and {e.consumer} does not declare that it consumes {e.provider}"
+            )
+        yield Finding(
+            e.object,
+            e.object_parts,
+            message,
+            service=e.consumer,
+            related_service=None if e.provider == OUTSIDE else e.provider,
         )
 
 

@@ -55,7 +55,8 @@ def load_databases(primary: dict) -> list[str]:
             ).fetchall()
         )
         for name in DEMO_DATABASES:
-            text = (HERE / "sql" / f"{name}.sql").read_text()
+            # a foreign server names this server's port (the database SQL's only placeholder)
+            text = (HERE / "sql" / f"{name}.sql").read_text().replace("{{primary_port}}", str(primary["port"]))
             marker = "seamline demo " + hashlib.sha256((roles + text).encode()).hexdigest()[:16]
             if name in loaded:
                 if loaded[name] == marker:

@@ -111,13 +111,14 @@ def test_pages_escape_names_from_the_database(viewer_client, db):
 @pytest.mark.parametrize(
     ("name", "args", "max_queries"),
     [
-        ("services", [], 13),
-        ("service", ["first_service"], 14),
+        # the paths cost two queries more since issue 18: foreign tables, and dblink calls in function bodies
+        ("services", [], 15),
+        ("service", ["first_service"], 16),
         ("schemas", [], 8),
         ("schema", ["first_schema"], 10),
         ("relation", ["first_relation"], 14),
-        ("paths", [], 11),  # and what ran (the statements: none here)
-        ("map", [], 13),
+        ("paths", [], 13),  # and what ran (the statements: none here)
+        ("map", [], 15),
         ("map_data", [], 13),
         ("cluster", ["cluster"], 12),
     ],

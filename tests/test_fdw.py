@@ -10,8 +10,8 @@ import json
 import pytest
 from django.conf import settings
 
-from catalog import paths
-from catalog.models import OUTSIDE, Cluster, ForeignTable, FunctionBodyUse, Ownership, Service
+from catalog import paths, rules
+from catalog.models import OUTSIDE, Cluster, Contract, ForeignTable, FunctionBodyUse, Ownership, Service
 from catalog.sync import sync_cluster
 
 from .conftest import pg
@@ -162,4 +162,29 @@ def test_a_dropped_foreign_table_goes_with_the_next_sync(planted):
         f"{ORDERS}.orders.customers",
         f"{ORDERS}.orders.public_users",
         f"{ORDERS}.orders.users_by_alias",
+    }
+
+
+def test_the_audit_finds_each_undeclared_read_across_databases_once(planted):
+    found = {
+        (f.object, f.service, f.related_service or "")
+        for f in rules.evaluate(rules.load(planted))
+        if f.rule == "undeclared_cross_database_read"
+    }
+    assert found == {
+        (f"{ORDERS}.orders.customers", "order_service", "user_service"),
+        (f"{ORDERS}.orders.public_users", "order_service", "profile_service"),
+        (f"{ORDERS}.orders.users_by_alias", "order_service", "user_service"),
+        (f"{ORDERS}.orders.leads", "order_service", ""),
+        (f"{ORDERS}.orders.import_emails()", "order_service", "user_service"),
+        (f"{ORDERS}.orders.close_accounts()", "order_service", ""),
+    }
+    Contract.objects.create(
+        consumer=Service.objects.get(name="order_service"), provider=Service.objects.get(name="user_service")
+    )
+    declared = {f.object for f in rules.evaluate(rules.load(planted)) if f.rule == "undeclared_cross_database_read"}
+    assert declared == {
+        f"{ORDERS}.orders.public_users",
+        f"{ORDERS}.orders.leads",
+        f"{ORDERS}.orders.close_accounts()",
     }

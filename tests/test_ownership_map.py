@@ -70,6 +70,25 @@ def test_it_finds_every_kind_of_cross_service_path_in_the_demo(synced_demo):
     assert via.via == ("shop.user_service.shared_users",)
     declared = {e.declared for e in edges if e.consumer == "order_service" and e.provider == "product_service"}
     assert declared == {True}
+    # a PL/pgSQL body reading product prices: found by parsing it (PostgreSQL records nothing of it)
+    body = next(e for e in edges if e.object == "shop.order_service.cart_value_now(p_order_id bigint)")
+    assert (body.kind, body.provider, body.source, body.parsed, body.recorded) == (
+        "function",
+        "product_service",
+        "shop.product_service.products",
+        True,
+        False,
+    )
+    # across databases: payments' foreign table over shop's user_service view, undeclared
+    fdw = next(e for e in edges if e.kind == "fdw")
+    assert (fdw.consumer, fdw.provider, fdw.object, fdw.source, fdw.source_cluster, fdw.declared) == (
+        "payment_service",
+        "user_service",
+        "payments.payments.customers",
+        "shop.user_service.shared_users",
+        "demo",
+        False,
+    )
 
 
 def test_a_contract_makes_a_path_declared(synced_demo):

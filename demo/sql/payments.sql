@@ -122,6 +122,23 @@ FROM (
 ) AS e
 ORDER BY e.created_at, e.payment_id, e.direction DESC;
 
+-- ---------------------------------------------------------------------------------------------------------------
+-- A read across the database boundary (the seed's §2.3 warns against it): payment_service reads shop's
+-- user_service.shared_users through postgres_fdw, to put the customer's email on receipts. Nothing in shop records
+-- it; Seamline finds it from this side (an fdw path, undeclared: payment_service does not consume user_service).
+-- The server is this one (loopback); the dev server trusts local connections, so the mapping needs no password,
+-- which only a superuser may allow (password_required 'false').
+-- ---------------------------------------------------------------------------------------------------------------
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+CREATE SERVER shop_db FOREIGN DATA WRAPPER postgres_fdw
+    OPTIONS (host '127.0.0.1', port '{{primary_port}}', dbname 'shop');
+GRANT USAGE ON FOREIGN SERVER shop_db TO payment_svc;
+CREATE USER MAPPING FOR payment_svc SERVER shop_db OPTIONS (user 'payment_svc', password_required 'false');
+CREATE FOREIGN TABLE payments.customers (id bigint, email text, full_name text, country char(2))
+    SERVER shop_db OPTIONS (schema_name 'user_service', table_name 'shared_users');
+COMMENT ON FOREIGN TABLE payments.customers IS 'shop''s user_service.shared_users, for receipts (postgres_fdw)';
+ALTER FOREIGN TABLE payments.customers OWNER TO payment_svc;
+
 ALTER TABLE payments.payments OWNER TO payment_svc;
 ALTER TABLE payments.refunds OWNER TO payment_svc;
 ALTER TABLE payments.ledger_entries OWNER TO payment_svc;

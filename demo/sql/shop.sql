@@ -483,6 +483,24 @@ END
 $$;
 COMMENT ON FUNCTION order_service.order_total(bigint) IS 'Order total in cents; SECURITY DEFINER without SET search_path';
 
+-- What an order would cost at today's prices: its PL/pgSQL body reads product_service.products, which PostgreSQL
+-- records nothing of (Seamline reads the body: a function path, declared, as order_service consumes product_service)
+CREATE FUNCTION order_service.cart_value_now(p_order_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = order_service, pg_temp
+AS $$
+DECLARE
+    v_total bigint;
+BEGIN
+    SELECT coalesce(sum(i.quantity::bigint * p.price_cents), 0) INTO v_total
+    FROM order_items AS i
+    JOIN product_service.products AS p ON p.id = i.product_id
+    WHERE i.order_id = p_order_id;
+    RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION order_service.cart_value_now(bigint) IS 'An order at today''s prices (reads product_service.products)';
+
 -- ---------------------------------------------------------------------------------------------------------------
 -- Ownership: every object belongs to its service, except public.users (the shared table stays with postgres)
 -- ---------------------------------------------------------------------------------------------------------------
@@ -498,6 +516,7 @@ ALTER FUNCTION product_service.reserve_stock(bigint, integer) OWNER TO product_s
 
 ALTER TABLE order_service.orders OWNER TO order_svc;
 ALTER TABLE order_service.order_items OWNER TO order_svc;
+ALTER FUNCTION order_service.cart_value_now(bigint) OWNER TO order_svc;
 ALTER TABLE order_service.order_events OWNER TO order_svc;
 ALTER VIEW order_service.product_prices OWNER TO order_svc;
 ALTER VIEW order_service.customer_names OWNER TO order_svc;
@@ -516,6 +535,9 @@ GRANT REFERENCES ON public.users TO order_svc;
 -- order_service reads customer names through user_service's view.
 GRANT USAGE ON SCHEMA user_service TO order_svc;
 GRANT SELECT ON user_service.shared_users TO order_svc;
+-- payment_service reads the shared users view from its own database, through postgres_fdw (payments.sql)
+GRANT USAGE ON SCHEMA user_service TO payment_svc;
+GRANT SELECT ON user_service.shared_users TO payment_svc;
 
 -- A deliberate cross-service privilege: order_service reads product_service's table directly, references it from
 -- order_items and reserves stock through product_service's function.
