@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 
 from psycopg import conninfo
 
-from .models import Cluster, Database
-
 DEFAULT_PORT = 5432
 RESOLVED_WRAPPERS = ("postgres_fdw",)  # the wrappers whose server options name a PostgreSQL
 
@@ -47,6 +45,30 @@ def endpoints(host: str, port: str) -> list[tuple[str, int]]:
     return pairs
 
 
+def parse_address(value: object) -> tuple[str, int] | None:
+    """("host", port) of "HOST:PORT" (an IPv6 host in brackets: "[::1]:5432"), host lower-cased; None if not one."""
+    if not isinstance(value, str) or ":" not in value or "\x00" in value:
+        return None
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]").strip().lower()
+    if not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536 or len(host) > 253:
+        return None
+    return host, int(port)
+
+
+def target(connection: str) -> tuple[str, str, str] | None:
+    """(host, port, dbname) of a libpq connection string (key/value or URI), nothing else of it (it may carry a
+    password); None if it is not one."""
+    try:
+        params = conninfo.conninfo_to_dict(connection)
+    except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError; anything unreadable is "not one"
+        return None
+    if not params:
+        return None
+    host = str(params.get("host") or params.get("hostaddr") or "")
+    return host, str(params.get("port") or ""), str(params.get("dbname") or "")
+
+
 def label(host: str, port: str) -> str:
     """HOST:PORT as a foreign server names it, for a path whose server is outside the catalog."""
     return ",".join(f"{h or 'localhost'}:{p}" for h, p in endpoints(host, port)) or host
@@ -57,30 +79,17 @@ class AddressBook:
     clusters: dict[tuple[str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
     hosts: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # each cluster's nodes' hosts
     names: dict[int, str] = field(default_factory=dict)
-    databases: set[tuple[int, str]] = field(default_factory=set)
+    databases: set[tuple[int, str]] = field(default_factory=set)  # (cluster, database) synced
 
-    @classmethod
-    def read(cls) -> AddressBook:
-        """Every cluster's addresses and synced databases: three queries."""
-        book = cls()
-        for cluster in Cluster.objects.prefetch_related("replicas").only("id", "name", "dsn", "aliases"):
-            book.names[cluster.pk] = cluster.name
-            for dsn in [cluster.dsn, *(r.dsn for r in cluster.replicas.all())]:
-                try:
-                    params = conninfo.conninfo_to_dict(dsn)
-                except Exception:  # noqa: BLE001 - a DSN the catalog file checked; an admin edit may not have
-                    continue
-                for host, port in endpoints(str(params.get("host") or ""), str(params.get("port") or "")):
-                    book.clusters[(host, port)].add(cluster.pk)
-                    book.hosts[cluster.pk].add(host)
-            for alias in cluster.aliases:
-                host, _, port = alias.rpartition(":")
-                host = host.removeprefix("[").removesuffix("]").lower()
-                if port.isdigit():
-                    book.clusters[(host, int(port))].add(cluster.pk)
-                    book.hosts[cluster.pk].add(host)
-        book.databases = set(Database.objects.values_list("cluster_id", "name"))
-        return book
+    def add(self, cluster: int, name: str, dsns: list[str], aliases: list[str]) -> None:
+        """A cluster, by its nodes' DSNs and its aliases (HOST:PORT)."""
+        self.names[cluster] = name
+        nodes = [target(dsn) for dsn in dsns]
+        found = [pair for node in nodes if node for pair in endpoints(node[0], node[1])]
+        found += [pair for alias in aliases if (pair := parse_address(alias))]
+        for host, port in found:
+            self.clusters[(host, port)].add(cluster)
+            self.hosts[cluster].add(host)
 
     def resolve(self, own: int, wrapper: str, host: str, port: str, dbname: str) -> int | None:
         """The cluster a foreign server of cluster ``own`` names, or None (not a PostgreSQL wrapper, no database

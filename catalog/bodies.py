@@ -24,8 +24,8 @@ from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json, scan
-from psycopg import conninfo
 
+from . import addresses
 from .sql import RelationUse, relations
 
 PARSED, DYNAMIC, UNPARSABLE = "parsed", "dynamic", "unparsable"
@@ -100,7 +100,7 @@ class _Body:
             return
         connection, statement = _string(args[0]), _string(args[at])
         target = self.connections.get(connection, connection) if connection is not None else None
-        where = _where(target) if target is not None else None
+        where = addresses.target(target) if target is not None else None
         if where is None or statement is None:
             self.dynamic = True
             return
@@ -136,19 +136,6 @@ def _string(node: object) -> str | None:
     if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
         return node.val.sval
     return None
-
-
-def _where(connection: str) -> tuple[str, str, str] | None:
-    """(host, port, dbname) of a libpq connection string, nothing else of it; None if it is not one (a connection
-    name no dblink_connect of the body gave)."""
-    try:
-        params = conninfo.conninfo_to_dict(connection)
-    except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError; anything unreadable is "not one"
-        return None
-    if not params:
-        return None
-    host = str(params.get("host") or params.get("hostaddr") or "")
-    return host, str(params.get("port") or ""), str(params.get("dbname") or "")
 
 
 def analyse(language: str, body: str, signature: Signature | None = None) -> Analysis:

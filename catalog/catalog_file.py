@@ -14,6 +14,7 @@ import yaml
 from django.db import models, transaction
 from django.db.models import Prefetch
 
+from . import addresses
 from .credentials import dsn_problem
 from .models import Cluster, Contract, Ownership, Replica, Service
 from .ownership import assign_owners
@@ -146,7 +147,7 @@ def load(text: str) -> dict[str, Any]:
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < least or v > 86400):
                     problems.append(f"{path}.sampling.{key}: must be a whole number of seconds ≥ {least}, got {v!r}")
         for j, alias in enumerate(_list(c, "aliases", path, problems)):
-            if parse_address(alias) is None:
+            if addresses.parse_address(alias) is None:
                 problems.append(f"{path}.aliases[{j}]: must be HOST:PORT (a port from 1 to 65535), got {alias!r}")
         for section, keys in THRESHOLDS.items():
             thresholds = c.get(section, {})
@@ -230,17 +231,6 @@ def load(text: str) -> dict[str, Any]:
             problems = [*problems[:MAX_PROBLEMS], f"… and {len(problems) - MAX_PROBLEMS} more problems"]
         raise CatalogFileError(problems)
     return {"clusters": clusters, "services": services}
-
-
-def parse_address(value: object) -> tuple[str, int] | None:
-    """("host", port) of "HOST:PORT" (an IPv6 host in brackets: "[::1]:5432"), host lower-cased; None if not one."""
-    if not isinstance(value, str) or ":" not in value or "\x00" in value:
-        return None
-    host, _, port = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]").strip().lower()
-    if not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536 or len(host) > 253:
-        return None
-    return host, int(port)
 
 
 def parse_owns(ref: object) -> tuple[str, str, str] | None:

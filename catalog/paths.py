@@ -27,7 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from . import addresses
-from .models import OUTSIDE, UNOWNED, Contract, Dependency, ForeignTable, FunctionBodyUse, Grant, Relation, Service
+from .models import (
+    OUTSIDE,
+    UNOWNED,
+    Cluster,
+    Contract,
+    Database,
+    Dependency,
+    ForeignTable,
+    FunctionBodyUse,
+    Grant,
+    Relation,
+    Service,
+)
 from .versioning import OBSERVED, memoized
 
 KINDS = ("view", "fk", "grant", "function", "fdw", "dblink", "runtime")
@@ -285,7 +297,7 @@ def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]
     reads = _foreign_tables(cluster_ids) + _dblink_reads(cluster_ids)
     if not reads:
         return set()
-    book = addresses.AddressBook.read()
+    book = _address_book()
     resolved = {r: book.resolve(r.own, r.wrapper, r.host, r.port, r.dbname) for r in reads}
     targets = {cluster_id for cluster_id in resolved.values() if cluster_id is not None}
     remote: dict[tuple[int, str, str, str], str | None] = {
@@ -325,6 +337,15 @@ def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]
             )
         )
     return edges
+
+
+def _address_book() -> addresses.AddressBook:
+    """Every cluster's addresses and synced databases: three queries."""
+    book = addresses.AddressBook()
+    for cluster in Cluster.objects.prefetch_related("replicas").only("id", "name", "dsn", "aliases"):
+        book.add(cluster.pk, cluster.name, [cluster.dsn, *(r.dsn for r in cluster.replicas.all())], cluster.aliases)
+    book.databases = set(Database.objects.values_list("cluster_id", "name"))
+    return book
 
 
 def _foreign_tables(cluster_ids: list[int] | None) -> list[_Remote]:
