@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import claims
+from . import addresses, claims
 from .catalog_file import REPLICATION_KEYS, TRANSACTION_KEYS
 from .credentials import dsn_problem, encrypt_password
 from .errors import CredentialsError
@@ -59,6 +59,7 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             "dsn",
             "password_env",
             "databases",
+            "aliases",
             "sample_interval",
             "idle_in_transaction_threshold",
             "long_query_threshold",
@@ -67,6 +68,15 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             *REPLICATION_KEYS,  # the thresholds: the catalog file's keys are the fields' names
             *TRANSACTION_KEYS,
         ]
+
+    def clean_aliases(self) -> list[str]:
+        aliases = self.cleaned_data.get("aliases") or []
+        wrong = [alias for alias in aliases if addresses.parse_address(alias) is None]
+        if wrong:
+            raise forms.ValidationError(
+                _("Not HOST:PORT (a port from 1 to 65535): %(aliases)s") % {"aliases": ", ".join(wrong)}
+            )
+        return aliases
 
     def clean(self):
         data = super().clean()

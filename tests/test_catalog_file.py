@@ -157,6 +157,25 @@ services: []
     assert "clusters[0].replication.lag_warn_bytes: must be a whole number ≥ 0, got -1" in problems
 
 
+def test_aliases_round_trip_and_are_validated(db):
+    text = """
+clusters:
+  - name: s
+    dsn: "host=x dbname=postgres"
+    aliases: ["PG-Main.internal:6543", "[::1]:5433"]
+services: []
+"""
+    catalog_file.apply(catalog_file.load(text))
+    assert Cluster.objects.get(name="s").aliases == ["PG-Main.internal:6543", "[::1]:5433"]
+    assert catalog_file.export()["clusters"][0]["aliases"] == ["PG-Main.internal:6543", "[::1]:5433"]
+    bad = "clusters:\n  - {name: b, dsn: 'host=x', aliases: ['no-port', 'h:70000', 'h:5432x', 7]}\nservices: []\n"
+    with pytest.raises(catalog_file.CatalogFileError) as info:
+        catalog_file.load(bad)
+    problems = [p for p in info.value.problems if ".aliases[" in p]
+    assert [p.split(":", 1)[0] for p in problems] == [f"clusters[0].aliases[{i}]" for i in range(4)]
+    assert all("must be HOST:PORT" in p for p in problems)
+
+
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
 )

@@ -188,3 +188,18 @@ def test_the_audit_finds_each_undeclared_read_across_databases_once(planted):
         f"{ORDERS}.orders.leads",
         f"{ORDERS}.orders.close_accounts()",
     }
+
+
+def test_the_admin_takes_aliases_and_refuses_what_is_not_host_port(admin_client, db):
+    cluster = Cluster.objects.create(name="aliased", dsn="host=127.0.0.1 dbname=postgres")
+    url = f"/admin/catalog/cluster/{cluster.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update(name="aliased", dsn="host=127.0.0.1 dbname=postgres", databases="", aliases="db.internal:x")
+    data.update({"replicas-TOTAL_FORMS": "0", "replicas-INITIAL_FORMS": "0"})
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200 and "Not HOST:PORT" in refused.content.decode()
+    data["aliases"] = "db.internal:6432,[::1]:5433"
+    assert admin_client.post(url, data).status_code == 302
+    cluster.refresh_from_db()
+    assert cluster.aliases == ["db.internal:6432", "[::1]:5433"]
