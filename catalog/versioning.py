@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.dispatch import Signal
 
 from .models import CatalogState
@@ -45,11 +46,19 @@ def announce() -> None:
 _pinned = threading.local()
 
 
-def current() -> int:
+def current() -> str:
+    """The catalog's version and the transaction that wrote it (its row's xmin): the number alone can come back for
+    another catalog (a change rolled back and another committed, a test's tables flushed); the pair never does."""
     version = getattr(_pinned, "version", None)
     if version is not None:
         return version
-    return CatalogState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    row = (
+        CatalogState.objects.filter(pk=1)
+        .annotate(writer=RawSQL("xmin::text", ()))
+        .values_list("version", "writer")
+        .first()
+    )
+    return f"{row[0]}:{row[1]}" if row else "0"
 
 
 def observed_version() -> str:
@@ -61,7 +70,7 @@ def observed_version() -> str:
 
 
 @contextmanager
-def pinned() -> Iterator[int]:
+def pinned() -> Iterator[str]:
     """Within the block, the version is read once: every ``memoized`` in it (a page's several, and those their
     computations call) uses that one read. The observed version is read once too, when first asked."""
     outer, outer_observed = getattr(_pinned, "version", None), getattr(_pinned, "observed", None)

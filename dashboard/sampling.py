@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from catalog import versioning
 from catalog.claims import Attribution
 from catalog.credentials import password_for
 from catalog.errors import CredentialsError, UnreachableError
@@ -41,7 +42,10 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
     target = next((n for n in nodes_of(cluster) if n.name == node), None)
     if target is None:
         raise ValueError(f"cluster {cluster.name} has no node named {node!r}")
-    services = list(Service.objects.all()) if services is None else services
+    if services is None:
+        services, attribute = _attribution(cluster)
+    else:
+        attribute = Attribution.for_cluster(cluster, services)
     try:
         with connect(
             target.dsn,
@@ -58,7 +62,6 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
             sampled_at = timezone.now()  # Seamline's clock: ages on pages are measured against it
     except (UnreachableError, CredentialsError) as exc:
         return _unreachable(cluster, node, exc)
-    attribute = Attribution.for_cluster(cluster, services)
     snapshot, queries = summarize(cluster, node, sampled_at, node_settings, sessions, services, attribute)
     previous = snapshots.read(cluster.pk, node)
     snapshot["replication"] = _replication(cluster, node, sampled_at, node_settings.in_recovery, side, previous)
@@ -78,6 +81,18 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
     snapshots.write(cluster.pk, node, snapshot, queries)
     record_history(cluster, node, sampled_at, snapshot)
     return snapshot
+
+
+def _attribution(cluster: Cluster) -> tuple[list[Service], Attribution]:
+    """The catalog's services and who a session on the cluster is, kept per process until the catalog's version
+    moves (a service or an ownership saved or deleted): one query per sample rather than two, and no rebuilding.
+    (Measured in bench/fleet.py: rebuilt per sample, the attribution was about a seventh of a sample's time.)"""
+
+    def read() -> tuple[list[Service], Attribution]:
+        services = list(Service.objects.all())
+        return services, Attribution.for_cluster(cluster, services)
+
+    return versioning.memoized("sampling-attribution", (cluster.pk,), read)
 
 
 def _replication(
