@@ -266,12 +266,10 @@ def _expressions(node: Any, dynamic: bool = False) -> Iterator[tuple[dict, bool]
 
 
 def _constant(expression: str) -> str | None:
-    """The string an EXECUTE runs when its expression is one constant, else None (built at run time)."""
+    """The string an EXECUTE runs when its expression is one constant (cast or not), else None (built at run time)."""
     (raw,) = parse_sql(f"SELECT {expression}")
     targets = getattr(raw.stmt, "targetList", None) or ()
-    if len(targets) == 1 and isinstance(targets[0].val, ast.A_Const) and isinstance(targets[0].val.val, ast.String):
-        return targets[0].val.val.sval
-    return None
+    return _string(targets[0].val) if len(targets) == 1 else None
 
 
 def _assigned(assignment: str) -> str:

@@ -332,8 +332,6 @@ def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]
                 server=r.server,
                 access=r.access,
                 assumed=r.assumed,
-                parsed=r.kind == "dblink",
-                recorded=r.kind != "dblink",
             )
         )
     return edges
