@@ -501,6 +501,61 @@ class ForeignTable(models.Model):
         verbose_name_plural = _("foreign tables")
 
 
+class PublishedTable(models.Model):
+    """A table a publication of its database sends (logical replication), with the columns it sends (empty: all)."""
+
+    relation = models.ForeignKey(Relation, on_delete=models.CASCADE, related_name="publications", **SYNCED)
+    publication = models.CharField(_("publication"), max_length=63)
+    columns = ArrayField(models.CharField(max_length=63), default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["relation", "publication"], name="publishedtable_unique_publication")
+        ]
+        verbose_name = _("published table")
+        verbose_name_plural = _("published tables")
+
+
+class Subscription(models.Model):
+    """A logical replication subscription of a database, as the sync read it (catalog.readers.logical): its slot
+    names its publisher (catalog.logical), its tables are the copies it keeps, each with its state."""
+
+    READY = "r"  # pg_subscription_rel.srsubstate of a table that is copied and streaming
+
+    database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="subscriptions", **SYNCED)
+    name = models.CharField(_("name"), max_length=63)
+    owner = models.CharField(_("owner"), max_length=63, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    slot_name = models.CharField(_("slot"), max_length=63, blank=True)
+    publications = ArrayField(models.CharField(max_length=63), default=list)
+    tables = models.JSONField(default=list)  # [{"schema", "name", "state"}]
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["database", "name"], name="subscription_unique_name")]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tables_not_ready(self) -> list[dict]:
+        return [t for t in self.tables if t.get("state") != self.READY]
+
+
+class LogicalSlot(models.Model):
+    """A logical replication slot of a cluster's primary, with its database: what a subscription elsewhere streams
+    from (read by each sync of the cluster)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="logical_slots", **SYNCED)
+    name = models.CharField(_("name"), max_length=63)
+    database = models.CharField(_("database"), max_length=63)
+    plugin = models.CharField(_("plugin"), max_length=63, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="logicalslot_unique_name")]
+
+
 class Grant(models.Model):
     """Privileges a role other than the owner holds on a relation."""
 

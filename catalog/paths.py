@@ -14,6 +14,10 @@ Kinds (the ownership map's edge kinds):
 - ``dblink``: a function of the consumer calls dblink with a constant connection string and statement that reads
   or writes the provider's relation in another database (``access``; ``assumed`` for an unqualified name, looked up
   in ``public``); resolved and listed like ``fdw``;
+- ``replication``: a table of the consumer is a logical replication copy of the provider's table (the object is the
+  copy; ``source_cluster`` the publisher's cluster, ``subscription`` the subscription), its publisher found through
+  the subscription's slot (catalog.logical); a publisher the catalog does not hold, or a table its publications do
+  not send, has the provider ``(outside the catalog)``;
 - ``runtime``: the consumer's statements really read or wrote the provider's relation (the object is that relation),
   as the live side observed them (``OBSERVERS``; dashboard.statements registers one), with the access and calls.
 A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it;
@@ -26,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from . import addresses
+from . import addresses, logical
 from .models import (
     OUTSIDE,
     UNOWNED,
@@ -42,7 +46,7 @@ from .models import (
 )
 from .versioning import OBSERVED, memoized
 
-KINDS = ("view", "fk", "grant", "function", "fdw", "dblink", "runtime")
+KINDS = ("view", "fk", "grant", "function", "fdw", "dblink", "replication", "event", "runtime")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Edge:
     assumed: bool = field(default=False, compare=False)  # function: resolved along an assumed search_path
     source_cluster: str = ""  # fdw: the cluster of the source (HOST:PORT when outside the catalog)
     server: str = field(default="", compare=False)  # fdw: the foreign server
+    subscription: str = field(default="", compare=False)  # replication
     calls: int = field(default=0, compare=False)  # runtime: in the window
     used: bool | None = field(default=None, compare=False)  # None: nothing observes what runs
 
@@ -95,6 +100,8 @@ class Edge:
             data["source_cluster"] = self.source_cluster
         if self.kind == "fdw":
             data["server"] = self.server
+        if self.kind == "replication":
+            data["source_cluster"], data["subscription"] = self.source_cluster, self.subscription
         if self.kind == "dblink":
             data["access"], data["assumed_search_path"] = self.access, self.assumed
         if self.kind == "function":
@@ -267,6 +274,7 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
                 edges.add(edge(consumer, source, "grant", (grantee,), privileges=tuple(sorted(privileges))))
 
     edges |= _remote_edges(cluster_ids, contracts)
+    edges |= _replication_edges(cluster_ids, contracts)
     return sorted(edges, key=lambda e: (e.cluster, e.consumer, e.provider, e.kind, e.object_parts, e.source_parts))
 
 
@@ -334,6 +342,32 @@ def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]
                 assumed=r.assumed,
             )
         )
+    return edges
+
+
+def _replication_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]) -> set[Edge]:
+    """Each table a service keeps as a logical replication copy, to the owner of the table it copies."""
+    edges = set()
+    for link in logical.read_links():
+        if cluster_ids is not None and link.cluster_id not in cluster_ids:
+            continue
+        for t in link.tables:
+            provider = (t.source_service or UNOWNED) if link.publisher_id is not None and t.published else OUTSIDE
+            if not t.service or provider == t.service:
+                continue
+            edges.add(
+                Edge(
+                    consumer=t.service,
+                    provider=provider,
+                    kind="replication",
+                    object_parts=(link.database, t.schema, t.name),
+                    source_parts=(link.publisher_database, t.schema, t.name),
+                    declared=(t.service, provider) in contracts,
+                    cluster=link.cluster,
+                    source_cluster=link.publisher,
+                    subscription=link.subscription,
+                )
+            )
     return edges
 
 

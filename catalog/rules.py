@@ -30,7 +30,7 @@ from .models import (
 from .paths import Edge, cross_service_edges
 
 CRITICAL, HIGH, MEDIUM, LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
-REMOTE_KINDS = ("fdw", "dblink")  # paths that cross databases
+REMOTE_KINDS = ("fdw", "dblink", "replication")  # paths that cross databases
 TABLES = ("table", "partitioned", "foreign")
 WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 
@@ -118,7 +118,7 @@ class Snapshot:
     edges: list[tuple[str, int | None, int | None, int, str]]  # (kind, consumer rel, consumer fn, source rel, name)
     grants: list[tuple[int, str, tuple[str, ...]]]  # (relation, grantee role, privileges)
     cluster_services: set[str] = field(default_factory=set)  # services that own data on the cluster
-    remote: list[Edge] = field(default_factory=list)  # fdw and dblink paths read from the cluster (catalog.paths)
+    remote: list[Edge] = field(default_factory=list)  # fdw, dblink, replication paths of the cluster (catalog.paths)
 
 
 def load(cluster: Cluster) -> Snapshot:
@@ -264,18 +264,26 @@ def undeclared_read(s: Snapshot):
         )
 
 
+HOW = {"fdw": "foreign table", "dblink": "function (through dblink)", "replication": "logical replication copy"}
+
+
 @rule("undeclared_cross_database_read", HIGH)
 def undeclared_cross_database_read(s: Snapshot):
-    """A's foreign table or dblink call reads B's relation in another database without a contract; or reads a
-    server or relation the catalog does not hold (no contract can cover what the catalog cannot see)."""
+    """A's foreign table, dblink call or logical replication copy reads B's relation in another database without a
+    contract; or reads a server or relation the catalog does not hold (no contract can cover what it cannot see)."""
     seen = set()
     for e in s.remote:  # sorted: the first of an object's paths to one provider is the one reported
         if e.declared or e.provider == UNOWNED or (e.object, e.provider) in seen:
             continue
         seen.add((e.object, e.provider))
-        how = "foreign table" if e.kind == "fdw" else "function (through dblink)"
+        how = HOW[e.kind]
         where = f"{e.source} on {e.source_cluster}"
-        if e.provider == OUTSIDE:
+        if e.kind == "replication" and e.provider == OUTSIDE:
+            message = (
+                f"{how} {e.object} of {e.consumer} is received by subscription {e.subscription} from a publisher "
+                "outside the catalog: catalog the cluster whose primary has its slot to know whose data it is"
+            )
+        elif e.provider == OUTSIDE:
             message = (
                 f"{how} {e.object} of {e.consumer} reads {where}, outside the catalog: "
                 "catalog that server (or give its cluster the address as an alias) to know whose data it is"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from . import bodies, sql
 from .credentials import password_for
 from .errors import SyncError
-from .models import Cluster, Database
+from .models import Cluster, Database, LogicalSlot
 from .monitored import MonitoredConnection, connect
 from .ownership import assign_owners
 from .readers import server
@@ -41,6 +41,8 @@ LABELS = {
     "catalog.Dependency": "dependencies",
     "catalog.Grant": "grants",
     "catalog.ForeignTable": "foreign tables",
+    "catalog.PublishedTable": "published tables",
+    "catalog.Subscription": "subscriptions",
 }
 Progress = Callable[[str, int, int], None]  # (database being synced, databases done, databases in all)
 
@@ -85,6 +87,7 @@ def sync_cluster(
     with connect(cluster.dsn, password, target=cluster.name) as conn:
         server_settings = server.cluster_settings(conn)
         present = server.list_databases(conn)
+        slots = [] if server_settings.in_recovery else server.logical_slots(conn)
         summary.statements_sent += conn.statements_sent
     wanted = databases or cluster.databases or present
     missing = [name for name in wanted if name not in present]
@@ -118,6 +121,7 @@ def sync_cluster(
             monitor_role_is_superuser=server_settings.current_user_is_superuser,
             synced_at=timezone.now(),
         )
+        _replace_logical_slots(cluster, slots)
         assign_owners([cluster.pk])
         bump()
     if progress:
@@ -252,6 +256,8 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
         run("dependencies", MERGE_DEPENDENCIES)
         run("grants", MERGE_GRANTS)
         run("foreign tables", MERGE_FOREIGN_TABLES)
+        run("published tables", MERGE_PUBLISHED_TABLES)
+        run("subscriptions", MERGE_SUBSCRIPTIONS)
         run("relations", DELETE_RELATIONS)
         run("functions", DELETE_FUNCTIONS)
         run("schemas", DELETE_SCHEMAS)
@@ -609,3 +615,71 @@ WITH deleted AS (
 )
 SELECT 0, 0, count(*), 0 FROM deleted
 """
+
+MERGE_PUBLISHED_TABLES = f"""
+WITH {_RELATIONS_OF_DB},
+wanted AS (
+    SELECT r.id AS relation_id, t.publication, t.columns
+    FROM seamline_stage_published_tables t JOIN rel r ON r.schema = t.schema AND r.name = t.name
+), updated AS (
+    UPDATE catalog_publishedtable p SET columns = w.columns
+    FROM wanted w
+    WHERE NOT %(fresh)s AND p.relation_id = w.relation_id AND p.publication = w.publication
+      AND p.columns::text[] <> w.columns
+    RETURNING 1
+), deleted AS (
+    DELETE FROM catalog_publishedtable p
+    WHERE NOT %(fresh)s AND p.relation_id IN (SELECT id FROM rel)
+      AND NOT EXISTS (SELECT FROM wanted w WHERE w.relation_id = p.relation_id AND w.publication = p.publication)
+    RETURNING 1
+), created AS (
+    INSERT INTO catalog_publishedtable (relation_id, publication, columns)
+    SELECT w.relation_id, w.publication, w.columns
+    FROM wanted w
+    WHERE %(fresh)s OR NOT EXISTS (
+        SELECT FROM catalog_publishedtable p WHERE p.relation_id = w.relation_id AND p.publication = w.publication
+    )
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted),
+       (SELECT count(*) FROM wanted)
+"""
+
+MERGE_SUBSCRIPTIONS = """
+WITH wanted AS (
+    SELECT t.name, t.owner, t.enabled, t.slot_name, t.publications, t.tables::jsonb AS tables
+    FROM seamline_stage_subscriptions t
+), updated AS (
+    UPDATE catalog_subscription s
+    SET owner = w.owner, enabled = w.enabled, slot_name = w.slot_name, publications = w.publications,
+        tables = w.tables
+    FROM wanted w
+    WHERE NOT %(fresh)s AND s.database_id = %(db)s AND s.name = w.name
+      AND (s.owner, s.enabled, s.slot_name, s.publications::text[], s.tables)
+          IS DISTINCT FROM (w.owner, w.enabled, w.slot_name, w.publications, w.tables)
+    RETURNING 1
+), deleted AS (
+    DELETE FROM catalog_subscription s
+    WHERE NOT %(fresh)s AND s.database_id = %(db)s AND NOT EXISTS (SELECT FROM wanted w WHERE w.name = s.name)
+    RETURNING 1
+), created AS (
+    INSERT INTO catalog_subscription (database_id, name, owner, enabled, slot_name, publications, tables)
+    SELECT %(db)s, w.name, w.owner, w.enabled, w.slot_name, w.publications, w.tables
+    FROM wanted w
+    WHERE %(fresh)s OR NOT EXISTS (SELECT FROM catalog_subscription s WHERE s.database_id = %(db)s AND s.name = w.name)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted),
+       (SELECT count(*) FROM wanted)
+"""
+
+
+def _replace_logical_slots(cluster: Cluster, slots: list) -> None:
+    """The cluster's logical slots as the primary listed them (few: replaced whole when they changed)."""
+    wanted = {(s.name, s.database, s.plugin) for s in slots}
+    if set(LogicalSlot.objects.filter(cluster=cluster).values_list("name", "database", "plugin")) == wanted:
+        return
+    LogicalSlot.objects.filter(cluster=cluster).delete()
+    LogicalSlot.objects.bulk_create(
+        LogicalSlot(cluster=cluster, name=name, database=database, plugin=plugin) for name, database, plugin in wanted
+    )

@@ -9,14 +9,18 @@ cluster's node views; ``cluster_health`` loads them for the overview, the Replic
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import humanize
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from catalog import logical
 from catalog.models import Cluster
 
-from . import hazards, pools
+from . import hazards, pools, snapshots
 from .nodes import PRIMARY
 from .pools import NEVER, STALE, UNREACHABLE, NodeView
 from .verdicts import CRIT, OK, RANK, WARN, Verdict, worst  # noqa: F401 - named here by its users
@@ -60,8 +64,41 @@ def _match(replica: dict[str, Any], standbys: list[dict[str, Any]], name: str) -
     return None
 
 
-def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
-    """The cluster's replication health (the JSON of ``manage.py replication`` and /api/v1/health)."""
+# After the error count of a subscription rose: CRIT in the sample that saw it, WARN for this long after.
+ERRORS_WARN_FOR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Logical:
+    """What judging logical replication needs beyond a cluster's own snapshots: the catalog's subscriptions with
+    their publishers (catalog.logical), and the publishers' primaries' latest snapshots, by cluster id."""
+
+    links: dict[tuple[int, str, str], logical.Link]  # (cluster id, database, subscription)
+    slot_users: dict[tuple[int, str], logical.Link]  # (publisher cluster id, slot)
+    publishers: dict[int, dict[str, Any] | None]
+
+    @classmethod
+    def read(cls, known: dict[int, list[NodeView]]) -> Logical:
+        """From the catalog (memoized) and the node views at hand; a publisher's primary not among them is read from
+        Redis, in one round trip (raises LiveDataUnavailable)."""
+        links = logical.links()
+        primaries = {cid: next((v.snapshot for v in views if v.name == PRIMARY), None) for cid, views in known.items()}
+        missing = sorted({link.publisher_id for link in links if link.publisher_id not in (None, *primaries)})
+        if missing:
+            read = snapshots.read_many([(cid, PRIMARY) for cid in missing])
+            primaries.update({cid: snapshot for (cid, _node), snapshot in read.items()})
+        return cls(
+            links={(link.cluster_id, link.database, link.subscription): link for link in links},
+            slot_users=logical.slot_users(links),
+            publishers=primaries,
+        )
+
+
+def assess(cluster: Cluster, views: list[NodeView], context: Logical | None = None) -> dict[str, Any]:
+    """The cluster's replication health (the JSON of ``manage.py replication`` and /api/v1/health): physical
+    replicas and slots, and logical subscriptions (``context``: default, read for this cluster alone)."""
+    if context is None:
+        context = Logical.read({cluster.pk: views})
     by_name = {v.name: v for v in views}
     primary = by_name[PRIMARY]
     cluster_verdict = Verdict()
@@ -165,9 +202,23 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
                 _("slot %(slot)s has no active consumer and retains %(bytes)s of WAL")
                 % {"slot": slot["slot_name"], "bytes": _size(retained)},
             )
-        slots.append({**slot, "status": verdict.status, "reasons": verdict.reasons})
+        user = context.slot_users.get((cluster.pk, slot["slot_name"])) if slot.get("slot_type") == "logical" else None
+        if user is not None:  # a logical slot, attributed to the service whose subscription streams from it
+            slot = {
+                **slot,
+                "service": user.service,
+                "subscription": f"{user.cluster}/{user.database}/{user.subscription}",
+            }
+        slots.append(
+            {"service": None, "subscription": None, **slot, "status": verdict.status, "reasons": verdict.reasons}
+        )
         cluster_verdict.status = worst(cluster_verdict.status, verdict.status)
         cluster_verdict.reasons += verdict.reasons
+
+    subscriptions = _subscriptions(cluster, primary_side, primary.snapshot, context)
+    for sub in subscriptions:
+        cluster_verdict.status = worst(cluster_verdict.status, sub["status"])
+        cluster_verdict.reasons += sub["reasons"]
 
     unregistered = [s for s in standbys if s["pid"] not in matched_pids]
     return {
@@ -182,18 +233,118 @@ def assess(cluster: Cluster, views: list[NodeView]) -> dict[str, Any]:
         },
         "replicas": replicas,
         "slots": slots,
+        "subscriptions": subscriptions,
         "unregistered_standbys": unregistered,
     }
+
+
+def _subscriptions(
+    cluster: Cluster, primary_side: dict[str, Any], snapshot: dict[str, Any] | None, context: Logical
+) -> list[dict[str, Any]]:
+    """Each logical subscription of the cluster as its primary's latest sample shows it, judged: disabled or without
+    its apply worker (CRIT); errors that rose (CRIT in that sample, WARN for an hour after); tables not ready at the
+    last sync (WARN); the publisher's slot confirmed behind (the cluster's lag thresholds in bytes) or gone (CRIT)."""
+    out = []
+    for sub in primary_side.get("subscriptions") or []:
+        verdict = Verdict()
+        name = _("subscription %(name)s in %(database)s") % {"name": sub["name"], "database": sub["database"]}
+        link = context.links.get((cluster.pk, sub["database"], sub["name"]))
+        if not sub.get("enabled"):
+            verdict.add(CRIT, _("%(what)s is disabled") % {"what": name})
+        elif sub.get("worker_pid") is None:
+            verdict.add(CRIT, _("%(what)s has no apply worker running") % {"what": name})
+        rose = sub.get("errors_rose_at")
+        if rose and snapshot:
+            at = datetime.fromisoformat(snapshot["sampled_at"])
+            if rose == snapshot["sampled_at"]:
+                count = sub.get("errors_new") or 0
+                verdict.add(
+                    CRIT,
+                    ngettext(
+                        "%(what)s had %(n)d new apply or table sync error since the previous sample",
+                        "%(what)s had %(n)d new apply or table sync errors since the previous sample",
+                        count,
+                    )
+                    % {"what": name, "n": count},
+                )
+            elif at - datetime.fromisoformat(rose) < ERRORS_WARN_FOR:
+                verdict.add(
+                    WARN,
+                    _("%(what)s had apply or table sync errors %(minutes)d min ago")
+                    % {"what": name, "minutes": (at - datetime.fromisoformat(rose)).total_seconds() // 60},
+                )
+        not_ready = link.not_ready if link else []
+        if not_ready:
+            verdict.add(
+                WARN,
+                ngettext(
+                    "%(what)s has %(n)d table not ready at the last sync: %(tables)s",
+                    "%(what)s has %(n)d tables not ready at the last sync: %(tables)s",
+                    len(not_ready),
+                )
+                % {"what": name, "n": len(not_ready), "tables": ", ".join(not_ready)},
+            )
+        lag = _publisher_lag(link, context) if sub.get("enabled") else None
+        if lag == "gone":
+            verdict.add(
+                CRIT,
+                _("%(what)s streams from slot %(slot)s, which %(publisher)s no longer has")
+                % {"what": name, "slot": link.slot, "publisher": link.publisher},
+            )
+            lag = None
+        elif lag is not None:
+            for level, size in ((CRIT, cluster.lag_crit_bytes), (WARN, cluster.lag_warn_bytes)):
+                if lag >= size:
+                    verdict.add(
+                        level,
+                        _("%(what)s has confirmed %(bytes)s less than its publisher wrote (%(level)s at %(b)s)")
+                        % {"what": name, "bytes": _size(lag), "level": level, "b": _size(size)},
+                    )
+                    break
+        out.append(
+            {
+                "database": sub["database"],
+                "name": sub["name"],
+                "service": link.service if link else None,
+                "publisher": f"{link.publisher}/{link.publisher_database}" if link and link.publisher else None,
+                "slot_name": sub.get("slot_name"),
+                "enabled": bool(sub.get("enabled")),
+                "worker_running": sub.get("worker_pid") is not None,
+                "errors": sub.get("errors"),
+                "errors_rose_at": rose,
+                "tables_not_ready": not_ready,
+                "lag_bytes": lag,
+                "status": verdict.status,
+                "reasons": verdict.reasons,
+            }
+        )
+    return out
+
+
+def _publisher_lag(link: logical.Link | None, context: Logical) -> int | str | None:
+    """How far the publisher's slot is confirmed behind its WAL (bytes), from the publisher's primary's latest
+    sample; "gone" when that sample has no such slot; None when unknown (no publisher, or no answer from it)."""
+    if link is None or link.publisher_id is None or not link.slot:
+        return None
+    snapshot = context.publishers.get(link.publisher_id) or {}
+    if snapshot.get("status") != "ok":
+        return None
+    slots = (snapshot.get("replication") or {}).get("slots") or []
+    found = next(
+        (s for s in slots if s["slot_name"] == link.slot and s.get("database") == link.publisher_database), None
+    )
+    return "gone" if found is None else found.get("confirmed_flush_lag_bytes")
 
 
 def cluster_health(clusters: list[Cluster], rows: bool = True) -> list[dict[str, Any]]:
     """Per cluster: its health, its node views, and (with ``rows``) who reads from each replica (raises
     LiveDataUnavailable)."""
     views = pools.load(clusters, node=None, rows=rows)
+    context = Logical.read(views)
     result = []
     for cluster in clusters:
         nodes = views[cluster.pk]
-        assessed = assess(cluster, nodes)
+        assessed = assess(cluster, nodes, context)
         lag = {r["name"]: r["replay_lag_seconds"] for r in assessed["replicas"]}
         readers = [
             {

@@ -74,14 +74,29 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("cluster",),
     ),
     "seamline_slot_retained_bytes": (
-        "WAL the replication slot keeps on the primary, in bytes.",
-        ("cluster", "slot"),
+        "WAL the replication slot keeps on the primary, in bytes (service: a logical slot's subscriber's).",
+        ("cluster", "slot", "service"),
     ),
     "seamline_slot_active": (
         "Whether a consumer is connected to the replication slot (1) or not (0).",
-        ("cluster", "slot"),
+        ("cluster", "slot", "service"),
     ),
-    "seamline_slot_status": ("The replication slot's health: 0 OK, 1 WARN, 2 CRIT.", ("cluster", "slot")),
+    "seamline_slot_status": (
+        "The replication slot's health: 0 OK, 1 WARN, 2 CRIT.",
+        ("cluster", "slot", "service"),
+    ),
+    "seamline_subscription_status": (
+        "The logical replication subscription's health: 0 OK, 1 WARN, 2 CRIT.",
+        ("cluster", "database", "subscription", "service"),
+    ),
+    "seamline_subscription_lag_bytes": (
+        "WAL the publisher wrote that the subscription has not confirmed, in bytes (its slot's confirmed_flush_lsn).",
+        ("cluster", "database", "subscription", "service"),
+    ),
+    "seamline_subscription_errors": (
+        "Apply and table sync errors of the subscription since its statistics were reset (PostgreSQL 15 and later).",
+        ("cluster", "database", "subscription", "service"),
+    ),
     "seamline_primary_wal_bytes_per_second": (
         "WAL the primary wrote per second between its last two samples, in bytes per second.",
         ("cluster",),
@@ -155,12 +170,13 @@ class SnapshotCollector(Collector):
             if value is not None:  # unknown is left out, never reported as 0 or NaN
                 families[name].add_metric(list(labels), float(value))
 
+        logical = health.Logical.read(self.views)
         for cluster in self.clusters:
             name = cluster.name
             nodes = self.views[cluster.pk]
             for view in nodes:
                 _node(add, name, view)
-            _replication(add, name, health.assess(cluster, nodes))
+            _replication(add, name, health.assess(cluster, nodes, logical))
             _hazards(add, name, hazards.assess(cluster, nodes))
         yield from families.values()
 
@@ -190,10 +206,15 @@ def _replication(add: Add, cluster: str, assessed: dict[str, Any]) -> None:
         add("seamline_replica_replay_lag_bytes", labels, replica["replay_lag_bytes"])
         add("seamline_replica_replay_lag_seconds", labels, replica["replay_lag_seconds"])
     for slot in assessed["slots"]:
-        labels = (cluster, slot["slot_name"])
+        labels = (cluster, slot["slot_name"], slot["service"] or "")
         add("seamline_slot_status", labels, STATUS_VALUES[slot["status"]])
         add("seamline_slot_retained_bytes", labels, slot.get("retained_bytes"))
         add("seamline_slot_active", labels, slot.get("active"))
+    for sub in assessed["subscriptions"]:
+        labels = (cluster, sub["database"], sub["name"], sub["service"] or "")
+        add("seamline_subscription_status", labels, STATUS_VALUES[sub["status"]])
+        add("seamline_subscription_lag_bytes", labels, sub["lag_bytes"])
+        add("seamline_subscription_errors", labels, sub["errors"])
 
 
 def _hazards(add: Add, cluster: str, assessed: dict[str, Any]) -> None:

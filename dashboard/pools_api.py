@@ -148,6 +148,26 @@ class SlotHealth(Schema):
     active: bool
     retained_bytes: int | None
     wal_status: str | None
+    database: str | None  # a logical slot's
+    confirmed_flush_lag_bytes: int | None  # a logical slot's: written WAL its consumer has not confirmed
+    service: str | None  # a logical slot's: the service whose subscription streams from it
+    subscription: str | None  # CLUSTER/DATABASE/SUBSCRIPTION
+    status: str
+    reasons: list[str]
+
+
+class SubscriptionHealth(Schema):
+    database: str
+    name: str
+    service: str | None  # the subscribing service: the one owning its tables, else its database
+    publisher: str | None  # CLUSTER/DATABASE, found through the subscription's slot; None: not in the catalog
+    slot_name: str | None
+    enabled: bool
+    worker_running: bool
+    errors: int | None  # apply and table sync errors since the statistics' reset (15 and later)
+    errors_rose_at: datetime | None
+    tables_not_ready: list[str]  # at the last sync
+    lag_bytes: int | None  # the publisher's slot: WAL written that the subscription has not confirmed
     status: str
     reasons: list[str]
 
@@ -167,12 +187,13 @@ class TransactionsHealth(Schema):
 
 class ClusterHealth(Schema):
     cluster: str
-    status: str  # the worst of its replicas, slots and primary (replication)
+    status: str  # the worst of its primary, replicas, slots and subscriptions (replication)
     reasons: list[str]
     sampled_at: datetime | None
     primary: PrimaryHealth
     replicas: list[ReplicaHealth]
     slots: list[SlotHealth]
+    subscriptions: list[SubscriptionHealth]  # logical replication, read on the primary
     transactions: TransactionsHealth  # dashboard.hazards (GET /api/v1/transactions/{cluster} for the details)
 
 

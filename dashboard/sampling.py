@@ -113,6 +113,7 @@ def _replication(
             seconds = (at - datetime.fromisoformat(previous["sampled_at"])).total_seconds()
             if seconds > 0:
                 side["wal_bytes_per_second"] = round(max(0, side["wal_lsn"] - before["wal_lsn"]) / seconds)
+        _error_rises(side.get("subscriptions") or [], before.get("subscriptions") or [], at)
         return side
     primary = snapshots.read(cluster.pk, PRIMARY) if node != PRIMARY else None
     primary_lsn = ((primary or {}).get("replication") or {}).get("wal_lsn")
@@ -120,6 +121,21 @@ def _replication(
     side["primary_wal_lsn"] = primary_lsn
     side["replay_lag_bytes"] = max(0, primary_lsn - replayed) if primary_lsn is not None and replayed else None
     return side
+
+
+def _error_rises(subscriptions: list[dict[str, Any]], before: list[dict[str, Any]], at: datetime) -> None:
+    """Mark on each subscription when its error count (apply and table sync) last rose: now, when it is higher than
+    at the previous sample, else when the previous sample said. A count lower than before (its statistics reset) is
+    a new baseline, not a rise; a first sample has nothing to compare with."""
+    previous = {(s["database"], s["name"]): s for s in before}
+    for sub in subscriptions:
+        errors = (sub.get("apply_error_count") or 0) + (sub.get("sync_error_count") or 0)
+        sub["errors"] = errors
+        last = previous.get((sub["database"], sub["name"]))
+        sub["errors_rose_at"] = (last or {}).get("errors_rose_at")
+        if last is not None and errors > (last.get("errors") or 0):
+            sub["errors_rose_at"] = at.isoformat()
+            sub["errors_new"] = errors - (last.get("errors") or 0)
 
 
 # psycopg's error classes for a statement the server cancelled at lock_timeout or statement_timeout: the node answers

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from . import dependencies, functions, grants, objects, server
+from . import dependencies, functions, grants, logical, objects, server
 from .statement import Statement
 
 SECTIONS: dict[str, Statement] = {
@@ -23,6 +23,8 @@ SECTIONS: dict[str, Statement] = {
     "function_dependencies": functions.FUNCTION_DEPENDENCIES,
     "function_bodies": functions.FUNCTION_BODIES,
     "foreign_tables": dependencies.FOREIGN_TABLES,
+    "published_tables": logical.PUBLISHED_TABLES,
+    "subscriptions": logical.SUBSCRIPTIONS,
 }
 
 
@@ -38,6 +40,8 @@ class DatabaseCatalog:
     function_dependencies: list[functions.FunctionDependency] = field(default_factory=list)
     function_bodies: list[functions.FunctionBody] = field(default_factory=list)
     foreign_tables: list[dependencies.ForeignTable] = field(default_factory=list)
+    published_tables: list[logical.PublishedTable] = field(default_factory=list)
+    subscriptions: list[logical.Subscription] = field(default_factory=list)
 
 
 def read_database(conn: psycopg.Connection) -> DatabaseCatalog:

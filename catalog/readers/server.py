@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from . import logical
 from .statement import Statement
 
 
@@ -106,7 +107,8 @@ SELECT md5(concat_ws('|',
     {_XMIN_DIGEST.format(table="pg_rewrite")},
     {_XMIN_DIGEST.format(table="pg_description")},
     {_XMIN_DIGEST.format(table="pg_extension")},
-    (SELECT md5(string_agg(oid::text || '=' || rolname, ',' ORDER BY oid)) FROM pg_roles)
+    (SELECT md5(string_agg(oid::text || '=' || rolname, ',' ORDER BY oid)) FROM pg_roles),
+    {logical.FINGERPRINT_SQL}
 ))
 """
 
@@ -153,6 +155,11 @@ def fingerprint_and_oldest(conn: psycopg.Connection) -> tuple[str, list[dict]]:
     mxid_age), in one statement."""
     fingerprint, oldest = conn.execute(FINGERPRINT_AND_OLDEST_SQL).fetchone()
     return fingerprint, oldest
+
+
+def logical_slots(conn: psycopg.Connection) -> list[logical.LogicalSlot]:
+    """The cluster's logical replication slots, each with its database (on the primary)."""
+    return logical.LOGICAL_SLOTS.fetch(conn)
 
 
 def export_snapshot(conn: psycopg.Connection) -> str:

@@ -20,11 +20,15 @@ class PrimarySide:
     wal_lsn: int  # the primary's position, in bytes
     standbys: list[dict[str, Any]]  # pg_stat_replication, with the slot each standby streams through
     slots: list[dict[str, Any]]  # pg_replication_slots, with the WAL each one retains
+    subscriptions: list[dict[str, Any]]  # the cluster's logical replication subscriptions and their apply workers
 
 
-# On the primary: its position, each connected standby (with the slot it streams through, if any), every slot.
-PRIMARY = Statement(
-    """
+# On the primary: its position, each connected standby (with the slot it streams through, if any), every slot (a
+# logical one with how far its consumer confirmed), and every subscription of the cluster (pg_subscription is shared
+# by its databases; only the columns every role may read) with its apply worker (the leader: relid and, from 16,
+# leader_pid empty) and, from 15, its error counts. Subscriptions are read on primaries only: a standby carries their
+# catalog rows but runs no apply worker.
+_PRIMARY_SQL = """
 SELECT
     pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS wal_lsn,
     coalesce((
@@ -62,21 +66,48 @@ SELECT
             'catalog_xmin', s.catalog_xmin::text::bigint,
             'catalog_xmin_age', age(s.catalog_xmin),
             'database', s.database,
+            'plugin', s.plugin,
+            'confirmed_flush_lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
             -- who consumes it now: the WAL sender streaming from it
             'consumer_application', c.application_name,
             'consumer_user', c.usename
         ) ORDER BY s.slot_name)
         FROM pg_replication_slots s
         LEFT JOIN pg_stat_replication c ON c.pid = s.active_pid
-    ), '[]'::json) AS slots
-""",
+    ), '[]'::json) AS slots,
+    coalesce((
+        SELECT json_agg(json_build_object(
+            'name', s.subname,
+            'database', d.datname,
+            'enabled', s.subenabled,
+            'slot_name', s.subslotname,
+            'worker_pid', w.pid,
+            'last_message_seconds', extract(epoch FROM clock_timestamp() - w.last_msg_receipt_time)::float8,
+            'apply_error_count', {apply_errors},
+            'sync_error_count', {sync_errors}
+        ) ORDER BY d.datname, s.subname)
+        FROM pg_subscription s
+        JOIN pg_database d ON d.oid = s.subdbid
+        LEFT JOIN pg_stat_subscription w
+          ON w.subid = s.oid AND w.relid IS NULL AND (to_jsonb(w) ->> 'leader_pid') IS NULL
+        {stats_join}
+    ), '[]'::json) AS subscriptions
+"""
+PRIMARY = Statement(
+    _PRIMARY_SQL.format(
+        apply_errors="e.apply_error_count",
+        sync_errors="e.sync_error_count",
+        stats_join="LEFT JOIN pg_stat_subscription_stats e ON e.subid = s.oid",
+    ),
     PrimarySide,
 )
+# 14 has no pg_stat_subscription_stats: its errors are in the server log only
+PRIMARY_14 = Statement(_PRIMARY_SQL.format(apply_errors="NULL", sync_errors="NULL", stats_join=""), PrimarySide)
 
 
 def primary(conn: psycopg.Connection) -> PrimarySide:
-    """Position (bytes), standbys as pg_stat_replication shows them, and slots."""
-    return PRIMARY.fetch_one(conn)
+    """Position (bytes), standbys as pg_stat_replication shows them, slots and subscriptions."""
+    return (PRIMARY if conn.info.server_version >= 150000 else PRIMARY_14).fetch_one(conn)
 
 
 @dataclass(frozen=True)

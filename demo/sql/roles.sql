@@ -8,7 +8,7 @@ DO $$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['user_svc', 'order_svc', 'product_svc', 'payment_svc', 'analyst'] LOOP
+    FOREACH r IN ARRAY ARRAY['user_svc', 'order_svc', 'product_svc', 'payment_svc', 'analytics_svc', 'analyst'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             BEGIN
                 EXECUTE format('CREATE ROLE %I LOGIN', r);
@@ -28,4 +28,5 @@ COMMENT ON ROLE user_svc IS 'user_service: owns schema user_service in database 
 COMMENT ON ROLE order_svc IS 'order_service: owns schema order_service in database shop';
 COMMENT ON ROLE product_svc IS 'product_service: owns schema product_service in database shop';
 COMMENT ON ROLE payment_svc IS 'payment_service: owns database payments (database per service)';
+COMMENT ON ROLE analytics_svc IS 'analytics: owns database analytics, a logical replica of the orders';
 COMMENT ON ROLE analyst IS 'ad-hoc reporting user, belongs to no service';

@@ -557,6 +557,24 @@ GRANT USAGE ON SCHEMA order_service, product_service TO analyst;
 GRANT SELECT ON public.users, order_service.orders, order_service.order_items,
     product_service.products, product_service.categories TO analyst;
 
+-- ---------------------------------------------------------------------------------------------------------------
+-- Data leaving this database. Logical replication: the analytics service keeps a copy of the orders in a database
+-- of its own (analytics.sql subscribes; the slot is made by the demo loader, outside this transaction). Events: an
+-- outbox that order_service writes in the same transaction as the order, drained by a relay that publishes each row
+-- on topic "order-events" (declared in the demo catalog; the demo's relay is the simulator).
+-- ---------------------------------------------------------------------------------------------------------------
+CREATE PUBLICATION analytics_orders FOR TABLE order_service.orders, order_service.order_items;
+
+CREATE TABLE order_service.outbox (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    topic        text NOT NULL,
+    aggregate_id bigint NOT NULL,
+    payload      jsonb NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE order_service.outbox IS 'Transactional outbox: rows wait here until the relay publishes them';
+ALTER TABLE order_service.outbox OWNER TO order_svc;
+
 -- Explicit ids were loaded above: move every identity sequence past them.
 DO $$
 DECLARE

@@ -51,8 +51,9 @@ class Command(BaseCommand):
                 f"  catalog unchanged since the last sync, not read again: {', '.join(summary.not_changed)}"
             )
         labels = sorted(set(summary.created) | set(summary.updated) | set(summary.deleted) | set(summary.unchanged))
+        width = max((len(label) for label in labels), default=0)
         for label in labels:
             self.stdout.write(
-                f"  {label:13} {summary.created[label]:6} new {summary.updated[label]:6} changed "
+                f"  {label:{width}} {summary.created[label]:6} new {summary.updated[label]:6} changed "
                 f"{summary.deleted[label]:6} removed {summary.unchanged[label]:6} unchanged"
             )
