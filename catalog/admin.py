@@ -9,7 +9,18 @@ from . import addresses, claims
 from .catalog_file import REPLICATION_KEYS, TRANSACTION_KEYS
 from .credentials import dsn_problem, encrypt_password
 from .errors import CredentialsError
-from .models import AuditRun, Cluster, Contract, Ownership, Replica, RuleSeverity, Service, Suppression, SyncRun
+from .models import (
+    AuditRun,
+    Cluster,
+    Contract,
+    EventPublication,
+    Ownership,
+    Replica,
+    RuleSeverity,
+    Service,
+    Suppression,
+    SyncRun,
+)
 from .ownership import assign_owners
 from .rules import RULES
 
@@ -108,6 +119,11 @@ class OwnershipInline(admin.TabularInline):
     extra = 0
 
 
+class EventPublicationInline(admin.TabularInline):
+    model = EventPublication
+    extra = 0
+
+
 class ContractInline(admin.TabularInline):
     model = Contract
     fk_name = "consumer"
@@ -135,7 +151,7 @@ class ServiceAdmin(OwnerAssigningAdmin):
     list_display = ["name", "team", "oncall", "pool_size", "max_overflow", "instances"]
     list_filter = ["team"]
     search_fields = ["name", "team", "description"]
-    inlines = [OwnershipInline, ContractInline]
+    inlines = [OwnershipInline, ContractInline, EventPublicationInline]
 
     def changelist_view(self, request, extra_context=None):
         _warn_conflicts(request)

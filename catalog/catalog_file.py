@@ -16,7 +16,7 @@ from django.db.models import Prefetch
 
 from . import addresses
 from .credentials import dsn_problem
-from .models import Cluster, Contract, Ownership, Replica, Service
+from .models import Cluster, Contract, EventPublication, Ownership, Replica, Service
 from .ownership import assign_owners
 
 CLUSTER_KEYS = {
@@ -57,8 +57,11 @@ SERVICE_KEYS = {
     "search_path",
     "owns",
     "consumes",
+    "publishes",
+    "subscribes",
     "pool",
 }
+PUBLISHES_KEYS = {"table", "topic"}
 POOL_KEYS = {"size", "max_overflow", "instances"}
 NAMEDATALEN = 63  # PostgreSQL truncates identifiers longer than this many bytes
 
@@ -181,6 +184,7 @@ def load(text: str) -> dict[str, Any]:
     file_services = {s.get("name") for s in services if isinstance(s, dict)}
     seen = Counter()
     owners: dict[tuple[str, str, str], str] = {}
+    topics: dict[tuple[tuple[str, str, str, str], str], str] = {}
     for i, s in enumerate(services):
         path = f"services[{i}]"
         if not _mapping(s, path, problems):
@@ -217,6 +221,34 @@ def load(text: str) -> dict[str, Any]:
                 problems.append(f"{rpath}: unknown service {ref!r}")
             elif ref == name:
                 problems.append(f"{rpath}: a service cannot consume itself")
+        for j, entry in enumerate(_list(s, "publishes", path, problems)):
+            rpath = f"{path}.publishes[{j}]"
+            if not _mapping(entry, rpath, problems):
+                continue
+            _unknown(entry, PUBLISHES_KEYS, rpath, problems)
+            table = parse_table(entry.get("table"))
+            if table is None:
+                problems.append(
+                    f"{rpath}.table: expected CLUSTER/DATABASE/SCHEMA.TABLE (quote a name holding a dot: "
+                    f'"my.schema".outbox), got {entry.get("table")!r}'
+                )
+            else:
+                if table[0] not in cluster_names:
+                    problems.append(f"{rpath}.table: unknown cluster {table[0]!r}")
+                for part in table[1:]:
+                    _identifier(part, f"{rpath}.table", problems)
+            _topic(entry.get("topic"), f"{rpath}.topic", problems)
+            if table is not None and isinstance(entry.get("topic"), str):
+                other = topics.setdefault((table, entry["topic"]), name or "")
+                if other != (name or ""):
+                    problems.append(
+                        f"{rpath}: {entry['topic']!r} from {entry['table']!r} is already published by {other!r}"
+                    )
+        for j, entry in enumerate(_list(s, "subscribes", path, problems)):
+            rpath = f"{path}.subscribes[{j}]"
+            if _mapping(entry, rpath, problems):
+                _unknown(entry, {"topic"}, rpath, problems)
+                _topic(entry.get("topic"), f"{rpath}.topic", problems)
         pool = s.get("pool", {})
         if pool is not None and not isinstance(pool, dict):
             problems.append(f"{path}.pool: must be a mapping with size, max_overflow, instances")
@@ -242,9 +274,59 @@ def parse_owns(ref: object) -> tuple[str, str, str] | None:
     return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
 
 
+def parse_table(ref: object) -> tuple[str, str, str, str] | None:
+    """CLUSTER/DATABASE/SCHEMA.TABLE -> its four names; None when it is not that."""
+    if not isinstance(ref, str):
+        return None
+    parts = ref.split("/", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        return None
+    names = split_qualified(parts[2], 2)
+    return (parts[0], parts[1], *names) if names else None
+
+
+def split_qualified(text: str, count: int) -> tuple[str, ...] | None:
+    """``SCHEMA.TABLE`` (count 2) or ``SCHEMA.TABLE.COLUMN`` (3) -> its names; a name holding a dot or a quote is
+    double-quoted, a quote inside doubled, as in SQL (``"my.schema".outbox``); no case folding: names are
+    written as the catalog shows them. None when the text is not exactly ``count`` non-empty names."""
+    names, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            if c == '"' and text[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            elif c == '"':
+                quoted = False
+            else:
+                current.append(c)
+        elif c == '"' and not current:
+            quoted = True
+        elif c == ".":
+            names.append("".join(current))
+            current = []
+        elif c == '"':
+            return None  # a quote in the middle of an unquoted name
+        else:
+            current.append(c)
+        i += 1
+    if quoted:
+        return None
+    names.append("".join(current))
+    return tuple(names) if len(names) == count and all(names) else None
+
+
+def _topic(value: object, path: str, problems: list[str]) -> None:
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{path}: required, a non-empty string")
+    elif len(value) > 200:
+        problems.append(f"{path}: at most 200 characters")
+
+
 @transaction.atomic
 def apply(data: dict[str, Any]) -> ApplyResult:
-    """Write a validated file. Nested lists (replicas, owns, consumes) are replaced: the file is their truth."""
+    """Write a validated file. Nested lists (replicas, owns, consumes, publishes, subscribes) are replaced: the file
+    is their truth."""
     result = ApplyResult()
     clusters = {}
     for c in data["clusters"]:
@@ -290,6 +372,7 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 "application_names": list(s.get("application_names") or []),
                 "db_roles": list(s.get("db_roles") or []),
                 "search_path": list(s.get("search_path") or []),
+                "subscribes": sorted({e["topic"] for e in s.get("subscribes") or []}),
                 "pool_size": pool.get("size") or 0,
                 "max_overflow": pool.get("max_overflow") or 0,
                 "instances": pool.get("instances", 1) if pool.get("instances") is not None else 1,
@@ -315,6 +398,23 @@ def apply(data: dict[str, Any]) -> ApplyResult:
             provider = services.get(name) or Service.objects.get(name=name)
             providers.append(_upsert(result, Contract, {"consumer": service, "provider": provider}, {}).pk)
         _delete(result, Contract.objects.filter(consumer=service).exclude(pk__in=providers))
+    # event publications move between services like ownerships: free every one first, then take them
+    wanted_events = {
+        s["name"]: {(*parse_table(e["table"]), e["topic"]) for e in s.get("publishes") or []} for s in data["services"]
+    }
+    for s in data["services"]:
+        for e in EventPublication.objects.filter(service=services[s["name"]]).select_related("cluster"):
+            if (e.cluster.name, e.database, e.schema, e.table, e.topic) not in wanted_events[s["name"]]:
+                _delete(result, EventPublication.objects.filter(pk=e.pk))
+    for s in data["services"]:
+        for cluster_name, database, schema, table, topic in sorted(wanted_events[s["name"]]):
+            cluster = clusters.get(cluster_name) or Cluster.objects.get(name=cluster_name)
+            _upsert(
+                result,
+                EventPublication,
+                {"cluster": cluster, "database": database, "schema": schema, "table": table, "topic": topic},
+                {"service": services[s["name"]]},
+            )
     assign_owners()
     return result
 
@@ -352,6 +452,7 @@ def export() -> dict[str, Any]:
     for s in Service.objects.prefetch_related(
         Prefetch("ownerships", queryset=Ownership.objects.select_related("cluster")),
         Prefetch("contracts_out", queryset=Contract.objects.select_related("provider")),
+        Prefetch("event_publications", queryset=EventPublication.objects.select_related("cluster")),
     ).order_by("name"):
         entry = {"name": s.name}
         for key in ("team", "description", "oncall", "repository_url"):
@@ -363,6 +464,11 @@ def export() -> dict[str, Any]:
             entry["search_path"] = list(s.search_path)
         entry["owns"] = sorted(o.path for o in s.ownerships.all())
         entry["consumes"] = sorted(c.provider.name for c in s.contracts_out.all())
+        publishes = [{"table": e.table_path, "topic": e.topic} for e in s.event_publications.all()]
+        if publishes:
+            entry["publishes"] = sorted(publishes, key=lambda e: (e["topic"], e["table"]))
+        if s.subscribes:
+            entry["subscribes"] = [{"topic": topic} for topic in s.subscribes]
         entry["pool"] = {"size": s.pool_size, "max_overflow": s.max_overflow, "instances": s.instances}
         services.append(entry)
     return {"clusters": clusters, "services": services}

@@ -198,6 +198,13 @@ class Service(models.Model):
             "How its statements' unqualified names are resolved"
         ),
     )
+    subscribes = ArrayField(
+        models.CharField(max_length=200),
+        blank=True,
+        default=list,
+        verbose_name=_("subscribes to topics"),
+        help_text=_("event topics it consumes (published from other services' outbox tables)"),
+    )
     pool_size = models.PositiveIntegerField(_("pool size"), default=0)
     max_overflow = models.PositiveIntegerField(_("max overflow"), default=0)
     instances = models.PositiveIntegerField(_("instances"), default=1)
@@ -250,6 +257,64 @@ class Ownership(models.Model):
     def label(self) -> str:
         """database.schema, or the database alone when the whole database is owned."""
         return f"{self.database}.{self.schema}" if self.schema else self.database
+
+
+class EventPublication(models.Model):
+    """A service publishes a topic from an outbox table: rows its transactions write there, a relay sends out and
+    removes (the seed's transactional outbox, §4.2). Services subscribing to the topic read its data (``event``
+    paths); the table's live rows should not only grow (dashboard.outbox)."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="event_publications", verbose_name=_("service")
+    )
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+", verbose_name=_("cluster"))
+    database = models.CharField(_("database"), max_length=63)
+    schema = models.CharField(_("schema"), max_length=63)
+    table = models.CharField(_("outbox table"), max_length=63)
+    topic = models.CharField(_("topic"), max_length=200)
+
+    class Meta:
+        ordering = ["topic", "cluster__name", "database", "schema", "table"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "database", "schema", "table", "topic"], name="eventpublication_unique_topic"
+            ),
+        ]
+        verbose_name = _("event publication")
+        verbose_name_plural = _("event publications")
+
+    def __str__(self) -> str:
+        return f"{self.topic} ← {self.table_path}"
+
+    @property
+    def table_path(self) -> str:
+        """The catalog file's CLUSTER/DATABASE/SCHEMA.TABLE notation (names quoted where they need it)."""
+        return f"{self.cluster.name}/{self.database}/{quote_name(self.schema)}.{quote_name(self.table)}"
+
+
+class OutboxSample(models.Model):
+    """An outbox table's row counts at one slow sample of its cluster's primary (``pg_stat_user_tables``: counts,
+    never rows; dashboard.outbox writes them, catalog.outbox judges them). Kept for OUTBOX_KEEP_DAYS."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    database = models.CharField(max_length=63)
+    schema = models.CharField(max_length=63)
+    table = models.CharField(max_length=63)
+    sampled_at = models.DateTimeField()
+    live_rows = models.BigIntegerField()  # n_live_tup
+    inserted = models.BigIntegerField()  # n_tup_ins, since the statistics' reset
+    removed = models.BigIntegerField()  # n_tup_del
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cluster", "database", "schema", "table", "sampled_at"], name="outboxsample_table"),
+            models.Index(fields=["sampled_at"], name="outboxsample_age"),
+        ]
+
+
+def quote_name(name: str) -> str:
+    """A name as the catalog file writes it in SCHEMA.TABLE[.COLUMN]: double-quoted when it holds a dot or a quote."""
+    return '"' + name.replace('"', '""') + '"' if ("." in name or '"' in name) else name
 
 
 class Contract(models.Model):

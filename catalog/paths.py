@@ -18,6 +18,9 @@ Kinds (the ownership map's edge kinds):
   copy; ``source_cluster`` the publisher's cluster, ``subscription`` the subscription), its publisher found through
   the subscription's slot (catalog.logical); a publisher the catalog does not hold, or a table its publications do
   not send, has the provider ``(outside the catalog)``;
+- ``event``: the consumer subscribes to a topic the provider publishes from an outbox table (both declared in the
+  catalog file: ``subscribes``, ``publishes``); the object is the topic, the source the outbox table; declared by
+  the subscription itself;
 - ``runtime``: the consumer's statements really read or wrote the provider's relation (the object is that relation),
   as the live side observed them (``OBSERVERS``; dashboard.statements registers one), with the access and calls.
 A relation in a schema no service owns has the provider ``(unowned)``. ``declared`` says whether a contract covers it;
@@ -38,6 +41,7 @@ from .models import (
     Contract,
     Database,
     Dependency,
+    EventPublication,
     ForeignTable,
     FunctionBodyUse,
     Grant,
@@ -275,6 +279,7 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
 
     edges |= _remote_edges(cluster_ids, contracts)
     edges |= _replication_edges(cluster_ids, contracts)
+    edges |= _event_edges(cluster_ids)
     return sorted(edges, key=lambda e: (e.cluster, e.consumer, e.provider, e.kind, e.object_parts, e.source_parts))
 
 
@@ -369,6 +374,36 @@ def _replication_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, 
                 )
             )
     return edges
+
+
+def _event_edges(cluster_ids: list[int] | None) -> set[Edge]:
+    """Each service subscribing to a topic, to each service publishing it: two queries."""
+    publications = EventPublication.objects.all()
+    if cluster_ids is not None:
+        publications = publications.filter(cluster_id__in=cluster_ids)
+    rows = list(publications.values_list("topic", "service__name", "cluster__name", "database", "schema", "table"))
+    if not rows:
+        return set()
+    subscribers: dict[str, list[str]] = defaultdict(list)
+    for name, topics in Service.objects.filter(subscribes__overlap=list({r[0] for r in rows})).values_list(
+        "name", "subscribes"
+    ):
+        for topic in topics:
+            subscribers[topic].append(name)
+    return {
+        Edge(
+            consumer=consumer,
+            provider=publisher,
+            kind="event",
+            object_parts=(topic,),
+            source_parts=(database, schema, table),
+            declared=True,
+            cluster=cluster,
+        )
+        for topic, publisher, cluster, database, schema, table in rows
+        for consumer in subscribers[topic]
+        if consumer != publisher
+    }
 
 
 def _address_book() -> addresses.AddressBook:
@@ -482,6 +517,7 @@ class Dependent:
     object_id: int | None = None  # the dependent relation's id, for a link
     parsed: bool = False  # a function whose body names it (PostgreSQL may record nothing of it)
     access: str = ""  # such a function's: read or write
+    cluster: str = ""  # from another database (fdw, dblink, replication, event): the dependent's cluster
 
     @property
     def object(self) -> str:
@@ -533,4 +569,16 @@ def blast_radius(relation: Relation) -> list[Dependent]:
     for grantee, privileges in relation.grants.values_list("grantee", "privileges"):
         for service in role_users.get(grantee) or [None]:
             out.add(Dependent("grant", (grantee,), service, privileges=tuple(sorted(privileges))))
+    # from other databases: foreign tables, dblink calls and replicated copies reading it, subscribers to its events
+    here, parts = db.cluster.name, (db.name, relation.schema.name, relation.name)
+    for e in cross_service_edges():
+        if (
+            e.kind in REMOTE
+            and e.source_parts == parts
+            and (e.cluster if e.kind == "event" else e.source_cluster) == here
+        ):
+            out.add(Dependent(e.kind, e.object_parts, e.consumer, access=e.access, cluster=e.cluster))
     return sorted(out, key=lambda d: (d.service or "", d.kind, d.object_parts))
+
+
+REMOTE = ("fdw", "dblink", "replication", "event")  # kinds whose consumer may be in another database

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from django.db.models import Prefetch
 from psycopg import sql as psql
 
+from . import outbox
 from .models import (
     OUTSIDE,
     UNOWNED,
@@ -299,6 +300,25 @@ def undeclared_cross_database_read(s: Snapshot):
             message,
             service=e.consumer,
             related_service=None if e.provider == OUTSIDE else e.provider,
+        )
+
+
+@rule("outbox_not_drained", HIGH)
+def outbox_not_drained(s: Snapshot):
+    """A declared outbox table whose live rows only grew across the last hour's samples: its relay is not taking
+    them out, and the services subscribing to its topics are not getting them."""
+    for v in outbox.verdicts(s.cluster.pk):
+        if v.drained is not False:
+            continue
+        minutes = int((outbox.WINDOW.total_seconds()) // 60)
+        waiting = ", ".join(v.subscribers) or "no subscriber declared"
+        yield Finding(
+            ".".join(v.parts),
+            v.parts,
+            f"outbox {'.'.join(v.parts)} of {v.publisher} (topics {', '.join(v.topics)}) is not being drained: its "
+            f"live rows only grew across {v.samples} samples in the last {minutes} min, from {v.first_rows} to "
+            f"{v.last_rows}; waiting for its events: {waiting}",
+            service=v.publisher,
         )
 
 

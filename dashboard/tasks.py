@@ -11,8 +11,9 @@ from django.db import connection
 
 from catalog.models import Cluster
 
-from . import dispatch, partitions, sampling
+from . import dispatch, outbox, partitions, sampling
 from .celery import app as _app  # noqa: F401  the app exists before a task is sent
+from .nodes import PRIMARY
 from .statements import sampler as statements_sampler
 
 
@@ -60,6 +61,8 @@ def sample_statements(cluster_id: int, node: str) -> None:
     cluster = Cluster.objects.prefetch_related("replicas").filter(pk=cluster_id).first()
     if cluster is not None:
         statements_sampler.sample_statements(cluster, node)
+        if node == PRIMARY:  # outbox tables: their row counts, at the same slow cadence
+            outbox.sample(cluster)
 
 
 @shared_task(ignore_result=True)

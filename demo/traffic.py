@@ -161,6 +161,12 @@ class Traffic:
                         "INSERT INTO order_events (order_id, event_type) VALUES (%s, %s)",
                         (order_id, "paid" if ok else "payment_failed"),
                     )
+                    # the event for other services, through the outbox (the demo runs no relay: it only grows)
+                    conn.execute(
+                        "INSERT INTO outbox (topic, aggregate_id, payload) VALUES ('order-events', %s,"
+                        " jsonb_build_object('event', %s::text))",
+                        (order_id, "paid" if ok else "payment_failed"),
+                    )
         else:  # the warehouse picks up paid orders; SKIP LOCKED keeps the instances out of each other's way
             with pool.connection(POOL_TIMEOUT) as conn:
                 for old, new in (("shipped", "delivered"), ("paid", "shipped")):

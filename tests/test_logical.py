@@ -117,7 +117,7 @@ def test_sync_reads_publications_subscriptions_and_logical_slots(planted):
 def test_the_subscription_is_matched_to_its_publisher_through_its_slot(planted):
     (link,) = [link for link in logical.read_links() if link.cluster_id == planted.pk]
     assert (link.publisher, link.publisher_database, link.service, link.not_ready) == ("lr", PUB, "reports", [])
-    edges = [e for e in paths.cross_service_edges([planted.pk])]
+    edges = list(paths.cross_service_edges([planted.pk]))
     # the planted path, once, and nothing else new
     assert [(e.kind, e.consumer, e.provider, e.object_parts, e.source_parts, e.source_cluster, e.subscription,
              e.declared) for e in edges] == [

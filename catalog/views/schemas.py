@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from catalog import outbox
 from catalog.http import HtmxHttpRequest, partial
 from catalog.models import Cluster, Grant, Relation, Schema
 from catalog.paths import blast_radius
@@ -60,6 +61,8 @@ def relation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     relation = get_object_or_404(Relation.objects.select_related("schema__database__cluster", "schema__service"), pk=pk)
     dependents = blast_radius(relation)
     owner = relation.schema.service.name if relation.schema.service else None
+    key = (relation.schema.database.name, relation.schema.name, relation.name)
+    box = next((v for v in outbox.verdicts(relation.schema.database.cluster_id) if v.parts == key), None)
     return render(
         request,
         "catalog/relation_detail.html",
@@ -70,6 +73,7 @@ def relation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             ),
             "grants": Grant.objects.filter(relation=relation).order_by("grantee"),
             "dependents": dependents,
+            "outbox": box,
             "other_services": sorted({d.service or _("(unowned)") for d in dependents if d.service != owner}),
             "nav": "schemas",
         },
