@@ -34,7 +34,7 @@ router = Router(tags=["catalog"])
 page = paginate(LimitOffsetPagination, max_limit=MAX_LIMIT)
 
 RelationKind = Literal["table", "partitioned", "view", "matview", "foreign"]
-EdgeKind = Literal["view", "fk", "grant", "function", "fdw", "dblink", "runtime"]
+EdgeKind = Literal["view", "fk", "grant", "function", "fdw", "dblink", "replication", "event", "runtime"]
 
 
 def public_dsn(dsn: str) -> str:
@@ -184,8 +184,10 @@ class EdgeOut(Schema):
     recorded: bool | None = None  # function paths: PostgreSQL records the dependency
     parsed: bool | None = None  # function paths: the function's body names the relation
     assumed_search_path: bool | None = None  # parsed function paths: resolved along the function's schema, public
-    source_cluster: str | None = None  # fdw, dblink paths: the source's cluster (HOST:PORT outside the catalog)
+    source_cluster: str | None = None  # fdw, dblink, replication paths: the source's cluster (HOST:PORT outside)
     server: str | None = None  # fdw paths: the foreign server
+    subscription: str | None = None  # replication paths: the subscription filling the copy
+    columns: list[str] = []  # the source's columns the path uses; empty: none in particular, or not known
     used: bool | None = None  # catalog paths, where what runs is observed: its consumer's statements touched it
 
 

@@ -16,7 +16,7 @@ from django.db.models import Prefetch
 
 from . import addresses
 from .credentials import dsn_problem
-from .models import Cluster, Contract, EventPublication, Ownership, Replica, Service
+from .models import Cluster, Contract, EventPublication, Ownership, Replica, Service, quote_name
 from .ownership import assign_owners
 
 CLUSTER_KEYS = {
@@ -217,6 +217,16 @@ def load(text: str) -> dict[str, Any]:
                 problems.append(f"{rpath}: {ref!r} is already owned by service {other!r}")
         for j, ref in enumerate(_list(s, "consumes", path, problems)):
             rpath = f"{path}.consumes[{j}]"
+            if isinstance(ref, dict):
+                _unknown(ref, {"service", "columns"}, rpath, problems)
+                for k, column in enumerate(_list(ref, "columns", rpath, problems)):
+                    parts = split_qualified(column, 3) if isinstance(column, str) else None
+                    if parts is None:
+                        problems.append(f"{rpath}.columns[{k}]: expected SCHEMA.TABLE.COLUMN, got {column!r}")
+                    else:
+                        for part in parts:
+                            _identifier(part, f"{rpath}.columns[{k}]", problems)
+                ref, rpath = ref.get("service"), f"{rpath}.service"
             if not isinstance(ref, str) or ref not in (service_names | file_services):
                 problems.append(f"{rpath}: unknown service {ref!r}")
             elif ref == name:
@@ -394,9 +404,13 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 result, Ownership, {"cluster": cluster, "database": database, "schema": schema}, {"service": service}
             )
         providers = []
-        for name in s.get("consumes") or []:
+        for entry in s.get("consumes") or []:
+            name, columns = (entry["service"], entry.get("columns") or []) if isinstance(entry, dict) else (entry, [])
             provider = services.get(name) or Service.objects.get(name=name)
-            providers.append(_upsert(result, Contract, {"consumer": service, "provider": provider}, {}).pk)
+            allowed = [list(split_qualified(c, 3)) for c in columns]
+            providers.append(
+                _upsert(result, Contract, {"consumer": service, "provider": provider}, {"columns": allowed}).pk
+            )
         _delete(result, Contract.objects.filter(consumer=service).exclude(pk__in=providers))
     # event publications move between services like ownerships: free every one first, then take them
     wanted_events = {
@@ -463,7 +477,12 @@ def export() -> dict[str, Any]:
         if s.search_path:
             entry["search_path"] = list(s.search_path)
         entry["owns"] = sorted(o.path for o in s.ownerships.all())
-        entry["consumes"] = sorted(c.provider.name for c in s.contracts_out.all())
+        entry["consumes"] = [
+            {"service": c.provider.name, "columns": [".".join(map(quote_name, col)) for col in c.columns]}
+            if c.columns
+            else c.provider.name
+            for c in sorted(s.contracts_out.all(), key=lambda c: c.provider.name)
+        ]
         publishes = [{"table": e.table_path, "topic": e.topic} for e in s.event_publications.all()]
         if publishes:
             entry["publishes"] = sorted(publishes, key=lambda e: (e["topic"], e["table"]))

@@ -318,7 +318,7 @@ def quote_name(name: str) -> str:
 
 
 class Contract(models.Model):
-    """Declared: the consumer may read the provider's data (through views or functions)."""
+    """Declared: the consumer may read the provider's data (through views or functions), or only some columns of it."""
 
     consumer = models.ForeignKey(
         Service, on_delete=models.CASCADE, related_name="contracts_out", verbose_name=_("consumer")
@@ -326,6 +326,8 @@ class Contract(models.Model):
     provider = models.ForeignKey(
         Service, on_delete=models.CASCADE, related_name="contracts_in", verbose_name=_("provider")
     )
+    # the provider's columns the consumer may read, [[schema, table, column], ...]; empty: all of its data
+    columns = models.JSONField(_("columns"), default=list, blank=True)
 
     class Meta:
         ordering = ["consumer__name", "provider__name"]
@@ -533,6 +535,9 @@ class Dependency(models.Model):
     parsed = models.BooleanField(_("found in the body"), db_default=False)
     assumed = models.BooleanField(_("rests on the caller's search_path"), db_default=False)  # parsed, unqualified
     access = models.CharField(_("access"), max_length=5, blank=True, db_default="")  # parsed: read or write
+    # the source's columns it uses: a view's reads (PostgreSQL records them per column), a foreign key's referenced
+    # columns; empty: none in particular (a function's; a view's count(*))
+    columns = ArrayField(models.CharField(max_length=63), blank=True, default=list)
 
     class Meta:
         constraints = [

@@ -64,6 +64,9 @@ class Edge:
     cluster: str
     privileges: tuple[str, ...] = ()
     via: tuple[str, ...] = field(default=(), compare=False)  # views passed through, for view paths
+    # the source's columns the path uses (view: read by the last view on the way; fk: referenced; replication: sent;
+    # fdw: the foreign table's); empty: none in particular, or not known
+    columns: tuple[str, ...] = field(default=(), compare=False)
     access: str = ""  # runtime, and a function's body: read or write
     recorded: bool = field(default=True, compare=False)  # function: PostgreSQL records the dependency
     parsed: bool = field(default=False, compare=False)  # function: its body names the relation
@@ -93,6 +96,7 @@ class Edge:
             "source_parts": list(self.source_parts),
             "declared": self.declared,
             "cluster": self.cluster,
+            "columns": list(self.columns),
         }
         if self.kind == "grant":
             data["privileges"] = list(self.privileges)
@@ -207,7 +211,7 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
         )
 
     edges: set[Edge] = set()
-    reads: dict[int, list[int]] = defaultdict(list)  # view -> relations it reads directly
+    reads: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)  # view -> (relation, columns) read
     for (
         kind,
         consumer_rel,
@@ -221,6 +225,7 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
         parsed,
         assumed,
         access,
+        columns,
     ) in deps.values_list(
         "kind",
         "consumer_relation_id",
@@ -234,16 +239,17 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
         "parsed",
         "assumed",
         "access",
+        "columns",
     ):
         source = rels.get(source_id)
         if source is None:
             continue
         if kind == Dependency.Kind.VIEW:
-            reads[consumer_rel].append(source_id)
+            reads[consumer_rel].append((source_id, tuple(columns)))
         elif kind == Dependency.Kind.FK:
             table = rels.get(consumer_rel)
             if table and table.service and table.service != source.service:
-                edges.add(edge(table.service, source, "fk", table.parts))
+                edges.add(edge(table.service, source, "fk", table.parts, columns=tuple(columns)))
         elif kind == Dependency.Kind.FUNCTION and fn_service and fn_service != source.service:
             found = {"recorded": recorded, "parsed": parsed, "assumed": assumed, "access": access}
             edges.add(edge(fn_service, source, "function", (fn_db, fn_schema, f"{fn_name}({fn_args})"), **found))
@@ -254,17 +260,17 @@ def _compute_edges(cluster_ids: list[int] | None) -> list[Edge]:
         if view is None or not view.service:
             continue
         seen: set[int] = set()
-        stack: list[tuple[int, tuple[str, ...]]] = [(s, ()) for s in reads[view_id]]
+        stack = [(s, (), cols) for s, cols in reads[view_id]]
         while stack:
-            source_id, via = stack.pop()
+            source_id, via, cols = stack.pop()
             if source_id in seen or source_id == view_id:
                 continue
             seen.add(source_id)
             source = rels[source_id]
             if source.service != view.service:
-                edges.add(edge(view.service, source, "view", view.parts, via=via))
+                edges.add(edge(view.service, source, "view", view.parts, via=via, columns=cols))
             if source.is_view:
-                stack.extend((s, (*via, ".".join(source.parts))) for s in reads.get(source_id, ()))
+                stack.extend((s, (*via, ".".join(source.parts)), c) for s, c in reads.get(source_id, ()))
 
     # grants: a service's db_roles holding privileges on another service's relations (a role two services declare
     # gives both of them the path: the catalog cannot tell which one uses it)
@@ -301,6 +307,7 @@ class _Remote:
     server: str = ""
     access: str = ""
     assumed: bool = False
+    columns: tuple[str, ...] = ()
 
 
 def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]) -> set[Edge]:
@@ -345,6 +352,7 @@ def _remote_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, str]]
                 server=r.server,
                 access=r.access,
                 assumed=r.assumed,
+                columns=r.columns,
             )
         )
     return edges
@@ -371,6 +379,7 @@ def _replication_edges(cluster_ids: list[int] | None, contracts: set[tuple[str, 
                     cluster=link.cluster,
                     source_cluster=link.publisher,
                     subscription=link.subscription,
+                    columns=t.columns,
                 )
             )
     return edges
@@ -421,9 +430,21 @@ def _foreign_tables(cluster_ids: list[int] | None) -> list[_Remote]:
         tables = tables.filter(relation__schema__database__cluster_id__in=cluster_ids)
     return [
         _Remote(
-            own, cluster, consumer, "fdw", (db, schema, name), wrapper, host, port, dbname, r_schema, r_name, server
-        )
-        for own, cluster, db, schema, name, consumer, server, wrapper, host, port, dbname, r_schema, r_name in (
+            own,
+            cluster,
+            consumer,
+            "fdw",
+            (db, schema, name),
+            wrapper,
+            host,
+            port,
+            dbname,
+            r_schema,
+            r_name,
+            server,
+            columns=tuple(cols),
+        )  # fmt: skip
+        for own, cluster, db, schema, name, consumer, server, wrapper, host, port, dbname, r_schema, r_name, cols in (
             tables.values_list(
                 "relation__schema__database__cluster_id",
                 "relation__schema__database__cluster__name",
@@ -438,6 +459,7 @@ def _foreign_tables(cluster_ids: list[int] | None) -> list[_Remote]:
                 "dbname",
                 "remote_schema",
                 "remote_name",
+                "relation__columns",
             )
         )
     ]
@@ -524,8 +546,13 @@ class Dependent:
         return ".".join(self.object_parts)
 
 
-def blast_radius(relation: Relation) -> list[Dependent]:
-    """Everything in the relation's database that depends on it, views through any depth; constant queries."""
+def blast_radius(relation: Relation, column: str | None = None) -> list[Dependent]:
+    """Everything that depends on the relation (``column``: on that column of it), views through any depth, and
+    what reads it from other databases; constant queries.
+
+    For a column: the views whose query reads it (PostgreSQL records views' reads per column) and every view over
+    those, the foreign keys referencing it, the foreign tables and replicated copies carrying it; never a grant (it
+    survives the change) nor a function (PostgreSQL records no column of a function's use)."""
     db = relation.schema.database
     names: dict[int, tuple[tuple[str, str, str], str | None]] = {
         pk: ((db.name, schema, name), service)
@@ -545,14 +572,17 @@ def blast_radius(relation: Relation) -> list[Dependent]:
         "consumer_function__schema__service__name",
         "parsed",
         "access",
+        "columns",
     )
-    for kind, consumer, source, fn_schema, fn_name, fn_args, fn_service, parsed, access in deps:
+    for kind, consumer, source, fn_schema, fn_name, fn_args, fn_service, parsed, access, columns in deps:
+        uses = column is None or column in columns
         if kind == Dependency.Kind.VIEW:
-            readers[source].append(consumer)
-        elif source == relation.pk and kind == Dependency.Kind.FK:
+            if source != relation.pk or uses:
+                readers[source].append(consumer)
+        elif source == relation.pk and kind == Dependency.Kind.FK and uses:
             parts, service = names[consumer]
             out.add(Dependent("fk", parts, service, object_id=consumer))
-        elif source == relation.pk and kind == Dependency.Kind.FUNCTION:
+        elif source == relation.pk and kind == Dependency.Kind.FUNCTION and column is None:
             parts = (db.name, fn_schema, f"{fn_name}({fn_args})")
             out.add(Dependent("function", parts, fn_service, parsed=parsed, access=access))
     stack = [(v, ()) for v in readers.get(relation.pk, ())]
@@ -565,10 +595,11 @@ def blast_radius(relation: Relation) -> list[Dependent]:
         parts, service = names[view]
         out.add(Dependent("view", parts, service, via=via, object_id=view))
         stack.extend((v, (*via, ".".join(parts))) for v in readers.get(view, ()))
-    role_users = _role_users()
-    for grantee, privileges in relation.grants.values_list("grantee", "privileges"):
-        for service in role_users.get(grantee) or [None]:
-            out.add(Dependent("grant", (grantee,), service, privileges=tuple(sorted(privileges))))
+    if column is None:
+        role_users = _role_users()
+        for grantee, privileges in relation.grants.values_list("grantee", "privileges"):
+            for service in role_users.get(grantee) or [None]:
+                out.add(Dependent("grant", (grantee,), service, privileges=tuple(sorted(privileges))))
     # from other databases: foreign tables, dblink calls and replicated copies reading it, subscribers to its events
     here, parts = db.cluster.name, (db.name, relation.schema.name, relation.name)
     for e in cross_service_edges():
@@ -576,9 +607,36 @@ def blast_radius(relation: Relation) -> list[Dependent]:
             e.kind in REMOTE
             and e.source_parts == parts
             and (e.cluster if e.kind == "event" else e.source_cluster) == here
+            and (column is None or (e.kind in ("fdw", "replication") and column in e.columns))
         ):
             out.add(Dependent(e.kind, e.object_parts, e.consumer, access=e.access, cluster=e.cluster))
     return sorted(out, key=lambda d: (d.service or "", d.kind, d.object_parts))
+
+
+def column_readers(relation: Relation) -> dict[str, list[Dependent]]:
+    """Per column of the relation, what reads it directly: views, foreign keys, foreign tables and replicated
+    copies (a view over those reads it through them: the column's blast radius lists those too). Two queries, and
+    the memoized paths."""
+    db = relation.schema.database
+    out: dict[str, set[Dependent]] = {c: set() for c in relation.columns}
+    for kind, consumer, schema, name, service, columns in Dependency.objects.filter(
+        source=relation, kind__in=(Dependency.Kind.VIEW, Dependency.Kind.FK)
+    ).values_list(
+        "kind",
+        "consumer_relation_id",
+        "consumer_relation__schema__name",
+        "consumer_relation__name",
+        "consumer_relation__schema__service__name",
+        "columns",
+    ):
+        for c in columns:
+            out.setdefault(c, set()).add(Dependent(kind, (db.name, schema, name), service, object_id=consumer))
+    here, parts = db.cluster.name, (db.name, relation.schema.name, relation.name)
+    for e in cross_service_edges():
+        if e.kind in ("fdw", "replication") and e.source_parts == parts and e.source_cluster == here:
+            for c in e.columns:
+                out.setdefault(c, set()).add(Dependent(e.kind, e.object_parts, e.consumer, cluster=e.cluster))
+    return {c: sorted(found, key=lambda d: (d.service or "", d.kind, d.object_parts)) for c, found in out.items()}
 
 
 REMOTE = ("fdw", "dblink", "replication", "event")  # kinds whose consumer may be in another database

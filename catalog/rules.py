@@ -120,6 +120,9 @@ class Snapshot:
     grants: list[tuple[int, str, tuple[str, ...]]]  # (relation, grantee role, privileges)
     cluster_services: set[str] = field(default_factory=set)  # services that own data on the cluster
     remote: list[Edge] = field(default_factory=list)  # fdw, dblink, replication paths of the cluster (catalog.paths)
+    view_columns: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)  # (view, source) -> read
+    # (consumer, provider) -> the (schema, table, column) the contract allows, for contracts that list columns
+    contract_columns: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
 
 
 def load(cluster: Cluster) -> Snapshot:
@@ -171,11 +174,20 @@ def load(cluster: Cluster) -> Snapshot:
             "database__name", "name", "service__name"
         )
     ]
-    edges = list(
-        Dependency.objects.filter(source__schema__database__cluster=cluster).values_list(
-            "kind", "consumer_relation_id", "consumer_function_id", "source_id", "name"
-        )
+    rows = Dependency.objects.filter(source__schema__database__cluster=cluster).values_list(
+        "kind", "consumer_relation_id", "consumer_function_id", "source_id", "name", "columns"
     )
+    edges, view_columns = [], {}
+    for kind, rel, fn, source, name, columns in rows:
+        edges.append((kind, rel, fn, source, name))
+        if kind == Dependency.Kind.VIEW:
+            view_columns[(rel, source)] = tuple(columns)
+    contract_columns = {
+        (name, c.provider.name): {tuple(col) for col in c.columns}
+        for name, s in services.items()
+        for c in s.contracts_out.all()
+        if c.columns
+    }
     grants = [
         (rel, grantee, tuple(privs))
         for rel, grantee, privs in Grant.objects.filter(relation__schema__database__cluster=cluster).values_list(
@@ -185,7 +197,19 @@ def load(cluster: Cluster) -> Snapshot:
     owners = set(cluster.ownerships.values_list("service__name", flat=True))
     remote = [e for e in cross_service_edges([cluster.pk]) if e.kind in REMOTE_KINDS]
     return Snapshot(
-        cluster, services, consumes, role_service, schemas, relations, functions, edges, grants, owners, remote
+        cluster,
+        services,
+        consumes,
+        role_service,
+        schemas,
+        relations,
+        functions,
+        edges,
+        grants,
+        owners,
+        remote,
+        view_columns,
+        contract_columns,
     )
 
 
@@ -330,14 +354,29 @@ def full_exposure_view(s: Snapshot):
         view, table = s.relations[rel_id], s.relations[source]
         if view.kind not in ("view", "matview") or table.kind not in TABLES or not view.service:
             continue
-        if table.service == view.service or not table.columns or not set(table.columns) <= set(view.columns):
+        if table.service == view.service or not table.columns:
             continue
         provider = table.service or UNOWNED
         whose = f"of {table.service}" if table.service else "(no service owns it)"
+        allowed = s.contract_columns.get((view.service, table.service)) if table.service else None
+        if allowed is not None:  # the contract names the columns: anything more is beyond it
+            beyond = [
+                c for c in s.view_columns.get((rel_id, source), ()) if (table.schema, table.name, c) not in allowed
+            ]
+            if not beyond:
+                continue
+            message = (
+                f"view {view.label} of {view.service} exposes columns of {table.label} {whose} beyond the contract: "
+                f"{', '.join(beyond)}"
+            )
+        elif not set(table.columns) <= set(view.columns):
+            continue
+        else:
+            message = f"view {view.label} of {view.service} exposes every column of {table.label} {whose}"
         yield Finding(
             view.label,
             view.parts,
-            f"view {view.label} of {view.service} exposes every column of {table.label} {whose}",
+            message,
             service=view.service,
             related_service=provider,
             remediation=f"CREATE OR REPLACE VIEW {view.sql} AS SELECT <only the columns {view.service} needs> "

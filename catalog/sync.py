@@ -453,39 +453,40 @@ wanted AS (
     SELECT kind, consumer_relation_id, consumer_function_id, source_id, name,
            bool_or(recorded) AS recorded, bool_or(NOT recorded) AS parsed,
            bool_or(NOT recorded) AND NOT bool_or(recorded) AND bool_and(assumed OR recorded) AS assumed,
-           coalesce(max(access) FILTER (WHERE NOT recorded), '') AS access
+           coalesce(max(access) FILTER (WHERE NOT recorded), '') AS access,
+           coalesce(max(columns), '{{}}') AS columns
     FROM (
         SELECT 'view' AS kind, v.id AS consumer_relation_id, NULL::bigint AS consumer_function_id,
-               src.id AS source_id, '' AS name, true AS recorded, false AS assumed, NULL AS access
+               src.id AS source_id, '' AS name, true AS recorded, false AS assumed, NULL AS access, t.columns
         FROM seamline_stage_view_dependencies t
         JOIN rel v ON v.schema = t.view_schema AND v.name = t.view_name
         JOIN rel src ON src.schema = t.source_schema AND src.name = t.source_name
         UNION ALL
-        SELECT 'fk', tab.id, NULL, src.id, t.name, true, false, NULL
+        SELECT 'fk', tab.id, NULL, src.id, t.name, true, false, NULL, t.referenced_columns
         FROM seamline_stage_foreign_keys t
         JOIN rel tab ON tab.schema = t.table_schema AND tab.name = t.table_name
         JOIN rel src ON src.schema = t.source_schema AND src.name = t.source_name
         UNION ALL
-        SELECT 'function', NULL, f.id, src.id, '', true, false, NULL
+        SELECT 'function', NULL, f.id, src.id, '', true, false, NULL, NULL
         FROM seamline_stage_function_dependencies t
         JOIN fn f ON f.schema = t.schema AND f.name = t.name AND f.identity_arguments = t.identity_arguments
         JOIN rel src ON src.schema = t.source_schema AND src.name = t.source_name
         UNION ALL
         -- "write" sorts after "read": max() is write when the body writes it anywhere
-        SELECT 'function', NULL, p.function_id, p.source_id, '', false, p.assumed, p.access
+        SELECT 'function', NULL, p.function_id, p.source_id, '', false, p.assumed, p.access, NULL
         FROM parsed p
     ) edges
     GROUP BY kind, consumer_relation_id, consumer_function_id, source_id, name
 ), existing AS (
     SELECT d.id, d.kind, d.consumer_relation_id, d.consumer_function_id, d.source_id, d.name,
-           d.recorded, d.parsed, d.assumed, d.access
+           d.recorded, d.parsed, d.assumed, d.access, d.columns::text[] AS columns
     FROM catalog_dependency d
     WHERE NOT %(fresh)s
       AND (d.consumer_relation_id IN (SELECT id FROM rel) OR d.consumer_function_id IN (SELECT id FROM fn))
 ), matched AS (
-    SELECT e.id, w.recorded, w.parsed, w.assumed, w.access,
-           (e.recorded, e.parsed, e.assumed, e.access) IS DISTINCT FROM (w.recorded, w.parsed, w.assumed, w.access)
-               AS differs
+    SELECT e.id, w.recorded, w.parsed, w.assumed, w.access, w.columns,
+           (e.recorded, e.parsed, e.assumed, e.access, e.columns)
+               IS DISTINCT FROM (w.recorded, w.parsed, w.assumed, w.access, w.columns) AS differs
     FROM existing e
     JOIN wanted w
       ON w.kind = e.kind AND coalesce(w.consumer_relation_id, 0) = coalesce(e.consumer_relation_id, 0)
@@ -493,7 +494,7 @@ wanted AS (
      AND w.source_id = e.source_id AND w.name = e.name
 ), updated AS (
     UPDATE catalog_dependency d
-    SET recorded = m.recorded, parsed = m.parsed, assumed = m.assumed, access = m.access
+    SET recorded = m.recorded, parsed = m.parsed, assumed = m.assumed, access = m.access, columns = m.columns
     FROM matched m
     WHERE d.id = m.id AND m.differs
     RETURNING 1
@@ -503,9 +504,9 @@ wanted AS (
     RETURNING 1
 ), created AS (
     INSERT INTO catalog_dependency
-        (kind, consumer_relation_id, consumer_function_id, source_id, name, recorded, parsed, assumed, access)
+        (kind, consumer_relation_id, consumer_function_id, source_id, name, recorded, parsed, assumed, access, columns)
     SELECT w.kind, w.consumer_relation_id, w.consumer_function_id, w.source_id, w.name,
-           w.recorded, w.parsed, w.assumed, w.access
+           w.recorded, w.parsed, w.assumed, w.access, w.columns
     FROM wanted w
     WHERE NOT EXISTS (
         SELECT FROM existing e

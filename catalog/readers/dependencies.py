@@ -12,20 +12,25 @@ from .statement import Statement
 
 @dataclass(frozen=True)
 class ViewDependency:
-    """A view or matview reads a relation directly (its rewrite rule depends on it). Self-references are excluded."""
+    """A view or matview reads a relation directly (its rewrite rule depends on it), and which of its columns (in the
+    relation's order; empty: none in particular, e.g. ``count(*)``). Self-references are excluded."""
 
     view_schema: str
     view_name: str
     source_schema: str
     source_name: str
+    columns: tuple[str, ...]
 
 
 VIEW_DEPENDENCIES = Statement(
     f"""
 WITH {USER_NAMESPACES}
--- A view's query lives in its _RETURN rule; the rule records one pg_depend row per relation *and per column* it
--- reads (hence DISTINCT), plus an internal dependency on the view itself (excluded).
-SELECT DISTINCT vn.nspname AS view_schema, v.relname AS view_name, sn.nspname AS source_schema, s.relname AS source_name
+-- A view's query lives in its _RETURN rule; the rule records one pg_depend row per column it reads (refobjsubid, the
+-- column's number; 0 for the relation as a whole), plus an internal dependency on the view itself (excluded).
+SELECT vn.nspname AS view_schema, v.relname AS view_name, sn.nspname AS source_schema, s.relname AS source_name,
+       ARRAY(SELECT a.attname::text FROM pg_attribute a
+             WHERE a.attrelid = s.oid AND a.attnum = ANY (array_agg(dep.refobjsubid)) AND a.attnum > 0
+             ORDER BY a.attnum) AS columns
 FROM pg_rewrite r
 JOIN pg_class v ON v.oid = r.ev_class
 JOIN user_namespace vn ON vn.oid = v.relnamespace
@@ -38,6 +43,7 @@ WHERE v.relkind IN ('v', 'm')
   AND s.relkind IN {RELKINDS_SQL}
   AND {not_extension_relation("v")}
   AND {not_extension_relation("s")}
+GROUP BY vn.nspname, v.relname, sn.nspname, s.relname, s.oid
 ORDER BY 1, 2, 3, 4
 """,
     ViewDependency,

@@ -4,7 +4,7 @@ what it reads and its blast radius (everything that breaks if it changes)."""
 from __future__ import annotations
 
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from catalog import outbox
 from catalog.http import HtmxHttpRequest, partial
 from catalog.models import Cluster, Grant, Relation, Schema
-from catalog.paths import blast_radius
+from catalog.paths import blast_radius, column_readers
 
 
 @require_GET
@@ -59,7 +59,10 @@ def schema_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def relation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     relation = get_object_or_404(Relation.objects.select_related("schema__database__cluster", "schema__service"), pk=pk)
-    dependents = blast_radius(relation)
+    column = request.GET.get("column") or None
+    if column is not None and column not in relation.columns:
+        raise Http404(_("No such column."))
+    dependents = blast_radius(relation, column)
     owner = relation.schema.service.name if relation.schema.service else None
     key = (relation.schema.database.name, relation.schema.name, relation.name)
     box = next((v for v in outbox.verdicts(relation.schema.database.cluster_id) if v.parts == key), None)
@@ -74,6 +77,8 @@ def relation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "grants": Grant.objects.filter(relation=relation).order_by("grantee"),
             "dependents": dependents,
             "outbox": box,
+            "column": column,
+            "column_readers": column_readers(relation) if relation.columns else {},
             "other_services": sorted({d.service or _("(unowned)") for d in dependents if d.service != owner}),
             "nav": "schemas",
         },
