@@ -78,6 +78,11 @@ class Logical:
     publishers: dict[int, dict[str, Any] | None]
 
     @classmethod
+    def none(cls) -> Logical:
+        """No subscription known (a caller judging snapshots alone)."""
+        return cls({}, {}, {})
+
+    @classmethod
     def read(cls, known: dict[int, list[NodeView]]) -> Logical:
         """From the catalog (memoized) and the node views at hand; a publisher's primary not among them is read from
         Redis, in one round trip (raises LiveDataUnavailable)."""

@@ -161,6 +161,11 @@ CREATE PROCEDURE public.do_nothing() LANGUAGE plpgsql AS $$BEGIN END$$;
 CREATE AGGREGATE public.my_sum(integer) (SFUNC = int4pl, STYPE = integer);
 CREATE FUNCTION public.my_row_number() RETURNS bigint WINDOW LANGUAGE internal AS 'window_row_number';
 
+-- Logical replication: a publication, and a subscription that never connects (no slot, disabled).
+CREATE PUBLICATION "pub <b>" FOR TABLE {Q}."Orders", {U}."Customers";
+CREATE SUBSCRIPTION "sub ""q"" <i>" CONNECTION 'host=publisher.invalid dbname=nowhere'
+    PUBLICATION "pub <b>" WITH (connect = false, slot_name = NONE);
+
 INSERT INTO {U}."Customers" VALUES (1, 'eu', 'Ada'), (2, 'us', 'Bob'), (3, 'eu', '<b>Eve</b>');
 INSERT INTO {Q}."Orders" (customer_region, customer_id, note) VALUES ('eu', 1, 'first'), ('us', 2, NULL);
 INSERT INTO {M}.measurements VALUES (1, '2024-03-01', 'eu', 1), (2, '2024-07-01', 'us', 2);
@@ -188,6 +193,16 @@ $$;
 def _drop_databases(conn: psycopg.Connection) -> None:
     if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [TEMPLATE_DBNAME]).fetchone():
         conn.execute(f"ALTER DATABASE {ident(TEMPLATE_DBNAME)} IS_TEMPLATE false")  # templates cannot be dropped
+    for name in (DBNAME, BIG_DBNAME):  # a database holding a subscription cannot be dropped
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            with pg(dbname=name) as db:
+                for (sub,) in db.execute(
+                    "SELECT subname FROM pg_subscription"
+                    " WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ).fetchall():
+                    db.execute(f"ALTER SUBSCRIPTION {ident(sub)} DISABLE")
+                    db.execute(f"ALTER SUBSCRIPTION {ident(sub)} SET (slot_name = NONE)")
+                    db.execute(f"DROP SUBSCRIPTION {ident(sub)}")
     for name in (DBNAME, BIG_DBNAME, OPEN_DBNAME, CLOSED_DBNAME, TEMPLATE_DBNAME, INVALID_DBNAME):
         conn.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
 

@@ -268,7 +268,8 @@ def test_it_rejects_an_unknown_relation_kind_with_422(client, catalog, token):
 
 def test_its_kinds_are_the_models_kinds():
     assert set(get_args(RelationKind)) == set(Relation.Kind.values)
-    assert set(get_args(EdgeKind)) == set(Dependency.Kind.values) | {"grant", "fdw", "dblink", "runtime"}
+    across = {"fdw", "dblink", "replication", "event"}
+    assert set(get_args(EdgeKind)) == set(Dependency.Kind.values) | {"grant", "runtime"} | across
 
 
 def test_it_lists_schemas_with_their_owning_service(client, catalog, token):
@@ -402,15 +403,15 @@ def big_catalog(db):
 QUERY_BUDGETS = [
     ("clusters", 6),  # count, clusters, replicas, databases
     ("services", 7),  # count, services, ownerships, contracts out, contracts in
-    # the service and its 3 prefetches, the catalog version, then the edges (5, and 2 across databases: foreign tables,
-    # dblink calls) and what ran (1: the statements)
-    ("services/svc100", 15),
+    # the service and its 3 prefetches, the catalog version, then the edges (5, and 4 across databases: foreign tables,
+    # dblink calls, subscriptions, event publications) and what ran (1: the statements)
+    ("services/svc100", 17),
     ("schemas", 4),  # count, schemas
     ("relations", 4),  # count, relations
     # the cluster, the catalog version, then the edges: relations, contracts, dependencies, services, grants, foreign
-    # tables, dblink calls; and what ran (the statements: none here)
-    ("paths", 12),
-    ("ownership-map", 14),  # the catalog version, the cluster, teams, the edges (7), services, ownerships
+    # tables, dblink calls, subscriptions, event publications; and what ran (the statements: none here)
+    ("paths", 14),
+    ("ownership-map", 16),  # the catalog version, the cluster, teams, the edges (9), services, ownerships
 ]
 
 

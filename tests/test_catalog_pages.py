@@ -49,7 +49,7 @@ def test_the_services_page_counts_paths_in_and_out(viewer_client, synced_demo):
     rows = {s.name: s for s in response.context["services"]}
     assert rows["product_service"].inbound_count >= 3  # order_service's view, FK and grant
     assert rows["order_service"].outbound_count >= 6
-    assert rows["order_service"].relation_count == 7
+    assert rows["order_service"].relation_count == 8  # with its outbox
     assert "unowned schema" in response.content.decode()
 
 
@@ -78,11 +78,17 @@ def test_the_paths_page_filters_by_kind_service_and_declared(viewer_client, sync
     assert edges and all(e.kind == "fk" and not e.declared for e in edges)
     assert response.content.decode().lstrip().startswith('<section class="card" id="path-table">')
     # payment_service, in a database of its own, reaches shop only through its foreign table (and the grant to its
-    # role that the foreign table's user mapping needs)
+    # role that the foreign table's user mapping needs), and the order events it subscribes to
     response = viewer_client.get(reverse("paths"), {"service": "payment_service"})
     assert {(e.kind, e.object) for e in response.context["edges"]} == {
         ("fdw", "payments.payments.customers"),
         ("grant", "payment_svc"),
+        ("event", "order-events"),
+    }
+    response = viewer_client.get(reverse("paths"), {"kind": "replication"})
+    assert {(e.consumer, e.provider, e.object, e.source, e.subscription) for e in response.context["edges"]} == {
+        ("analytics", "order_service", f"analytics.order_service.{t}", f"shop.order_service.{t}", "analytics_orders")
+        for t in ("orders", "order_items")
     }
 
 
@@ -116,15 +122,18 @@ def test_pages_escape_names_from_the_database(viewer_client, db):
 @pytest.mark.parametrize(
     ("name", "args", "max_queries"),
     [
-        # the paths cost two queries more since issue 18: foreign tables, and dblink calls in function bodies
-        ("services", [], 15),
-        ("service", ["first_service"], 16),
+        # the paths cost four queries more since issue 18: foreign tables, dblink calls in function bodies,
+        # logical replication subscriptions, event publications
+        ("services", [], 17),
+        ("service", ["first_service"], 18),
         ("schemas", [], 8),
         ("schema", ["first_schema"], 10),
-        ("relation", ["first_relation"], 14),
-        ("paths", [], 13),  # and what ran (the statements: none here)
-        ("map", [], 15),
-        ("map_data", [], 13),
+        # and its blast radius from other databases (every cluster's paths, memoized), who reads each column, and
+        # whether it is a declared outbox
+        ("relation", ["first_relation"], 21),
+        ("paths", [], 15),  # and what ran (the statements: none here)
+        ("map", [], 17),
+        ("map_data", [], 15),
         ("cluster", ["cluster"], 12),
     ],
 )

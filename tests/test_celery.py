@@ -48,8 +48,8 @@ def test_sync_now_runs_on_a_real_worker_and_records_the_outcome(celery_worker_pr
 
     run = wait_for(finished, timeout=60, message="the worker to finish the sync")
     assert run.status == SyncRun.Status.OK, run.error
-    assert run.summary["databases"] == ["shop", "payments"]
-    assert run.databases_done == 2
+    assert run.summary["databases"] == ["shop", "payments", "analytics"]
+    assert run.databases_done == 3
     assert Schema.objects.filter(database__cluster=cluster, service__name="user_service").exists()
     body = operator_client.get(reverse("cluster", args=[cluster.pk])).content.decode()
     assert "Synced" in body and 'hx-trigger="every 1s"' not in body

@@ -44,6 +44,7 @@ def test_it_registers_the_demo_cluster_and_services(demo_catalog):
         "order_service",
         "product_service",
         "payment_service",
+        "analytics",
     }
     order = Service.objects.get(name="order_service")
     assert (order.pool_size, order.max_overflow, order.instances) == (10, 20, 3)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from catalog.models import Cluster
-from dashboard.health import CRIT, OK, WARN, assess, worst
+from dashboard.health import CRIT, OK, WARN, Logical, assess, worst
 from dashboard.nodes import PRIMARY
 from dashboard.pools import NodeView
 
@@ -55,7 +55,7 @@ def unreachable(timed_out: bool = False, last_ok: dict | None = None) -> dict:
 
 def run(c: Cluster, primary: dict | None, replicas: dict[str, dict | None]) -> dict:
     views = [NodeView(c, PRIMARY, primary, NOW)] + [NodeView(c, name, snap, NOW) for name, snap in replicas.items()]
-    return assess(c, views)
+    return assess(c, views, Logical.none())  # logical replication: tests/test_logical.py
 
 
 def replica(body: dict, name: str = "r1") -> dict:

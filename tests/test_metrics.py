@@ -139,9 +139,9 @@ def test_it_exports_the_sampled_pools_and_replication(held_sessions, pools_clust
     assert value(found, "seamline_cluster_replication_status", cluster="pt") in (0, 1, 2)
     assert value(found, "seamline_primary_wal_bytes_per_second", cluster="pt") >= 0
     # the test stack's replica streams through the physical slot seamline_replica
-    assert value(found, "seamline_slot_active", cluster="pt", slot="seamline_replica") == 1
-    assert value(found, "seamline_slot_retained_bytes", cluster="pt", slot="seamline_replica") >= 0
-    assert value(found, "seamline_slot_status", cluster="pt", slot="seamline_replica") == 0
+    assert value(found, "seamline_slot_active", cluster="pt", slot="seamline_replica", service="") == 1
+    assert value(found, "seamline_slot_retained_bytes", cluster="pt", slot="seamline_replica", service="") >= 0
+    assert value(found, "seamline_slot_status", cluster="pt", slot="seamline_replica", service="") == 0
     assert "NaN" not in body
 
     promtool_check(body)

@@ -18,7 +18,8 @@ from .conftest import pg
 
 DB = "seamline_rules_test"
 RUNTIME = {"runtime_undeclared_access", "unused_cross_service_grant"}
-CROSS_DATABASE = {"undeclared_cross_database_read"}  # two databases, a foreign server: tests/test_fdw.py
+# two databases, a foreign server: tests/test_fdw.py, tests/test_logical.py; outbox samples: tests/test_events.py
+CROSS_DATABASE = {"undeclared_cross_database_read", "outbox_not_drained"}
 ROLES = ("seamline_rt_a", "seamline_rt_b", "seamline_rt_c", "seamline_rt_stranger")
 
 PLANT = """

@@ -11,6 +11,7 @@ DEMO_SERVICES = {
     "order_service": ("commerce", "shop.order_service"),
     "product_service": ("catalog", "shop.product_service"),
     "payment_service": ("payments", "payments"),
+    "analytics": ("data", "analytics"),
 }
 
 
@@ -54,12 +55,13 @@ def test_its_query_count_does_not_grow_with_the_catalog(viewer_client, db, djang
     services = Service.objects.bulk_create(Service(name=f"svc{i:03}", team=f"team{i % 7}") for i in range(200))
     Ownership.objects.bulk_create(Ownership(service=s, cluster=cluster, database="db", schema=s.name) for s in services)
     Contract.objects.bulk_create(Contract(consumer=s, provider=services[0]) for s in services[1:])
-    # with the names claimed twice (catalog.claims: 1), foreign tables and dblink calls (catalog.paths: 2)
-    with django_assert_max_num_queries(15):
+    # with the names claimed twice (catalog.claims: 1), foreign tables, dblink calls, subscriptions and event
+    # publications (catalog.paths: 4)
+    with django_assert_max_num_queries(16):
         response = viewer_client.get(reverse("services"))
     assert len(response.context["services"]) == 200
 
 
 def test_it_lists_services_by_name(viewer_client, demo_catalog):
     names = [s.name for s in viewer_client.get(reverse("services")).context["services"]]
-    assert names == sorted(DEMO_SERVICES)  # all four, by name
+    assert names == sorted(DEMO_SERVICES)  # all five, by name

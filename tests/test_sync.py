@@ -39,14 +39,24 @@ def relation(database: str, schema: str, name: str) -> Relation:
 
 def test_it_syncs_the_demo_with_its_owners(demo):
     summary = sync_cluster(demo)
-    assert summary.databases == ["shop", "payments"]
-    owners = dict(Schema.objects.filter(database__cluster=demo).values_list("name", "service__name"))
+    assert summary.databases == ["shop", "payments", "analytics"]
+    owners = {
+        (db, name): service
+        for db, name, service in Schema.objects.filter(database__cluster=demo).values_list(
+            "database__name", "name", "service__name"
+        )
+    }
     assert owners == {
-        "public": None,  # public is never owned implicitly, not even in payments
-        "user_service": "user_service",
-        "order_service": "order_service",
-        "product_service": "product_service",
-        "payments": "payment_service",
+        ("shop", "public"): None,  # public is never owned implicitly, not even in a database owned whole
+        ("shop", "user_service"): "user_service",
+        ("shop", "order_service"): "order_service",
+        ("shop", "product_service"): "product_service",
+        ("payments", "public"): None,
+        ("payments", "payments"): "payment_service",
+        ("analytics", "public"): None,
+        # its copy of shop's orders: analytics owns its database whole, the schema named like the publisher's too
+        ("analytics", "order_service"): "analytics",
+        ("analytics", "reporting"): "analytics",
     }
     shared = relation("shop", "user_service", "shared_users")
     assert shared.kind == "view"
@@ -116,6 +126,7 @@ def test_the_merge_knows_every_row_that_points_at_synced_rows():
         "catalog.Dependency.source",
         "catalog.ForeignTable.relation",
         "catalog.Grant.relation",
+        "catalog.PublishedTable.relation",
     ]
     assert referrers(Function) == ["catalog.Dependency.consumer_function", "catalog.FunctionBodyUse.function"]
 
@@ -224,7 +235,7 @@ def test_an_unchanged_catalog_is_not_read_again(demo, demo_databases):
     assert first.not_changed == []
     again = sync_cluster(demo, ["payments"])
     assert again.not_changed == ["payments"]
-    assert again.statements_sent == 3  # settings, database list, the fingerprint
+    assert again.statements_sent == 4  # settings, database list, logical slots, the fingerprint
     assert not again.changed
     # any change to the catalog, here a comment, is seen at the next sync
     with pg(dbname="payments") as conn:

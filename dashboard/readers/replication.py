@@ -18,7 +18,7 @@ from catalog.readers.statement import Statement
 @dataclass(frozen=True)
 class PrimarySide:
     wal_lsn: int  # the primary's position, in bytes
-    standbys: list[dict[str, Any]]  # pg_stat_replication, with the slot each standby streams through
+    standbys: list[dict[str, Any]]  # pg_stat_replication (physical), with the slot each standby streams through
     slots: list[dict[str, Any]]  # pg_replication_slots, with the WAL each one retains
     subscriptions: list[dict[str, Any]]  # the cluster's logical replication subscriptions and their apply workers
 
@@ -52,6 +52,8 @@ SELECT
         ) ORDER BY r.application_name, r.pid)
         FROM pg_stat_replication r
         LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
+        -- a logical replication connection is a subscriber's, not a standby: it shows with its slot
+        WHERE s.slot_type IS DISTINCT FROM 'logical'
     ), '[]'::json) AS standbys,
     coalesce((
         SELECT json_agg(json_build_object(

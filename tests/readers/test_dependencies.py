@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from catalog.readers import dependencies
 from catalog.readers.dependencies import ForeignKey, ViewDependency
-from tests.hostile import FK_NAME, LONG, LONG_TABLE, MARKUP, QUOTED, REMOTE, UNICODE
+from tests.hostile import DISPLAY, FK_NAME, LONG, LONG_TABLE, MARKUP, QUOTED, REMOTE, UNICODE
 
 
 def test_it_lists_direct_view_edges_within_user_schemas_only(hostile_conn):
     assert dependencies.view_dependencies(hostile_conn) == [
-        ViewDependency(MARKUP, "recent", MARKUP, "measurements"),
-        ViewDependency(MARKUP, "remote_labels", MARKUP, REMOTE),
-        ViewDependency(LONG, "summary of summary", "public", "Order Summary"),
-        ViewDependency("public", "Order Summary", QUOTED, "Orders"),
-        ViewDependency("public", "Order Summary", UNICODE, "Customers"),
-        ViewDependency(UNICODE, "order_counts", QUOTED, "Orders"),
+        # the columns each reads, in the table's order (WHERE and JOIN columns too); count(*) reads none
+        ViewDependency(MARKUP, "recent", MARKUP, "measurements", ("id", "taken_on")),
+        ViewDependency(MARKUP, "remote_labels", MARKUP, REMOTE, ("label",)),
+        ViewDependency(LONG, "summary of summary", "public", "Order Summary", ()),
+        ViewDependency("public", "Order Summary", QUOTED, "Orders", ("id", "customer_region", "customer_id", "note")),
+        ViewDependency("public", "Order Summary", UNICODE, "Customers", ("id", "region", DISPLAY)),
+        ViewDependency(UNICODE, "order_counts", QUOTED, "Orders", ("customer_id",)),
     ]
 
 
