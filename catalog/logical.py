@@ -111,6 +111,8 @@ def read_links() -> list[Link]:
         found = [c for c in slots.get(slot, ()) if (c[0], c[2]) != (cluster_id, database)] if slot else []
         if len(found) > 1:
             found = [c for c in found if publishes(c)]
+        if len(found) > 1:  # one server catalogued twice: the subscriber's own cluster is the one it means
+            found = [c for c in found if c[0] == cluster_id] or found
         publisher = found[0] if len(found) == 1 else None
         sent = published[(publisher[0], publisher[2])] if publisher else {}
         copies = []

@@ -261,3 +261,17 @@ def test_the_subscription_and_its_slot_show_on_the_page_the_api_and_metrics(plan
     )
     labels = {"cluster": "lr", "database": SUB, "subscription": SUBSCRIPTION, "service": "reports"}
     assert found[("seamline_subscription_status", frozenset(labels.items()))] == 0
+
+
+def test_a_server_catalogued_twice_resolves_to_the_subscribers_own_cluster(planted):
+    twin = Cluster.objects.create(name="lr-twin", dsn=planted.dsn, databases=[PUB])
+    sync_cluster(twin)  # the same slot, and the same publication, in another catalogued cluster
+    assert LogicalSlot.objects.filter(name=SLOT).count() == 2
+    (link,) = [link for link in logical.read_links() if link.cluster_id == planted.pk]
+    assert (link.publisher, link.publisher_database) == ("lr", PUB)
+    # a slot two other clusters have, neither of them the subscriber's, stays unknown: never guessed
+    LogicalSlot.objects.filter(cluster=planted).delete()
+    other = Cluster.objects.create(name="lr-other", dsn=planted.dsn, databases=[PUB])
+    sync_cluster(other)
+    (link,) = [link for link in logical.read_links() if link.cluster_id == planted.pk]
+    assert link.publisher_id is None

@@ -57,3 +57,16 @@ class Command(BaseCommand):
                     f"{s['slot_name'][:24]:24} {s['status']:6} {s['slot_type']:9} {('yes' if s['active'] else 'no'):6} "
                     f"{s['retained_bytes'] if s['retained_bytes'] is not None else '—':>14} {s['wal_status'] or '—':10}"
                 )
+        if body["subscriptions"]:
+            w(
+                f"{'subscription':32} {'status':6} {'service':20} {'publisher':24} {'worker':8} {'errors':>6} "
+                f"{'lag bytes':>12}"
+            )
+            for s in body["subscriptions"]:
+                worker = "disabled" if not s["enabled"] else ("running" if s["worker_running"] else "stopped")
+                w(
+                    f"{(s['database'] + '/' + s['name'])[:32]:32} {s['status']:6} {(s['service'] or '—')[:20]:20} "
+                    f"{(s['publisher'] or '(outside)')[:24]:24} {worker:8} "
+                    f"{s['errors'] if s['errors'] is not None else '—':>6} "
+                    f"{s['lag_bytes'] if s['lag_bytes'] is not None else '—':>12}"
+                )
