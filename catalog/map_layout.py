@@ -1,10 +1,12 @@
 """The ownership map drawn by Graphviz ``dot``: a layered layout, consumers on the left and the providers they read
 on the right, as SVG for the page.
 
-Arrows that close a cycle are left out of the ranking (``constraint=false``) and drawn apart (purple, dotted), so
-the rest reads from consumers to providers. Nodes and arrows carry links: a team expands, a service is focused, an
-arrow lists its paths. Graphviz's SVG is parsed and written again with ElementTree, which drops its comments (they
-quote names) and escapes every name and attribute, whatever Graphviz made of it.
+Each kind of path is drawn in its own style (catalog.map_view.STYLES: the line and the arrowhead), one arrow per kind
+between two nodes; the colour says whether contracts cover the paths. Arrows that close a cycle are left out of the
+ranking (``constraint=false``) and drawn apart (purple), so the rest reads from consumers to providers. Nodes and
+arrows carry links: a team expands, a service is focused, an arrow lists its paths. Graphviz's SVG is parsed and
+written again with ElementTree, which drops its comments (they quote names) and escapes every name and attribute,
+whatever Graphviz made of it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 _G, _A = f"{{{SVG}}}g", f"{{{SVG}}}a"
 ET.register_namespace("", SVG)
 ET.register_namespace("xlink", XLINK)
-DECLARED, UNDECLARED, CYCLE = "#2454d6", "#c62828", "#7b3fb0"
 
 
 class LayoutError(RuntimeError):
@@ -58,7 +59,7 @@ def _node_label(node: Node) -> str:
 
 
 def _arrow_title(arrow: Arrow) -> str:
-    text = ngettext("%(n)d path", "%(n)d paths", arrow.count) % {"n": arrow.count}
+    text = f"{arrow.style.name} · " + ngettext("%(n)d path", "%(n)d paths", arrow.count) % {"n": arrow.count}
     text += ": " + _("%(declared)d declared, %(undeclared)d undeclared") % {
         "declared": arrow.declared,
         "undeclared": arrow.undeclared,
@@ -96,24 +97,30 @@ def dot_source(view: View, node_href: Callable[[Node], str | None], arrow_href: 
             attrs["href"] = href
         lines.append(f"  n{i} [{_attributes(attrs)}];")
     for i, arrow in enumerate(view.arrows):
-        colour = CYCLE if arrow.closes_cycle else (UNDECLARED if arrow.undeclared else DECLARED)
         attrs = {
             "id": f"a{i}",
-            "class": "map-arrow" + (" map-cycle" if arrow.closes_cycle else ""),
+            "class": f"map-arrow map-kind-{_class_name(arrow.kind)}"
+            + (" map-undeclared" if arrow.undeclared else " map-declared")
+            + (" map-cycle" if arrow.closes_cycle else ""),
             "xlabel": str(arrow.count),  # placed after the layout: a label would be a node to rank, 10x slower
             "tooltip": _arrow_title(arrow),
             "href": arrow_href(arrow),
-            "color": colour,
-            "fontcolor": colour,
+            "color": arrow.colour,
+            "fontcolor": arrow.colour,
+            "style": arrow.style.dot_style,
+            "arrowhead": arrow.style.arrowhead,
             "penwidth": f"{1 + math.log2(arrow.count):.2f}",
         }
         if arrow.closes_cycle:
-            attrs |= {"style": "dotted", "constraint": "false"}
-        elif arrow.undeclared:
-            attrs["style"] = "dashed"
+            attrs["constraint"] = "false"
         lines.append(f"  n{index[arrow.consumer.key]} -> n{index[arrow.provider.key]} [{_attributes(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _class_name(kind: str) -> str:
+    """A kind as a CSS class name (the kinds are codes; anything else in one is dropped)."""
+    return "".join(c for c in kind.lower() if c.isascii() and (c.isalnum() or c == "-")) or "other"
 
 
 def _attributes(attrs: dict[str, str]) -> str:

@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from typing import Protocol
 
 from django.http import QueryDict
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import OUTSIDE, UNOWNED, Cluster, Database, Ownership, Service
 from .paths import KINDS, Edge, all_edges, services_with_owned
@@ -36,6 +39,98 @@ MAX_DRAWN = 150  # nodes: beyond this a drawing is unreadable, and the page asks
 
 # why a view shows no path
 NOT_SYNCED, NO_OWNERSHIP, NO_PATHS = "not-synced", "no-ownership", "no-paths"
+
+# an arrow's colour: whether contracts cover its paths, or whether it closes a cycle (drawn against the flow)
+DECLARED, UNDECLARED, CYCLE = "#2454d6", "#c62828", "#7b3fb0"
+
+
+@dataclass(frozen=True)
+class EdgeStyle:
+    """How arrows of one path kind are drawn, the same in the page's drawing, the DOT and Mermaid downloads and the
+    legend. The line says where the path runs (solid: objects of one database; dashed: across databases; dotted: no
+    object of the consumer's schema holds it), the head how (an arrow: reads a relation; a circle: holds or receives
+    its rows; a bar: through code or a privilege). Mermaid has no such heads: its circle and cross ends stand in."""
+
+    kind: str
+    name: Promise | str  # translated when shown
+    explanation: Promise | str
+    dot_style: str  # Graphviz: solid, dashed or dotted
+    arrowhead: str  # Graphviz: normal, odot, tee (or empty, for a kind this table does not know)
+    mermaid_arrow: str  # -->, --o, --x, -.->, -.-o, -.-x
+    dash: str = ""  # SVG stroke-dasharray of the line (Graphviz's own for its styles): the legend's and Mermaid's
+
+
+_DASHED, _DOTTED = "5 2", "1 5"
+STYLES = {
+    s.kind: s
+    for s in (
+        EdgeStyle(
+            "view",
+            gettext_lazy("view"),
+            gettext_lazy("a view of the consumer reads the provider's table or view"),
+            "solid", "normal", "-->",
+        ),
+        EdgeStyle(
+            "fk",
+            gettext_lazy("foreign key"),
+            gettext_lazy("a table of the consumer references the provider's table"),
+            "solid", "odot", "--o",
+        ),
+        EdgeStyle(
+            "function",
+            gettext_lazy("function"),
+            gettext_lazy("a function of the consumer depends on the provider's relation"),
+            "solid", "tee", "--x",
+        ),
+        EdgeStyle(
+            "fdw",
+            gettext_lazy("foreign table"),
+            gettext_lazy("a foreign table reads a relation of another database through postgres_fdw"),
+            "dashed", "normal", "-.->", _DASHED,
+        ),
+        EdgeStyle(
+            "replication",
+            gettext_lazy("logical replication"),
+            gettext_lazy("a subscription of the consumer receives the rows of the provider's publication"),
+            "dashed", "odot", "-.-o", _DASHED,
+        ),
+        EdgeStyle(
+            "dblink",
+            gettext_lazy("dblink"),
+            gettext_lazy("a function of the consumer reads or writes a relation of another database through dblink"),
+            "dashed", "tee", "-.-x", _DASHED,
+        ),
+        EdgeStyle(
+            "runtime",
+            gettext_lazy("at run time"),
+            gettext_lazy("the consumer's statements were seen reading or writing the provider's relation"),
+            "dotted", "normal", "-.->", _DOTTED,
+        ),
+        EdgeStyle(
+            "event",
+            gettext_lazy("event"),
+            gettext_lazy("the provider's rows reach the consumer as events through an outbox topic"),
+            "dotted", "odot", "-.-o", _DOTTED,
+        ),
+        EdgeStyle(
+            "grant",
+            gettext_lazy("grant"),
+            gettext_lazy("a role of the consumer holds privileges on the provider's relation"),
+            "dotted", "tee", "-.-x", _DOTTED,
+        ),
+    )
+}  # fmt: skip
+
+
+def style_of(kind: str) -> EdgeStyle:
+    """The kind's style; a kind this table does not know yet is drawn plain, named by its code."""
+    return STYLES.get(kind) or EdgeStyle(kind, kind, gettext_lazy("a kind of path without a style of its own"),
+                                         "solid", "empty", "-->")  # fmt: skip
+
+
+def kind_order(kind: str) -> tuple[int, str]:
+    """Kinds in the order of catalog.paths.KINDS, any other after them."""
+    return (KINDS.index(kind) if kind in KINDS else len(KINDS), kind)
 
 
 class InvalidQuery(ValueError):
@@ -132,13 +227,62 @@ class Node:
 
 @dataclass(frozen=True)
 class Arrow:
+    """The paths of one kind from one node to another: drawn in that kind's style."""
+
     consumer: Node
     provider: Node
+    kind: str
     count: int
     declared: int
     undeclared: int
-    kinds: tuple[tuple[str, int], ...]
     closes_cycle: bool = False  # drawn against the flow, so that the rest can run from consumers to providers
+
+    @property
+    def style(self) -> EdgeStyle:
+        return style_of(self.kind)
+
+    @property
+    def colour(self) -> str:
+        return CYCLE if self.closes_cycle else (UNDECLARED if self.undeclared else DECLARED)
+
+    def as_dict(self) -> dict:
+        return {
+            "consumer": self.consumer.name,
+            "provider": self.provider.name,
+            "kind": self.kind,
+            "count": self.count,
+            "declared": self.declared,
+            "undeclared": self.undeclared,
+        }
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Every arrow from one node to another: a cell of the matrix, an edge of the team document."""
+
+    consumer: Node
+    provider: Node
+    arrows: tuple[Arrow, ...]  # one per kind, in kind_order
+
+    @property
+    def count(self) -> int:
+        return sum(a.count for a in self.arrows)
+
+    @property
+    def declared(self) -> int:
+        return sum(a.declared for a in self.arrows)
+
+    @property
+    def undeclared(self) -> int:
+        return sum(a.undeclared for a in self.arrows)
+
+    @property
+    def closes_cycle(self) -> bool:
+        return any(a.closes_cycle for a in self.arrows)
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        return {a.kind: a.count for a in self.arrows}
 
     def as_dict(self) -> dict:
         return {
@@ -169,20 +313,37 @@ class View:
         """Whether some node stands for more than one service (the team document applies)."""
         return any(n.kind == TEAM for n in self.nodes)
 
-    def arrow(self, consumer: str, provider: str) -> Arrow | None:
-        """The arrow between the nodes with these keys."""
-        return next((a for a in self.arrows if (a.consumer.key, a.provider.key) == (consumer, provider)), None)
+    @property
+    def pairs(self) -> list[Pair]:
+        """The arrows grouped by their two nodes, in the arrows' order."""
+        return [
+            Pair(consumer, provider, tuple(arrows))
+            for (consumer, provider), arrows in groupby(self.arrows, key=lambda a: (a.consumer, a.provider))
+        ]
 
-    def paths_of(self, arrow: Arrow) -> list[Edge]:
-        """The paths an arrow stands for."""
+    @property
+    def kinds_drawn(self) -> list[str]:
+        """The kinds of the arrows, in kind_order: what the legend explains."""
+        return sorted({a.kind for a in self.arrows}, key=kind_order)
+
+    def arrow(self, consumer: str, provider: str, kind: str | None = None) -> Arrow | Pair | None:
+        """The arrow of this kind between the nodes with these keys; with no kind, all of them (a Pair)."""
+        pair = next((p for p in self.pairs if (p.consumer.key, p.provider.key) == (consumer, provider)), None)
+        if pair is None or kind is None:
+            return pair
+        return next((a for a in pair.arrows if a.kind == kind), None)
+
+    def paths_of(self, arrow: Arrow | Pair) -> list[Edge]:
+        """The paths an arrow (or a pair of nodes) stands for."""
         return [
             p
             for p in self.paths
             if (self.node_of[p.consumer], self.node_of[p.provider]) == (arrow.consumer, arrow.provider)
+            and (not isinstance(arrow, Arrow) or p.kind == arrow.kind)
         ]
 
     def team_document(self) -> dict:
-        return {"nodes": [n.as_dict() for n in self.nodes], "edges": [a.as_dict() for a in self.arrows]}
+        return {"nodes": [n.as_dict() for n in self.nodes], "edges": [p.as_dict() for p in self.pairs]}
 
     def service_document(self) -> dict:
         return {"services": self.services, "edges": [p.as_dict() for p in self.paths]}
@@ -300,8 +461,8 @@ def _focused(query: Query, paths: list[Edge], teams: dict[str, str]) -> View:
 
 
 def _arrows(paths: Iterable[Edge], node_of: dict[str, Node], order: list[Node]) -> list[Arrow]:
-    """One arrow per ordered pair of different nodes; those closing a cycle marked (a depth-first search in the
-    nodes' order, so the same view always marks the same arrows)."""
+    """One arrow per ordered pair of different nodes and kind of path; those closing a cycle marked (a depth-first
+    search in the nodes' order, so the same view always marks the same arrows)."""
     pairs: dict[tuple[Node, Node], list[Edge]] = defaultdict(list)
     for p in paths:
         pair = (node_of[p.consumer], node_of[p.provider])
@@ -331,11 +492,14 @@ def _arrows(paths: Iterable[Edge], node_of: dict[str, Node], order: list[Node]) 
                 stack.pop()
     arrows = []
     for (consumer, provider), edges in sorted(pairs.items(), key=lambda item: (item[0][0].key, item[0][1].key)):
-        declared = sum(e.declared for e in edges)
-        kinds = tuple(sorted(Counter(e.kind for e in edges).items()))
-        arrows.append(
-            Arrow(consumer, provider, len(edges), declared, len(edges) - declared, kinds, (consumer, provider) in back)
-        )
+        by_kind: dict[str, list[Edge]] = defaultdict(list)
+        for e in edges:
+            by_kind[e.kind].append(e)
+        for kind in sorted(by_kind, key=kind_order):
+            count, declared = len(by_kind[kind]), sum(e.declared for e in by_kind[kind])
+            arrows.append(
+                Arrow(consumer, provider, kind, count, declared, count - declared, (consumer, provider) in back)
+            )
     return arrows
 
 

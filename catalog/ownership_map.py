@@ -5,7 +5,9 @@ JSON is the team document (``{"nodes": [{"name", "services", "internal"}], "edge
 "count", "declared", "undeclared"}]}``) when a node stands for a team, and otherwise the service document
 (``{"services": [...], "edges": [every path]}``). Object names join the raw identifiers with dots (no quoting);
 ``*_parts`` carry them unambiguously. DOT and Mermaid escape every name, since a name may hold quotes, brackets or
-markup.
+markup. Both draw one arrow per kind of path between two nodes, in that kind's style (catalog.map_view.STYLES), its
+colour saying whether contracts cover its paths (blue: all, red: not all, purple: it closes a cycle). The team
+document still counts each pair of nodes once, every kind together.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ FORMATS = ("json", "dot", "mermaid")
 
 
 def _label(arrow: Arrow) -> str:
-    return ", ".join(f"{n} {k}" for k, n in arrow.kinds)
+    return f"{arrow.count} {arrow.kind}"
 
 
 def _node_label(node: Node) -> str:
@@ -42,11 +44,10 @@ def as_dot(shown: View) -> str:
         attrs = ", style=dashed" if node.kind == "unowned" else ""
         lines.append(f"  {q(node.name)} [label={q(_node_label(node))}{attrs}];")
     for a in shown.arrows:
-        declared = not a.undeclared
-        style, color = ("solid", "black") if declared else ("dashed", "red")
-        lines.append(
-            f"  {q(a.consumer.name)} -> {q(a.provider.name)} [label={q(_label(a))}, style={style}, color={color}];"
-        )
+        attrs = f"label={q(_label(a))}, style={a.style.dot_style}, arrowhead={a.style.arrowhead}, color={q(a.colour)}"
+        if a.closes_cycle:
+            attrs += ", constraint=false"
+        lines.append(f"  {q(a.consumer.name)} -> {q(a.provider.name)} [{attrs}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -61,12 +62,12 @@ def as_mermaid(shown: View) -> str:
     for node in shown.nodes:
         text = f"{node.name} ({len(node.services)} services)" if node.kind == TEAM else node.name
         lines.append(f"  {ids[node.key]}[{q(text)}]")
-    for a in shown.arrows:
-        arrow = "-.->" if a.undeclared else "-->"
-        lines.append(f"  {ids[a.consumer.key]} {arrow}|{q(_label(a))}| {ids[a.provider.key]}")
-    undeclared = [i for i, a in enumerate(shown.arrows) if a.undeclared]
-    if undeclared:
-        lines.append(f"  linkStyle {','.join(map(str, undeclared))} stroke:#c62828")
+    looks: dict[str, list[int]] = {}  # a link's style -> the links (numbered in order) that have it
+    for i, a in enumerate(shown.arrows):
+        lines.append(f"  {ids[a.consumer.key]} {a.style.mermaid_arrow}|{q(_label(a))}| {ids[a.provider.key]}")
+        look = f"stroke:{a.colour}" + (f",stroke-dasharray:{a.style.dash}" if a.style.dash else "")
+        looks.setdefault(look, []).append(i)
+    lines += [f"  linkStyle {','.join(map(str, links))} {look}" for look, links in looks.items()]
     return "\n".join(lines) + "\n"
 
 

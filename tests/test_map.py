@@ -4,6 +4,7 @@ bench/org.py's generated organisation: 200 services in 25 teams, 2,000 paths."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 
@@ -16,9 +17,10 @@ from django.urls import reverse
 
 from bench import _org as org
 from catalog import map_layout, ownership_map, versioning
-from catalog.map_view import NO_TEAM, SERVICE, TEAM, Query, view
+from catalog.map_view import NO_TEAM, SERVICE, STYLES, TEAM, Arrow, Node, Query, View, style_of, view
 from catalog.models import UNOWNED, Cluster, Contract, Database, Dependency, Ownership, Relation, Schema, Service
-from catalog.paths import cross_service_edges
+from catalog.paths import KINDS, cross_service_edges
+from catalog.views.map import arrow_href
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -44,11 +46,21 @@ def test_the_team_level_has_a_node_per_team_and_counts_that_add_up_to_the_paths(
     paths = service_paths()
     assert len(paths) == 2000
     assert sum(a.count for a in shown.arrows) + sum(n.internal for n in shown.nodes) == 2000
-    # each arrow counts exactly the paths between its two teams, declared and undeclared apart
-    expected = Counter((team_of(p.consumer), team_of(p.provider), p.declared) for p in paths)
+    # each arrow counts exactly the paths of its kind between its two teams, declared and undeclared apart
+    expected = Counter((team_of(p.consumer), team_of(p.provider), p.kind, p.declared) for p in paths)
     for a in shown.arrows:
-        assert a.declared == expected[(a.consumer.name, a.provider.name, True)]
-        assert a.undeclared == expected[(a.consumer.name, a.provider.name, False)]
+        assert a.declared == expected[(a.consumer.name, a.provider.name, a.kind, True)]
+        assert a.undeclared == expected[(a.consumer.name, a.provider.name, a.kind, False)]
+    drawn = [(a.consumer.key, a.provider.key, a.kind) for a in shown.arrows]
+    assert len(drawn) == len(set(drawn)) and {a.kind for a in shown.arrows} == {"view", "fk", "grant"}
+    # the team document counts each pair of teams once, as before arrows were drawn per kind
+    edges = shown.team_document()["edges"]
+    assert len(edges) == len({(e["consumer"], e["provider"]) for e in edges}) == len({d[:2] for d in drawn})
+    teams_of = dict(Service.objects.values_list("name", "team")) | {UNOWNED: UNOWNED}
+    kinds = Counter((teams_of[p.consumer], teams_of[p.provider], p.kind) for p in paths)
+    for pair, edge in zip(shown.pairs, edges, strict=True):
+        assert pair.kinds == {k: n for (c, p, k), n in kinds.items() if (c, p) == (edge["consumer"], edge["provider"])}
+        assert edge["count"] == sum(pair.kinds.values())
     inside = Counter(team_of(p.consumer) for p in paths if team_of(p.consumer) == team_of(p.provider))
     assert {n.name: n.internal for n in shown.nodes if n.internal} == dict(inside)
 
@@ -88,18 +100,22 @@ def test_a_focus_shows_the_neighbourhood_and_only_edges_from_one_distance_to_the
 def test_an_arrow_lists_exactly_its_paths(organisation, viewer_client):
     shown = view(Query(cluster="org"))
     arrow = max(shown.arrows, key=lambda a: a.count)
-    response = viewer_client.get(
-        reverse("map_paths"),
-        {"level": "team", "cluster": "org", "consumer": arrow.consumer.key, "provider": arrow.provider.key},
-        HTTP_HX_REQUEST="true",
-    )
+    href = arrow_href(Query(cluster="org"))(arrow)
+    assert f"arrow_kind={arrow.kind}" in href
+    response = viewer_client.get(href, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
     rows = body.count("<tr") - 1  # the header's
     assert rows == arrow.count
     paths = [p for p in service_paths() if (team_of(p.consumer), team_of(p.provider)) == (arrow.consumer.name,
              arrow.provider.name)]  # fmt: skip
-    assert all(p.object in body for p in paths)
+    assert all(p.object in body for p in paths if p.kind == arrow.kind)
+    assert not any(p.object in body for p in paths if p.kind != arrow.kind)
+    # a cell of the matrix: every kind between the two teams
+    pair = shown.arrow(arrow.consumer.key, arrow.provider.key)
+    assert len(pair.arrows) > 1
+    body = viewer_client.get(arrow_href(Query(cluster="org"))(pair), HTTP_HX_REQUEST="true").content.decode()
+    assert body.count("<tr") - 1 == pair.count == len(paths)
     # without htmx (no script): a page of its own
     assert (
         "<html"
@@ -112,13 +128,17 @@ def test_the_downloads_are_what_the_page_draws(organisation, viewer_client):
     data = viewer_client.get(reverse("map_data"), params).json()
     document = json.loads(viewer_client.get(reverse("map_download"), params | {"format": "json"}).content)
     assert [n["name"] for n in document["nodes"]] == [n["name"] for n in data["nodes"]]
-    assert document["edges"] == [
-        {k: e[k] for k in ("consumer", "provider", "count", "declared", "undeclared")} for e in data["edges"]
-    ]
+    # the document: a pair of nodes once, its arrows (one per kind) summed
+    pairs: dict[tuple[str, str], dict] = {}
+    for e in data["edges"]:
+        pair = pairs.setdefault((e["consumer"], e["provider"]), dict.fromkeys(("count", "declared", "undeclared"), 0))
+        pair |= {k: pair[k] + e[k] for k in ("count", "declared", "undeclared")}
+    assert document["edges"] == [{"consumer": c, "provider": p} | rest for (c, p), rest in pairs.items()]
+    assert len(data["edges"]) > len(pairs)  # some pairs of nodes have paths of more than one kind
     dot = viewer_client.get(reverse("map_download"), params | {"format": "dot"}).content.decode()
     assert dot.count(" -> ") == len(data["edges"])
     mermaid = viewer_client.get(reverse("map_download"), params | {"format": "mermaid"}).content.decode()
-    assert mermaid.count("-->") + mermaid.count("-.->") == len(data["edges"])
+    assert len(re.findall(r"^  n\d+ \S+\|", mermaid, re.MULTILINE)) == len(data["edges"])
     svg = ET.fromstring(_svg(viewer_client.get(reverse("map"), params).content.decode()))
     drawn = [g for g in svg.iter(SVG + "g") if "map-arrow" in g.get("class", "")]
     assert len(drawn) == len(data["edges"])
@@ -280,3 +300,93 @@ def test_paths_all_inside_one_team_are_counted_on_it_and_no_matrix_is_offered(db
     versioning.bump()
     page = viewer_client.get(reverse("map"), {"cluster": "one"}).content.decode()
     assert "1 path inside" in page and 'table class="matrix"' not in page and "too many rows" not in page
+
+
+def a_view_of(kinds: list[str]) -> View:
+    """Two services with an arrow of each kind between them (every other one undeclared), and one back (a cycle)."""
+    a, b = Node("a", SERVICE, ("a",)), Node("b", SERVICE, ("b",))
+    arrows = [Arrow(a, b, kind, i + 1, (i + 1) * (i % 2), (i + 1) * (1 - i % 2)) for i, kind in enumerate(kinds)]
+    arrows.append(Arrow(b, a, "view", 1, 1, 0, closes_cycle=True))
+    return View(Query(level=SERVICE), [a, b], arrows, [], {"a": a, "b": b})
+
+
+def test_every_kind_has_a_style_of_its_own():
+    nine = {"view", "fk", "grant", "function", "fdw", "dblink", "replication", "event", "runtime"}
+    assert set(KINDS) <= set(STYLES) and nine <= set(STYLES)
+    drawn = [(s.dot_style, s.arrowhead) for s in STYLES.values()]
+    mermaid = [(s.mermaid_arrow, s.dash) for s in STYLES.values()]
+    assert len(set(drawn)) == len(drawn) and len(set(mermaid)) == len(mermaid)
+    unknown = style_of("telepathy")  # a kind added before its style: drawn plain, named by its code
+    assert (unknown.dot_style, unknown.arrowhead) not in drawn and unknown.name == "telepathy"
+
+
+def test_the_drawing_gives_each_kind_its_line_and_arrowhead():
+    shown = a_view_of([*STYLES, "telepathy", 'we"ird <k>'])
+    svg = ET.fromstring(map_layout.svg(map_layout.dot_source(shown, lambda n: None, lambda a: "#")))
+    groups = {g.get("id"): g for g in svg.iter(SVG + "g")}
+    looks = {}
+    for i, arrow in enumerate(shown.arrows):
+        group = groups[f"a{i}"]
+        classes = group.get("class").split()
+        assert [c for c in classes if c.startswith("map-kind-")] == [
+            "map-kind-weirdk" if arrow.kind.startswith("we") else f"map-kind-{arrow.kind}"
+        ]
+        assert ("map-undeclared" in classes) == bool(arrow.undeclared) != ("map-declared" in classes)
+        assert ("map-cycle" in classes) == arrow.closes_cycle
+        line = group.find(f".//{SVG}path")
+        assert line.get("stroke") == arrow.colour
+        dash = {"solid": None, "dashed": "5,2", "dotted": "1,5"}[arrow.style.dot_style]  # Graphviz's
+        assert line.get("stroke-dasharray") == dash
+        assert arrow.style.dash.replace(" ", ",") == (dash or "")  # the legend's sample and Mermaid's are the same
+        head = tuple(sorted((e.tag.removeprefix(SVG), e.get("fill") == "none") for e in group.iter()
+                            if e.tag in (SVG + "polygon", SVG + "ellipse", SVG + "polyline")))  # fmt: skip
+        if not arrow.kind.startswith("we"):  # two kinds without a style look alike
+            looks.setdefault(arrow.kind, (dash, head))
+        title = group.find(SVG + "a").get(f"{{{map_layout.XLINK}}}title")
+        assert f"{arrow.style.name} · " in title
+    assert len(set(looks.values())) == len(looks)  # no two kinds look alike
+
+
+def _legend(page: str) -> list[str]:
+    start = page.index('<div class="map-legend"')
+    return re.findall(r'<li data-kind="([^"]+)"', page[start : page.index("</div>", start)])
+
+
+def _checkboxes(page: str) -> dict[str, tuple[bool, str]]:
+    found = re.findall(r'<input type="checkbox" name="kind" value="([^"]+)" (checked)?> ([^<]+)</label>', page)
+    return {value: (bool(checked), label) for value, checked, label in found}
+
+
+def _kinds_drawn(page: str) -> set[str]:
+    return {
+        c.removeprefix("map-kind-")
+        for g in ET.fromstring(_svg(page)).iter(SVG + "g")
+        for c in g.get("class", "").split()
+        if c.startswith("map-kind-")
+    }
+
+
+def test_the_legend_explains_exactly_the_kinds_drawn_and_the_filter_keeps_one(organisation, viewer_client):
+    page = viewer_client.get(reverse("map"), {"cluster": "org"}).content.decode()
+    assert _legend(page) == ["view", "fk", "grant"] and _kinds_drawn(page) == {"view", "fk", "grant"}
+    assert "a table of the consumer references the provider&#x27;s table" in page
+    boxes = _checkboxes(page)
+    assert list(boxes) == list(KINDS) and all(checked for checked, _ in boxes.values())
+    assert boxes["fk"] == (True, "foreign key") and boxes["fdw"] == (True, "foreign table")
+    page = viewer_client.get(reverse("map"), {"cluster": "org", "kind": "grant"}).content.decode()
+    assert _legend(page) == ["grant"] and _kinds_drawn(page) == {"grant"}
+    assert [k for k, (checked, _) in _checkboxes(page).items() if checked] == ["grant"]
+    data = viewer_client.get(reverse("map_data"), {"cluster": "org", "kind": "grant"}).json()
+    assert data["edges"] and {e["kind"] for e in data["edges"]} == {"grant"}
+
+
+def test_the_legend_and_the_filter_speak_chinese(organisation, viewer_client):
+    from django.conf import settings
+
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = viewer_client.get(reverse("map"), {"cluster": "org"}).content.decode()
+    legend = page[page.index('<div class="map-legend"') :]
+    legend = legend[: legend.index("</div>")]
+    assert "<strong>外键</strong>" in legend and "foreign key" not in legend and "references" not in legend
+    assert _checkboxes(page)["fk"] == (True, "外键")
+    assert "外键 · " in _svg(page)  # an arrow's title

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from itertools import combinations
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -30,6 +31,7 @@ def log_in(page, live_server, username: str, path: str) -> None:  # noqa: F811
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: url == live_server.url + path)  # and loaded: the drawing is read whole
 
 
 def node_names(page) -> list[str]:  # noqa: F811
@@ -114,7 +116,32 @@ def test_the_downloads_are_what_is_drawn(page, live_server, organisation, viewer
         page.get_by_role("link", name="json").click()
     document = json.loads(download.value.path().read_text())
     assert sorted(n["name"] for n in document["nodes"]) == sorted(drawn)
-    assert len(document["edges"]) == arrows
+    # an edge of the document per pair of nodes, drawn as an arrow per kind of path between them
+    links = page.locator("#map-canvas g.map-arrow > a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href') || a.getAttributeNS('http://www.w3.org/1999/xlink', 'href'))"
+    )
+    pairs = {(q["consumer"][0], q["provider"][0]) for q in (parse_qs(urlsplit(link).query) for link in links)}
+    assert len(document["edges"]) == len(pairs) < arrows
     with page.expect_download() as download:
         page.get_by_role("link", name="dot").click()
     assert download.value.path().read_text().count(" -> ") == arrows
+
+
+def test_the_legend_shows_a_sample_of_each_kind_drawn(page, live_server, organisation, viewer):  # noqa: F811
+    log_in(page, live_server, viewer.username, "/map/?cluster=org")
+    legend = page.locator("#map-legend li")
+    expect(legend).to_have_count(3)
+    assert [item.get_attribute("data-kind") for item in legend.all()] == ["view", "fk", "grant"]
+    expect(legend.nth(1)).to_contain_text("foreign key")
+    for item in legend.all():
+        box = item.locator("svg.kind-sample").bounding_box()
+        assert box and box["width"] > 20 and box["height"] > 5  # drawn, not collapsed
+    dashes = [item.locator("svg line").first.get_attribute("stroke-dasharray") for item in legend.all()]
+    assert dashes == [None, None, "1 5"]
+    page.get_by_label("foreign key").uncheck()
+    page.get_by_label("view", exact=True).uncheck()
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"kind=grant"))
+    expect(legend).to_have_count(1)
+    classes = page.locator("#map-canvas g.map-arrow").evaluate_all("gs => gs.map(g => g.getAttribute('class'))")
+    assert classes and all("map-kind-grant" in c.split() for c in classes)

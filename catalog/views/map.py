@@ -1,6 +1,6 @@
 """The ownership map for architects (catalog.map_view): teams, an expanded team's services, or a service's
-neighbourhood, drawn by Graphviz (catalog.map_layout) into the page itself, with the matrix of what is drawn, an
-arrow's paths on click, and the downloads of exactly what is on screen.
+neighbourhood, drawn by Graphviz (catalog.map_layout) into the page itself with a legend of the kinds drawn, the
+matrix of what is drawn, an arrow's paths on click, and the downloads of exactly what is on screen.
 
 Every response is built from what the catalog's version keeps per process (the paths, the view, its drawing): a page
 costs the login check, the version's one query and the template.
@@ -20,7 +20,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from catalog import map_layout, ownership_map, versioning
-from catalog.map_view import MAX_DEPTH, MAX_DRAWN, SERVICE, TEAM, Arrow, InvalidQuery, Node, Query, View, view
+from catalog.map_view import (
+    MAX_DEPTH,
+    MAX_DRAWN,
+    SERVICE,
+    TEAM,
+    Arrow,
+    InvalidQuery,
+    Node,
+    Pair,
+    Query,
+    View,
+    style_of,
+    view,
+)
 from catalog.models import Cluster, Service
 from catalog.paths import KINDS
 from catalog.versioning import memoized
@@ -43,10 +56,16 @@ def node_href(query: Query) -> Callable[[Node], str | None]:
     return href
 
 
-def arrow_href(query: Query) -> Callable[[Arrow], str]:
-    return lambda arrow: _url(
-        "map_paths", [*query.params(), ("consumer", arrow.consumer.key), ("provider", arrow.provider.key)]
-    )
+def arrow_href(query: Query) -> Callable[[Arrow | Pair], str]:
+    """The link to an arrow's paths (those of its kind), or to a pair's (every kind)."""
+
+    def href(arrow: Arrow | Pair) -> str:
+        params = [*query.params(), ("consumer", arrow.consumer.key), ("provider", arrow.provider.key)]
+        if isinstance(arrow, Arrow):
+            params.append(("arrow_kind", arrow.kind))
+        return _url("map_paths", params)
+
+    return href
 
 
 def drawing(query: Query) -> tuple[str, str]:
@@ -61,14 +80,15 @@ def drawing(query: Query) -> tuple[str, str]:
 
 
 def matrix(shown: View, query: Query) -> dict | None:
-    """Consumers × providers of the arrows drawn, each cell an arrow and the link to its paths; None when too many
-    to read."""
-    consumers = [n for n in shown.nodes if any(a.consumer == n for a in shown.arrows)]
-    providers = [n for n in shown.nodes if any(a.provider == n for a in shown.arrows)]
+    """Consumers × providers of the arrows drawn, each cell the pair's arrows (every kind) and the link to their
+    paths; None when too many to read."""
+    pairs = shown.pairs
+    consumers = [n for n in shown.nodes if any(p.consumer == n for p in pairs)]
+    providers = [n for n in shown.nodes if any(p.provider == n for p in pairs)]
     if len(consumers) > MATRIX_MAX or len(providers) > MATRIX_MAX:
         return None
     href = arrow_href(query)
-    cells = {(a.consumer.key, a.provider.key): (a, href(a)) for a in shown.arrows}
+    cells = {(p.consumer.key, p.provider.key): (p, href(p)) for p in pairs}
     return {
         "providers": providers,
         "rows": [(c, [cells.get((c.key, p.key)) for p in providers]) for c in consumers],
@@ -110,6 +130,7 @@ def _body(query: Query) -> str:
         "svg": svg,
         "layout_error": layout_error,
         "matrix": None if shown.too_big else matrix(shown, query),
+        "legend": [style_of(k) for k in shown.kinds_drawn],
         "path_count": len(shown.paths),
         "undeclared_count": sum(not p.declared for p in shown.paths),
         "params": urlencode(query.params()),
@@ -126,20 +147,27 @@ def _body(query: Query) -> str:
 
 
 def _page_context(query: Query) -> dict:
-    return {"query": query, "kinds": KINDS, "formats": ownership_map.FORMATS, "max_drawn": MAX_DRAWN, **_choices()}
+    return {
+        "query": query,
+        "kinds": [style_of(k) for k in KINDS],
+        "formats": ownership_map.FORMATS,
+        "max_drawn": MAX_DRAWN,
+        **_choices(),
+    }
 
 
 @require_GET
 @versioning.pinned()
 def map_data(request: HttpRequest) -> JsonResponse:
-    """The view as data: its nodes and arrows (the team document's shape, with each node's kind and distance and each
-    arrow's kinds and whether it closes a cycle), and why it is empty or too big to draw."""
+    """The view as data: its nodes and arrows (the team document's shape, with each node's kind and distance, and an
+    edge per arrow drawn: one kind of path between two nodes, whether it closes a cycle), and why it is empty or too
+    big to draw."""
     try:
         shown = view(Query.parse(request.GET))
     except InvalidQuery as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     nodes = [n.as_dict() | {"kind": n.kind, "distance": n.distance} for n in shown.nodes]
-    arrows = [a.as_dict() | {"kinds": dict(a.kinds), "closes_cycle": a.closes_cycle} for a in shown.arrows]
+    arrows = [a.as_dict() | {"kinds": {a.kind: a.count}, "closes_cycle": a.closes_cycle} for a in shown.arrows]
     return JsonResponse(
         {
             "nodes": nodes,
@@ -155,16 +183,19 @@ def map_data(request: HttpRequest) -> JsonResponse:
 @require_GET
 @versioning.pinned()
 def map_paths(request: HttpRequest) -> HttpResponse:
-    """The paths behind one arrow (``consumer`` and ``provider``: its nodes' keys), as a section of the page."""
+    """The paths behind one arrow (``consumer`` and ``provider``: its nodes' keys; ``arrow_kind``: its kind, every
+    kind between the two nodes without it), as a section of the page."""
     try:
         shown = view(Query.parse(request.GET))
     except InvalidQuery as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    arrow = shown.arrow(request.GET.get("consumer", ""), request.GET.get("provider", ""))
+    params = request.GET
+    arrow = shown.arrow(params.get("consumer", ""), params.get("provider", ""), params.get("arrow_kind") or None)
     if arrow is None:
         return HttpResponse(_("No such arrow in this view."), status=404, content_type="text/plain; charset=utf-8")
     template = "catalog/map.html#arrow-paths" if request.htmx else "catalog/map_paths.html"  # without script: a page
-    return render(request, template, {"arrow": arrow, "edges": shown.paths_of(arrow), "nav": "map"})
+    style = arrow.style if isinstance(arrow, Arrow) else None
+    return render(request, template, {"arrow": arrow, "style": style, "edges": shown.paths_of(arrow), "nav": "map"})
 
 
 @require_GET
