@@ -13,6 +13,7 @@ Seamline's database; two connections sharing one exported snapshot read the moni
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -142,6 +143,15 @@ class Staged:
     oldest_tables: list[dict]  # by age(relfrozenxid), the oldest first
 
 
+# What the readers read, as a digest of their statements: kept with each database's fingerprint, so that a Seamline
+# whose readers read more (or differently) reads every database again at its next sync, changed or not.
+READERS = hashlib.md5("".join(st.sql for st in SECTIONS.values()).encode()).hexdigest()[:8]
+
+
+def _with_readers(fingerprint: str) -> str:
+    return f"{fingerprint}/{READERS}"
+
+
 def stage_database(
     cluster: Cluster, password: str | None, name: str, known_fingerprint: str | None, summary: SyncSummary
 ) -> Staged | None:
@@ -159,6 +169,7 @@ def stage_database(
             fingerprint, oldest = None, []
             if known_fingerprint is not None:
                 fingerprint, oldest = server.fingerprint_and_oldest(conn)
+                fingerprint = _with_readers(fingerprint)
                 Database.objects.filter(cluster=cluster, name=name).update(oldest_tables=oldest)
                 if fingerprint == known_fingerprint:
                     return None
@@ -181,7 +192,8 @@ def stage_database(
                     blocks = [bytes(block) for block in source]
                 if fingerprint is not None:
                     return blocks, fingerprint, None
-                return blocks, *server.fingerprint_and_oldest(joined)
+                read, oldest = server.fingerprint_and_oldest(joined)
+                return blocks, _with_readers(read), oldest
 
             with (
                 connect(cluster.dsn, password, dbname=name, target=target) as joined,

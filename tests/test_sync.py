@@ -21,7 +21,7 @@ from catalog.models import (
     Relation,
     Schema,
 )
-from catalog.sync import SyncError, sync_cluster
+from catalog.sync import READERS, SyncError, sync_cluster
 
 from . import leakwatch
 from .conftest import pg
@@ -248,6 +248,12 @@ def test_an_unchanged_catalog_is_not_read_again(demo, demo_databases):
         with pg(dbname="payments") as conn:
             conn.execute("COMMENT ON TABLE payments.refunds IS NULL")
     assert sync_cluster(demo, ["payments"], full=True).not_changed == []
+    # a database last read by readers that read less (an older Seamline) is read again, changed or not
+    stored = Database.objects.get(cluster=demo, name="payments").fingerprint
+    assert stored.endswith("/" + READERS)
+    Database.objects.filter(cluster=demo, name="payments").update(fingerprint=stored.replace(READERS, "0ld0ld00"))
+    assert sync_cluster(demo, ["payments"]).not_changed == []
+    assert sync_cluster(demo, ["payments"]).not_changed == ["payments"]
 
 
 @pytest.mark.parametrize(
