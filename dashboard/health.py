@@ -311,6 +311,7 @@ def _subscriptions(
                 "database": sub["database"],
                 "name": sub["name"],
                 "service": link.service if link else None,
+                "synced": link is not None,  # its database synced: what the catalog knows of it (service, publisher)
                 "publisher": f"{link.publisher}/{link.publisher_database}" if link and link.publisher else None,
                 "slot_name": sub.get("slot_name"),
                 "enabled": bool(sub.get("enabled")),

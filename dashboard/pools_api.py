@@ -159,6 +159,7 @@ class SlotHealth(Schema):
 class SubscriptionHealth(Schema):
     database: str
     name: str
+    synced: bool  # its database is synced (else the catalog knows neither its service nor its publisher)
     service: str | None  # the subscribing service: the one owning its tables, else its database
     publisher: str | None  # CLUSTER/DATABASE, found through the subscription's slot; None: not in the catalog
     slot_name: str | None
