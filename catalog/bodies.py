@@ -22,11 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json, scan
 
 from . import addresses
-from .sql import RelationUse, relations
+from .sql import RelationUse, node, parse, relations, relations_in
 
 PARSED, DYNAMIC, UNPARSABLE = "parsed", "dynamic", "unparsable"
 LANGUAGES = ("plpgsql", "sql")  # the languages whose string bodies are read
@@ -80,14 +79,16 @@ class _Body:
         self.connections: dict[str, str] = {}  # dblink_connect's names -> connection strings
 
     def sql(self, text: str) -> None:
-        for raw in parse_sql(text):
-            self.uses |= relations(raw.stmt)
-            for call in _calls(raw.stmt):
+        for statement in parse(text):
+            calls: list[dict] = []
+            self.uses |= relations(statement, calls)
+            for call in calls:
                 self._dblink(call)
 
-    def _dblink(self, call: ast.FuncCall) -> None:
-        name = call.funcname[-1].sval if call.funcname else ""
-        args = list(call.args or ())
+    def _dblink(self, call: dict) -> None:
+        names = call.get("funcname") or ()
+        name = node(names[-1])[1].get("sval", "") if names else ""
+        args = list(call.get("args") or ())
         if name in _DBLINK_CONNECT:
             if len(args) == 2 and (conn_name := _string(args[0])) is not None and (target := _string(args[1])):
                 self.connections[conn_name] = target
@@ -104,9 +105,7 @@ class _Body:
         if where is None or statement is None:
             self.dynamic = True
             return
-        found = self.remote.setdefault(where, set())
-        for raw in parse_sql(statement):
-            found |= relations(raw.stmt)
+        self.remote.setdefault(where, set()).update(relations_in(statement))
 
     def analysis(self) -> Analysis:
         remote = tuple(Remote(*where, _ordered(uses)) for where, uses in sorted(self.remote.items()))
@@ -117,24 +116,13 @@ def _ordered(uses: set[RelationUse]) -> tuple[RelationUse, ...]:
     return tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
 
 
-def _calls(node: object) -> Iterator[ast.FuncCall]:
-    todo = [node]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, tuple):
-            todo.extend(item)
-        elif isinstance(item, ast.Node):
-            if isinstance(item, ast.FuncCall):
-                yield item
-            todo.extend(getattr(item, member) for member in item)
-
-
-def _string(node: object) -> str | None:
+def _string(value: object) -> str | None:
     """The value of a string constant (cast or not), else None."""
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
-        return node.val.sval
+    kind, fields = node(value)
+    while kind == "TypeCast":
+        kind, fields = node(fields.get("arg"))
+    if kind == "A_Const" and "sval" in fields:
+        return fields["sval"].get("sval", "")
     return None
 
 
@@ -143,7 +131,7 @@ def analyse(language: str, body: str, signature: Signature | None = None) -> Ana
     read = _Body()
     try:
         if language == "plpgsql":
-            _plpgsql(definition(body, signature or Signature()), read)
+            _plpgsql(body, signature or Signature(), read)
         else:
             read.sql(body)
     except (ParseError, RecursionError, ValueError):  # a message quoting the body goes no further
@@ -151,7 +139,7 @@ def analyse(language: str, body: str, signature: Signature | None = None) -> Ana
     return read.analysis()
 
 
-def definition(body: str, signature: Signature) -> str:
+def definition(body: str, signature: Signature, unqualified_declarations: bool = True) -> str:
     """A CREATE statement PL/pgSQL's parser reads the body in. libpg_query's parser has no catalog to look types up
     in, and stops at any type qualified by a schema other than public: so every argument is ``text`` (its name and
     mode kept: the body may assign to it), and the result one of the kinds the parser treats apart (a trigger's
@@ -178,7 +166,8 @@ def definition(body: str, signature: Signature) -> str:
     while tag in body:
         n += 1
         tag = f"$seamline{n}$"
-    body = _unqualified_declarations(body)
+    if unqualified_declarations:
+        body = _unqualified_declarations(body)
     return f"CREATE {head} seamline_body({', '.join(arguments)}){returns} LANGUAGE plpgsql AS {tag}{body}{tag}"
 
 
@@ -228,8 +217,11 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _plpgsql(definition: str, read: _Body) -> None:
-    tree = json.loads(parse_plpgsql_json(definition))
+def _plpgsql(body: str, signature: Signature, read: _Body) -> None:
+    try:  # most bodies declare no type of another schema: read as they are, without a scan for them first
+        tree = json.loads(parse_plpgsql_json(definition(body, signature, unqualified_declarations=False)))
+    except ParseError:
+        tree = json.loads(parse_plpgsql_json(definition(body, signature)))
     for expression, is_dynamic in _expressions(tree):
         if is_dynamic:
             constant = _constant(expression["query"])
@@ -267,9 +259,9 @@ def _expressions(node: Any, dynamic: bool = False) -> Iterator[tuple[dict, bool]
 
 def _constant(expression: str) -> str | None:
     """The string an EXECUTE runs when its expression is one constant (cast or not), else None (built at run time)."""
-    (raw,) = parse_sql(f"SELECT {expression}")
-    targets = getattr(raw.stmt, "targetList", None) or ()
-    return _string(targets[0].val) if len(targets) == 1 else None
+    (statement,) = parse(f"SELECT {expression}")
+    targets = node(statement)[1].get("targetList") or ()
+    return _string(node(targets[0])[1].get("val")) if len(targets) == 1 else None
 
 
 def _assigned(assignment: str) -> str:

@@ -103,14 +103,9 @@ def read_links() -> list[Link]:
     out = []
     for cluster_id, cluster, database, name, enabled, slot, publications, tables in subscriptions:
         wanted = set(publications)
-
-        def publishes(candidate: tuple[int, str, str], wanted: set[str] = wanted) -> bool:
-            sent = set().union(*(p for p, _, _ in published[(candidate[0], candidate[2])].values()))
-            return wanted <= sent
-
         found = [c for c in slots.get(slot, ()) if (c[0], c[2]) != (cluster_id, database)] if slot else []
-        if len(found) > 1:
-            found = [c for c in found if publishes(c)]
+        if len(found) > 1:  # the ones whose database publishes every publication the subscription wants
+            found = [c for c in found if wanted <= _publications(published[(c[0], c[2])])]
         if len(found) > 1:  # one server catalogued twice: the subscriber's own cluster is the one it means
             found = [c for c in found if c[0] == cluster_id] or found
         publisher = found[0] if len(found) == 1 else None
@@ -148,6 +143,10 @@ def read_links() -> list[Link]:
             )
         )
     return sorted(out, key=lambda link: (link.cluster, link.database, link.subscription))
+
+
+def _publications(tables: dict[tuple[str, str], tuple[set[str], str | None, tuple[str, ...]]]) -> set[str]:
+    return set().union(*(publications for publications, _, _ in tables.values()))
 
 
 def _table_owners(subscriptions: list[tuple]) -> dict[tuple[int, str, str, str], str | None]:

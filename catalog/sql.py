@@ -5,13 +5,14 @@ and the bodies of functions (catalog.bodies) alike. Names are as written, resolv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pglast import ast, parse_sql
-from pglast.parser import ParseError
+from pglast.parser import ParseError, parse_sql_json
 
-WRITES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
+WRITES = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})  # their "relation" is written
 
 
 @dataclass(frozen=True)
@@ -58,32 +59,62 @@ def search_path_of(setting: str, role: str) -> list[str]:
     return [role if arg.val.sval == "$user" else arg.val.sval for arg in args]
 
 
-def relations(statement: ast.Node) -> set[RelationUse]:
-    """The relations a DML statement names, with the CTE names in scope at each reference left out.
+def parse(text: str) -> list[dict]:
+    """The statements of ``text`` as PostgreSQL's parser trees, in libpg_query's JSON form (``{"SelectStmt": {...}}``):
+    made five times faster than pglast's node objects, and all ``relations`` needs. Raises ParseError."""
+    return [raw["stmt"] for raw in json.loads(parse_sql_json(text)).get("stmts", ()) if "stmt" in raw]
+
+
+def node(value: object) -> tuple[str | None, object]:
+    """A tree value as (node type, its fields): ``{"RangeVar": {...}}`` is a node; a struct a field holds directly
+    (a write statement's ``relation``, a ``withClause``), a list or a scalar has no type."""
+    if isinstance(value, dict) and len(value) == 1:
+        kind, fields = next(iter(value.items()))
+        if kind[:1].isupper() and isinstance(fields, dict):
+            return kind, fields
+    return None, value
+
+
+def relations_in(text: str) -> set[RelationUse]:
+    """The relations every statement of ``text`` names (raises ParseError)."""
+    return set().union(*(relations(statement) for statement in parse(text)))
+
+
+def relations(statement: dict, calls: list[dict] | None = None) -> set[RelationUse]:
+    """The relations a DML statement (a parser tree: ``parse``) names, with the CTE names in scope at each reference
+    left out; with ``calls``, the fields of every function call found on the way are added to it.
 
     A CTE is in scope in the statement that defines it, in the CTEs after it and, under WITH RECURSIVE, in all of
     that WITH's CTEs. The target of INSERT, UPDATE, DELETE or MERGE is never a CTE; FOR UPDATE OF names aliases.
     """
     found: set[RelationUse] = set()
-    todo: list[tuple[object, frozenset[str], bool]] = [(statement, frozenset(), False)]
+    todo: list[tuple[object, frozenset[str]]] = [(statement, frozenset())]
     while todo:
-        node, ctes, write = todo.pop()
-        if isinstance(node, tuple):
-            todo.extend((item, ctes, write) for item in node)
-        elif isinstance(node, ast.RangeVar):
-            if write or node.schemaname or node.relname not in ctes:
-                found.add(RelationUse(node.schemaname, node.relname, "write" if write else "read"))
-        elif isinstance(node, ast.Node) and not isinstance(node, ast.LockingClause):
-            if (with_clause := getattr(node, "withClause", None)) is not None:
-                names = [cte.ctename for cte in with_clause.ctes]
-                for index, cte in enumerate(with_clause.ctes):
-                    visible = names if with_clause.recursive else names[:index]
-                    todo.append((cte.ctequery, ctes.union(visible), False))
-                ctes = ctes.union(names)
-            target = isinstance(node, WRITES)
-            todo.extend(
-                (getattr(node, member), ctes, target and member == "relation")
-                for member in node
-                if member != "withClause"
-            )
+        value, ctes = todo.pop()
+        if isinstance(value, list):
+            todo.extend((item, ctes) for item in value)
+            continue
+        kind, fields = node(value)
+        if not isinstance(fields, dict) or kind == "LockingClause":
+            continue
+        if kind == "FuncCall" and calls is not None:
+            calls.append(fields)
+        elif kind == "RangeVar":
+            if fields.get("schemaname") or fields["relname"] not in ctes:
+                found.add(RelationUse(fields.get("schemaname"), fields["relname"], "read"))
+            continue
+        if (with_clause := fields.get("withClause")) is not None:
+            defined = [node(cte)[1] for cte in with_clause.get("ctes", ())]
+            names = [cte["ctename"] for cte in defined]
+            for index, cte in enumerate(defined):
+                visible = names if with_clause.get("recursive") else names[:index]
+                todo.append((cte.get("ctequery"), ctes.union(visible)))
+            ctes = ctes.union(names)
+        for member, child in fields.items():
+            if member == "withClause":
+                continue
+            if kind in WRITES and member == "relation":  # the target: a RangeVar held directly
+                found.add(RelationUse(child.get("schemaname"), child["relname"], "write"))
+            else:
+                todo.append((child, ctes))
     return found

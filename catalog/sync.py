@@ -455,11 +455,13 @@ MERGE_DEPENDENCIES = f"""
 WITH {_RELATIONS_OF_DB}, {_FUNCTIONS_OF_DB},
 -- a body's names resolved: the first schema along its path that has the name (a qualified name: that schema)
 parsed AS (
+    -- each schema along the path a row of its own, so that the lookup is an equality join (hashed), not ANY
     SELECT DISTINCT ON (u.id) u.function_id, src.id AS source_id, u.access, u.assumed
     FROM catalog_functionbodyuse u
     JOIN fn f ON f.id = u.function_id AND u.dbname = ''
-    JOIN rel src ON src.name = u.name AND src.schema = ANY (u.path)
-    ORDER BY u.id, array_position(u.path, src.schema::text)
+    CROSS JOIN LATERAL unnest(u.path) WITH ORDINALITY AS p (schema, n)
+    JOIN rel src ON src.name = u.name AND src.schema = p.schema
+    ORDER BY u.id, p.n
 ),
 wanted AS (
     SELECT kind, consumer_relation_id, consumer_function_id, source_id, name,

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -147,6 +148,20 @@ def pg(port: int | None = None, dbname: str = "postgres", user: str = "postgres"
         connect_timeout=5,
         **kwargs,
     )
+
+
+@contextlib.contextmanager
+def scratch_database(name: str) -> Iterator[None]:
+    """An empty database of that name on the test primary for the block, dropped afterwards (and first, should an
+    interrupted run have left it)."""
+    with pg() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield
+    finally:
+        with pg() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from catalog.catalog_file import CatalogFileError
 from catalog.models import Cluster, Contract, Dependency, Relation
 from catalog.sync import sync_cluster
 
-from .conftest import pg
+from .conftest import pg, scratch_database
 
 DB = "seamline_columns"
 
@@ -42,10 +42,7 @@ def text(consumes: list) -> str:
 
 @pytest.fixture
 def planted(db):
-    with pg() as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DB}")
-    try:
+    with scratch_database(DB):
         with pg(dbname=DB) as conn:
             conn.execute(
                 """
@@ -64,9 +61,6 @@ def planted(db):
         cluster = Cluster.objects.get(name="cols")
         sync_cluster(cluster)
         yield cluster
-    finally:
-        with pg() as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
 def users(cluster: Cluster) -> Relation:

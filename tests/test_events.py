@@ -15,7 +15,7 @@ from catalog.models import Cluster, EventPublication, OutboxSample, Service
 from catalog.sync import sync_cluster
 from dashboard import tasks
 
-from .conftest import pg, wait_for
+from .conftest import pg, scratch_database, wait_for
 
 DB = "seamline_events"
 SCHEMA = "ship.ping"  # a dot: quoted in the catalog file
@@ -46,10 +46,7 @@ def catalog_text(port: int, **extra: object) -> str:
 
 @pytest.fixture
 def planted(db):
-    with pg() as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DB}")
-    try:
+    with scratch_database(DB):
         with pg(dbname=DB) as conn:
             conn.execute(
                 f'CREATE SCHEMA "{SCHEMA}"; CREATE TABLE "{SCHEMA}".outbox (id bigserial PRIMARY KEY, body text)'
@@ -58,9 +55,6 @@ def planted(db):
         cluster = Cluster.objects.get(name="ev")
         sync_cluster(cluster)
         yield cluster
-    finally:
-        with pg() as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
 def test_qualified_names_split_as_sql_quotes_them():

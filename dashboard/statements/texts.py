@@ -82,7 +82,7 @@ def parse(text: str) -> Parsed:
     commands = [_command(statement) for statement in statements]
     if any(command not in _DML for command in commands):
         return Parsed(command=commands[0], utility=True, masked="", relations=(), parsed=True)
-    uses = set().union(*(sql.relations(statement) for statement in statements))
+    uses = sql.relations_in(text)
     named = tuple(sorted(uses, key=lambda use: (use.schema or "", use.name, use.access)))
     return Parsed(command=commands[0], utility=False, masked=_masked(text), relations=named, parsed=True)
 
