@@ -92,7 +92,7 @@ def relations(statement: dict, calls: list[dict] | None = None) -> set[RelationU
     while todo:
         value, ctes = todo.pop()
         if isinstance(value, list):
-            todo.extend((item, ctes) for item in value)
+            todo.extend((item, ctes) for item in value if isinstance(item, (dict, list)))
             continue
         kind, fields = node(value)
         if not isinstance(fields, dict) or kind == "LockingClause":
@@ -111,7 +111,7 @@ def relations(statement: dict, calls: list[dict] | None = None) -> set[RelationU
                 todo.append((cte.get("ctequery"), ctes.union(visible)))
             ctes = ctes.union(names)
         for member, child in fields.items():
-            if member == "withClause":
+            if member == "withClause" or not isinstance(child, (dict, list)):  # scalars: locations, flags, names
                 continue
             if kind in WRITES and member == "relation":  # the target: a RangeVar held directly
                 found.add(RelationUse(child.get("schemaname"), child["relname"], "write"))

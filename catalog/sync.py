@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +141,8 @@ class Staged:
     database: DatabaseInfo
     fingerprint: str
     oldest_tables: list[dict]  # by age(relfrozenxid), the oldest first
+    # the changed string bodies, parsed while the rest is copied and merged: (key, signature) -> Analysis
+    analyses: Future[dict[tuple, bodies.Analysis]] | None = None
 
 
 # What the readers read, as a digest of their statements: kept with each database's fingerprint, so that a Seamline
@@ -202,8 +204,12 @@ def stage_database(
                 try:
                     second = pool.submit(alongside, joined)
                     info = server.database_info(conn)
+                    # the bodies first: they are parsed (Python's work) while the server sends the rest
+                    with SECTIONS[BODIES].copy_out(conn) as source:
+                        _copy_in(BODIES, source)
+                    analyses = _parse_changed(cluster, name)
                     for section, statement in SECTIONS.items():
-                        if section != ALONGSIDE:
+                        if section not in (ALONGSIDE, BODIES):
                             with statement.copy_out(conn) as source:
                                 _copy_in(section, source)
                     blocks, fingerprint, oldest_read = second.result()
@@ -214,7 +220,47 @@ def stage_database(
                     summary.statements_sent += joined.statements_sent
         finally:
             summary.statements_sent += conn.statements_sent
-    return Staged(database=info, fingerprint=fingerprint, oldest_tables=oldest)
+    return Staged(database=info, fingerprint=fingerprint, oldest_tables=oldest, analyses=analyses)
+
+
+BODIES = "function_bodies"
+# The staged bodies whose key the database's synced function does not hold yet (all of them, for a new database).
+STAGED_CHANGED_BODIES = """
+SELECT DISTINCT t.key, t.language, t.source, t.argument_names, t.argument_modes, t.returns, t.returns_set
+FROM seamline_stage_function_bodies t
+WHERE NOT EXISTS (
+    SELECT FROM catalog_function f
+    JOIN catalog_schema s ON s.id = f.schema_id
+    JOIN catalog_database d ON d.id = s.database_id
+    WHERE d.cluster_id = %s AND d.name = %s AND s.name = t.schema AND f.name = t.name
+      AND f.identity_arguments = t.identity_arguments AND f.body_key = t.key
+)
+"""
+
+
+def _parse_changed(cluster: Cluster, name: str) -> Future[dict[tuple, bodies.Analysis]]:
+    """Start parsing the staged bodies that changed, in a thread of their own (parsing needs no database): the
+    copying and merging that follow wait on the servers meanwhile. parse_bodies takes the results."""
+    with connection.cursor() as cursor:
+        cursor.execute(STAGED_CHANGED_BODIES, [cluster.pk, name])
+        changed = cursor.fetchall()
+
+    def parse() -> dict[tuple, bodies.Analysis]:
+        out = {}
+        for key, language, source, *signature in changed:
+            sig = _signature(*signature)
+            out[(key, sig)] = bodies.analyse(language, source, sig)
+        return out
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seamline-bodies")
+    try:
+        return pool.submit(parse)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its work
+
+
+def _signature(names: list[str], modes: list[str], returns: str, returns_set: bool) -> bodies.Signature:
+    return bodies.Signature(tuple(names), tuple(modes), returns, returns_set)
 
 
 def _copy_in(section: str, blocks) -> None:
@@ -264,7 +310,7 @@ def apply_database(cluster: Cluster, staged: Staged, summary: SyncSummary) -> Da
         run("schemas", MERGE_SCHEMAS)
         run("relations", MERGE_RELATIONS)
         run("functions", MERGE_FUNCTIONS)
-        parse_bodies(cursor, db.pk)
+        parse_bodies(cursor, db.pk, staged.analyses.result() if staged.analyses else {})
         run("dependencies", MERGE_DEPENDENCIES)
         run("grants", MERGE_GRANTS)
         run("foreign tables", MERGE_FOREIGN_TABLES)
@@ -302,9 +348,10 @@ DELETE FROM catalog_functionbodyuse u WHERE u.function_id IN (SELECT id FROM gon
 """
 
 
-def parse_bodies(cursor: Any, db: int) -> int:
+def parse_bodies(cursor: Any, db: int, parsed: dict[tuple, bodies.Analysis] | None = None) -> int:
     """Read the string bodies that changed (catalog.bodies) into their uses; return how many were read. A body is
-    parsed once per change, whatever the number of syncs: its key (body, language, settings) is kept."""
+    parsed once per change, whatever the number of syncs: its key (body, language, settings) is kept. ``parsed``:
+    the bodies already parsed, by key and signature (stage_database's)."""
     cursor.execute(BODIES_GONE, {"db": db})
     cursor.execute(CHANGED_BODIES, {"db": db})
     changed = cursor.fetchall()
@@ -312,8 +359,8 @@ def parse_bodies(cursor: Any, db: int) -> int:
         return 0
     ids, keys, states, uses = [], [], [], []
     for function_id, language, source, key, search_path, owner, schema, *signature in changed:
-        names, modes, returns, returns_set = signature
-        analysis = bodies.analyse(language, source, bodies.Signature(tuple(names), tuple(modes), returns, returns_set))
+        sig = _signature(*signature)
+        analysis = (parsed or {}).get((key, sig)) or bodies.analyse(language, source, sig)
         path, assumed = _body_path(search_path, owner, schema)
         ids.append(function_id)
         keys.append(key)
@@ -454,14 +501,19 @@ SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM updated), 0, (SELEC
 MERGE_DEPENDENCIES = f"""
 WITH {_RELATIONS_OF_DB}, {_FUNCTIONS_OF_DB},
 -- a body's names resolved: the first schema along its path that has the name (a qualified name: that schema)
-parsed AS (
-    -- each schema along the path a row of its own, so that the lookup is an equality join (hashed), not ANY
-    SELECT DISTINCT ON (u.id) u.function_id, src.id AS source_id, u.access, u.assumed
+-- each schema along a use's path a row of its own (set-returning functions in the select list: a lateral join
+-- would be a nested loop, which this transaction turns off), so that the lookup is an equality join
+use_path AS (
+    SELECT u.id, u.function_id, u.name, u.access, u.assumed,
+           unnest(u.path) AS schema, generate_subscripts(u.path, 1) AS n
     FROM catalog_functionbodyuse u
     JOIN fn f ON f.id = u.function_id AND u.dbname = ''
-    CROSS JOIN LATERAL unnest(u.path) WITH ORDINALITY AS p (schema, n)
-    JOIN rel src ON src.name = u.name AND src.schema = p.schema
-    ORDER BY u.id, p.n
+),
+parsed AS (
+    SELECT DISTINCT ON (p.id) p.function_id, src.id AS source_id, p.access, p.assumed
+    FROM use_path p
+    JOIN rel src ON src.name = p.name AND src.schema = p.schema
+    ORDER BY p.id, p.n
 ),
 wanted AS (
     SELECT kind, consumer_relation_id, consumer_function_id, source_id, name,
