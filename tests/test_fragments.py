@@ -213,7 +213,9 @@ def test_what_a_view_costs_does_not_grow_with_the_catalog(sampled, viewer_client
         other.replicas.create(name="r1", dsn="host=127.0.0.1 port=9 dbname=x")
         Service.objects.create(name=f"grow-{i}", application_names=[f"grow-{i}"])
     assert cost() == before
-    expected = {"overview": 5, "replication": 5, "api pools": 5, "api health": 3}[name]
+    # replication health's views cost two queries more since issue 18: the catalog's version and its subscriptions
+    # (logical replication: who subscribes through which slot, kept until the catalog changes)
+    expected = {"overview": 7, "replication": 7, "api pools": 5, "api health": 5}[name]
     assert before[0] == expected, before
 
 
