@@ -3,6 +3,8 @@ the same for a plain monitoring role as for a superuser; every section's rows ar
 
 from __future__ import annotations
 
+import pytest
+
 from catalog.readers.database import SECTIONS, read_database
 from tests.conftest import pg
 from tests.hostile import BIG_DBNAME, DBNAME, MONITOR, monitor_connection
@@ -26,7 +28,22 @@ def test_it_reads_a_database_in_a_constant_number_of_statements(hostile_db):
     assert small[0] == big[0] == 1 + len(SECTIONS) == 12
 
 
-def test_every_section_stages_into_a_table_made_from_its_rows_own_columns(hostile_conn):
+@pytest.fixture
+def a_subscription(hostile_db):
+    """A subscription that never connects (no slot, disabled), for this test alone: on the shared test server it would
+    make every cluster's replication health CRIT."""
+    with pg(dbname=hostile_db) as admin:
+        admin.execute(
+            """CREATE SUBSCRIPTION "sub ""q"" <i>" CONNECTION 'host=publisher.invalid dbname=nowhere'
+               PUBLICATION "pub <b>" WITH (connect = false, slot_name = NONE)"""
+        )
+        try:
+            yield
+        finally:
+            admin.execute('DROP SUBSCRIPTION "sub ""q"" <i>"')
+
+
+def test_every_section_stages_into_a_table_made_from_its_rows_own_columns(a_subscription, hostile_conn):
     """What the sync does with each section: COPY its statement out of the monitored database into a table made from
     the statement's row (in another database: Seamline's own, here postgres), and read back exactly the rows the
     reader returns."""
