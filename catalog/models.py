@@ -168,6 +168,16 @@ class ServiceQuerySet(models.QuerySet):
         """The teams services belong to, sorted, each once (for the team filters of several screens)."""
         return self.exclude(team="").order_by("team").values_list("team", flat=True).distinct()
 
+    def subscribers(self, topics: set[str]) -> dict[str, list[str]]:
+        """Topic -> the services subscribing to it, by name (one query; a topic nobody subscribes to: absent)."""
+        found: dict[str, list[str]] = {}
+        for name, subscribed in (
+            self.filter(subscribes__overlap=list(topics)).order_by("name").values_list("name", "subscribes")
+        ):
+            for topic in subscribed:
+                found.setdefault(topic, []).append(name)
+        return found
+
 
 class Service(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)

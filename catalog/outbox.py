@@ -56,11 +56,7 @@ def verdicts(cluster_id: int, now: datetime | None = None) -> list[Verdict]:
         tables[(e.database, e.schema, e.table)].append(e)
     if not tables:
         return []
-    topics = {e.topic for found in tables.values() for e in found}
-    subscribers: dict[str, set[str]] = defaultdict(set)
-    for name, subscribed in Service.objects.filter(subscribes__overlap=list(topics)).values_list("name", "subscribes"):
-        for topic in subscribed:
-            subscribers[topic].add(name)
+    subscribers = Service.objects.subscribers({e.topic for found in tables.values() for e in found})
     counts: dict[tuple[str, str, str], list[tuple[datetime, int]]] = defaultdict(list)
     for database, schema, table, at, rows in (
         OutboxSample.objects.filter(cluster_id=cluster_id, sampled_at__gte=now - WINDOW)
@@ -77,7 +73,9 @@ def verdicts(cluster_id: int, now: datetime | None = None) -> list[Verdict]:
                 *key,
                 topics=names,
                 publisher=found[0].service.name,
-                subscribers=tuple(sorted(set().union(*(subscribers[t] for t in names)) - {found[0].service.name})),
+                subscribers=tuple(
+                    sorted(set().union(*(subscribers.get(t, ()) for t in names)) - {found[0].service.name})
+                ),
                 samples=len(seen),
                 first_rows=seen[0][1] if seen else None,
                 last_rows=seen[-1][1] if seen else None,

@@ -393,12 +393,7 @@ def _event_edges(cluster_ids: list[int] | None) -> set[Edge]:
     rows = list(publications.values_list("topic", "service__name", "cluster__name", "database", "schema", "table"))
     if not rows:
         return set()
-    subscribers: dict[str, list[str]] = defaultdict(list)
-    for name, topics in Service.objects.filter(subscribes__overlap=list({r[0] for r in rows})).values_list(
-        "name", "subscribes"
-    ):
-        for topic in topics:
-            subscribers[topic].append(name)
+    subscribers = Service.objects.subscribers({r[0] for r in rows})
     return {
         Edge(
             consumer=consumer,
@@ -410,7 +405,7 @@ def _event_edges(cluster_ids: list[int] | None) -> set[Edge]:
             cluster=cluster,
         )
         for topic, publisher, cluster, database, schema, table in rows
-        for consumer in subscribers[topic]
+        for consumer in subscribers.get(topic, ())
         if consumer != publisher
     }
 

@@ -95,18 +95,24 @@ def load_databases(primary: dict) -> list[str]:
     return created
 
 
+def drop_subscriptions(db: psycopg.Connection) -> None:
+    """Drop the subscriptions of the connection's database (autocommit), leaving their slots to their publishers:
+    a database holding a subscription cannot be dropped."""
+    for (subscription,) in db.execute(
+        "SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database())"
+    ).fetchall():
+        ident = sql.Identifier(subscription)
+        db.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
+        db.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(ident))
+        db.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+
+
 def _drop_database(conn: psycopg.Connection, primary: dict, name: str) -> None:
     """Drop a demo database, and first what would keep it: its subscriptions (their slots are the publisher's to
     drop) and the logical slots in it."""
     with contextlib.suppress(psycopg.OperationalError), connect(primary, name) as db:
-        for (subscription,) in db.execute(
-            "SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database "
-            "WHERE datname = current_database())"
-        ).fetchall():
-            ident = sql.Identifier(subscription)
-            db.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
-            db.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(ident))
-            db.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+        drop_subscriptions(db)
     for _attempt in range(50):  # a slot's WAL sender takes a moment to go once its subscriber is gone
         busy = conn.execute(
             "SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots "

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from demo.loader import drop_subscriptions
 from tests.conftest import pg
 
 DBNAME = "seamline_introspect_test"
@@ -195,13 +196,7 @@ def _drop_databases(conn: psycopg.Connection) -> None:
     for name in (DBNAME, BIG_DBNAME):  # a database holding a subscription (a test's, left over) cannot be dropped
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             with pg(dbname=name) as db:
-                for (sub,) in db.execute(
-                    "SELECT subname FROM pg_subscription"
-                    " WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                ).fetchall():
-                    db.execute(f"ALTER SUBSCRIPTION {ident(sub)} DISABLE")
-                    db.execute(f"ALTER SUBSCRIPTION {ident(sub)} SET (slot_name = NONE)")
-                    db.execute(f"DROP SUBSCRIPTION {ident(sub)}")
+                drop_subscriptions(db)
     for name in (DBNAME, BIG_DBNAME, OPEN_DBNAME, CLOSED_DBNAME, TEMPLATE_DBNAME, INVALID_DBNAME):
         conn.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
 

@@ -16,6 +16,7 @@ from catalog.models import OUTSIDE, Cluster, Contract, LogicalSlot, Ownership, P
 from catalog.sync import sync_cluster
 from dashboard import health, pools, sampling
 from dashboard.readers import replication
+from demo.loader import drop_subscriptions
 
 from .conftest import pg, wait_for
 from .test_metrics import samples, scrape
@@ -30,14 +31,7 @@ def _drop() -> None:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [SUB]).fetchone()
         if exists:
             with pg(dbname=SUB) as sub:
-                for (name,) in sub.execute(
-                    "SELECT subname FROM pg_subscription WHERE subdbid = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
-                ).fetchall():
-                    quoted = '"' + name.replace('"', '""') + '"'
-                    sub.execute(f"ALTER SUBSCRIPTION {quoted} DISABLE")
-                    sub.execute(f"ALTER SUBSCRIPTION {quoted} SET (slot_name = NONE)")
-                    sub.execute(f"DROP SUBSCRIPTION {quoted}")
+                drop_subscriptions(sub)
         wait_for(
             lambda: (
                 not admin.execute(
