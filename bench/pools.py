@@ -3,9 +3,9 @@
 The monitored side is a throwaway PostgreSQL instance of the dev stack's major version, started here (as the
 ``postgres`` OS user when run as root) in ``/tmp/seamline-bench-pools`` on a free port from 54339 with
 ``max_connections = 300`` and pg_stat_statements (planning time tracked): the dev primary allows 100 connections
-and cannot be restarted under the running stack. It gets the demo's roles and (empty) databases ``shop`` and
-``payments``, and this benchmark holds 220 sessions on it for the whole run, spread over the four demo services by
-``application_name`` and role: idle, idle in transaction (``SELECT 1`` in an open transaction), running
+and cannot be restarted under the running stack. It gets the demo's roles and (empty) databases (``shop``,
+``payments``, ``analytics``), and this benchmark holds 220 sessions on it for the whole run, spread over the four demo
+services by ``application_name`` and role: idle, idle in transaction (``SELECT 1`` in an open transaction), running
 ``SELECT pg_sleep(600)``, waiting on an advisory lock another session holds, plus 10 unattributed ones
 (``bench-stray``, user postgres). Seamline's own tables live in database ``seamline_bench_pools`` on the dev primary
 (created and migrated here), holding only the demo catalog (demo/catalog.yaml) pointed at that instance, without a
@@ -135,7 +135,9 @@ FLEET = (
     Group("payment_service", "payment_svc", "payments", idle=35, idle_in_transaction=5, active=2),
     Group("bench-stray", "postgres", "shop", idle=8, idle_in_transaction=2, active=0),  # unattributed
 )
-ROLES = ("user_svc", "order_svc", "product_svc", "payment_svc", "analyst")
+# the demo's databases: one SQL file each (demo/sql), and its roles' own
+DEMO_DATABASES = sorted(p.stem for p in (ROOT / "demo" / "sql").glob("*.sql") if p.stem != "roles")
+ROLES = ("user_svc", "order_svc", "product_svc", "payment_svc", "analytics_svc", "analyst")
 
 
 def redis_url() -> str:
@@ -267,7 +269,7 @@ def prepare_monitored(instance: Instance) -> None:
         instance.version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
         for role in ROLES:
             conn.execute(f"CREATE ROLE {role} LOGIN")
-        for database in ("shop", "payments", METER_DB):
+        for database in (*DEMO_DATABASES, METER_DB):
             conn.execute(f"CREATE DATABASE {database}")
     with meter(instance) as conn:
         conn.execute("CREATE EXTENSION pg_stat_statements")
