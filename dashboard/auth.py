@@ -39,10 +39,11 @@ SESSION_SQL = (
     "SELECT s.session_data, s.expire_date, s.user_id, {columns}{grants} FROM seamline_session s"
     " LEFT JOIN auth_user u ON u.id = s.user_id WHERE s.session_key = %s AND s.expire_date > %s"
 )
+# (an id twice, the user's and a group's, is one permission: no need for the server to remove it)
 GRANTS_OF_SESSION = (
     ", ARRAY(SELECT permission_id FROM auth_user_user_permissions WHERE user_id = s.user_id"
-    " UNION SELECT permission_id FROM auth_group_permissions"
-    " WHERE group_id IN (SELECT group_id FROM auth_user_groups WHERE user_id = s.user_id))"
+    " UNION ALL SELECT gp.permission_id FROM auth_user_groups ug"
+    " JOIN auth_group_permissions gp ON gp.group_id = ug.group_id WHERE ug.user_id = s.user_id)"
 )
 USER_SQL = "SELECT {columns} FROM auth_user WHERE id = %s"
 # every permission, by id: what a permission's id stands for is fixed when migrations create it (ids are never

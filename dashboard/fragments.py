@@ -12,6 +12,13 @@ same) and written back. Ages inside it are markers filled as the response leaves
 Every fragment has an ETag made of what its key and validity hold; a partial or JSON response carries it with
 ``Cache-Control: no-cache`` and ``Vary: Cookie, HX-Request``, so the browser revalidates and a fragment unchanged
 costs a 304. Without Redis nothing is cached: the caller renders its "live data unavailable" fallback each time.
+
+The Redis round trip overlaps the session's (``PrefetchMiddleware``): a process remembers which keys each URL (with
+its query, in each language) read, and the next request of that URL sends their MGET before its session is read from
+PostgreSQL, and takes the answer when the view asks. The view still decides: keys it did not see prefetched are read
+as before, and a request that never asks (a redirect to the login page, a permission denied) only has its answer
+read and its connection given back. What is read is what the view would have read a moment later; no answer outlives
+its request.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import redis
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
@@ -102,10 +111,12 @@ def get(
     snapshots (e.g. the cluster's statements samples). ``fallback()`` makes what the page says when Redis cannot be
     reached."""
     fragment_key = key(page, variant)
+    keys = [fragment_key, version or snapshots.live_version_key(scope), snapshots.CATALOG_VERSION]
     try:
-        cached, live, catalog = snapshots.client().mget(
-            [fragment_key, version or snapshots.live_version_key(scope), snapshots.CATALOG_VERSION]
-        )
+        prefetched = _pending.get()
+        if prefetched is not None:
+            prefetched.remember(keys)
+        cached, live, catalog = (prefetched and prefetched.take(keys)) or snapshots.client().mget(keys)
         versions = [(v or b"0").decode() for v in (live, catalog)]
         now = time.time()
         if cached:
@@ -122,6 +133,108 @@ def get(
     with contextlib.suppress(redis.RedisError):  # it was rendered: serve it even if it cannot be kept
         snapshots.client().set(fragment_key, entry, ex=TTL_SECONDS)
     return _keep(Fragment(mark_safe(rendered.body), etag))
+
+
+# Which keys each URL read, by (path, query, language): this process's memory of what to prefetch. Bounded, the
+# oldest forgotten first; a URL keeps the keys of its variants (a viewer's and an operator's) up to KEYS_MAX.
+_seen: dict[tuple[str, str, str], tuple[str, ...]] = {}
+SEEN_MAX = 1024
+KEYS_MAX = 24
+
+
+@dataclass
+class Prefetch:
+    """A request's MGET, sent before its session is read and answered when the view asks (or when it ends)."""
+
+    url: tuple[str, str, str]
+    keys: tuple[str, ...] = ()
+    connection: Any = None  # redis-py's, taken from the client's pool while the answer is pending
+    values: list[bytes | None] | None = None
+    error: redis.RedisError | None = None  # a timeout is not waited for twice: the view gets it at once
+
+    def send(self) -> None:
+        self.keys = _seen.get(self.url, ())
+        if not self.keys:
+            return
+        pool = snapshots.client().connection_pool
+        try:
+            self.connection = pool.get_connection()
+        except redis.TimeoutError as error:
+            self.error = error
+            return
+        except redis.RedisError:
+            return  # the view reads as it would have, reconnecting as the client does
+        try:
+            self.connection.send_command("MGET", *self.keys)
+        except redis.RedisError as error:
+            self._give_back(broken=True)
+            if isinstance(error, redis.TimeoutError):
+                self.error = error
+
+    def take(self, keys: list[str]) -> list[bytes | None] | None:
+        """The values of ``keys`` as the prefetch read them; None when it did not read them all, or lost its
+        connection (the view then reads as it would have, reconnecting as the client does). A timeout is raised."""
+        if not set(keys) <= set(self.keys):
+            return None
+        self.finish()
+        if isinstance(self.error, redis.TimeoutError):
+            raise self.error
+        if self.values is None:
+            return None
+        found = dict(zip(self.keys, self.values, strict=True))
+        return [found[k] for k in keys]
+
+    def finish(self) -> None:
+        """The answer read, the connection given back (a broken one closed first)."""
+        if self.connection is None:
+            return
+        try:
+            self.values = self.connection.read_response()
+        except redis.RedisError as error:
+            self.error = error
+            self._give_back(broken=True)
+        else:
+            self._give_back()
+
+    def remember(self, keys: list[str]) -> None:
+        known = _seen.get(self.url, ())
+        if set(keys) <= set(known):
+            return
+        if len(_seen) >= SEEN_MAX and self.url not in _seen:
+            del _seen[next(iter(_seen))]
+        _seen[self.url] = (*known, *(k for k in keys if k not in known))[-KEYS_MAX:]
+
+    def _give_back(self, broken: bool = False) -> None:
+        if broken:
+            self.connection.disconnect()
+        snapshots.client().connection_pool.release(self.connection)
+        self.connection = None
+
+
+_pending: ContextVar[Prefetch | None] = ContextVar("seamline_fragment_prefetch", default=None)
+
+
+class PrefetchMiddleware:
+    """Sends a request's MGET (``Prefetch``) once its view is known and before anything reads its session: placed
+    before the authentication middleware, after LocaleMiddleware (the language is part of the URL's entry)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _pending.set(None)
+        try:
+            return self.get_response(request)
+        finally:
+            prefetched = _pending.get()
+            if prefetched is not None:
+                prefetched.finish()
+            _pending.reset(token)
+
+    def process_view(self, request: HttpRequest, *args: Any) -> None:
+        prefetched = Prefetch((request.path, request.META.get("QUERY_STRING", ""), get_language()))
+        prefetched.send()
+        _pending.set(prefetched)
 
 
 def validity(rendered: Rendered, now: float) -> tuple[float | None, list[str]]:

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "dashboard.middleware.AgesMiddleware",  # inside LocaleMiddleware: ages in the response's language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # before anything reads the session: a live page's Redis read is sent first, to overlap PostgreSQL's
+    "dashboard.fragments.PrefetchMiddleware",
     "dashboard.auth.AuthenticationMiddleware",  # Django's, the user read with the session (dashboard.auth)
     "dashboard.auth.LoginRequiredMiddleware",  # Django's, the session read with the grants when the view checks them
     "django.contrib.messages.middleware.MessageMiddleware",

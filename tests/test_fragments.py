@@ -13,13 +13,14 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from catalog import ages
 from catalog.models import Cluster, Service
-from dashboard import snapshots
+from dashboard import fragments, snapshots
 from dashboard.nodes import PRIMARY
 from dashboard.sampling import sample_node
 
@@ -234,3 +235,75 @@ def test_markers_found_once_fill_as_a_search_of_the_text_would_at_any_instant():
     english = markers.fill(then.timestamp() + 61)
     with translation.override("zh-hans"):
         assert markers.fill(then.timestamp() + 61) != english
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Every command sent to Redis and every statement sent to Seamline's database, in the order sent."""
+    sent: list[tuple[str, str]] = []
+    send = redis.connection.AbstractConnection.send_command
+
+    def logged(self, *args, **kwargs):
+        sent.append(("redis", str(args[0])))
+        return send(self, *args, **kwargs)
+
+    def executed(execute, sql, params, many, context):
+        sent.append(("postgresql", sql))
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", logged)
+    with connection.execute_wrapper(executed):
+        yield sent
+
+
+def test_a_live_request_reads_redis_while_postgresql_reads_its_session(sampled, viewer_client, round_trips):
+    for name, (url, headers) in live_urls(sampled).items():
+        first = get(viewer_client, url, headers)  # this process learns which keys the URL reads
+        round_trips.clear()
+        again = get(viewer_client, url, headers)
+        assert again["ETag"] == first["ETag"] and again.content, name
+        session = next(i for i, (to, sql) in enumerate(round_trips) if "seamline_session" in sql)
+        mgets = [i for i, (to, command) in enumerate(round_trips) if to == "redis" and command == "MGET"]
+        assert len(mgets) == 1 and mgets[0] < session, (name, round_trips)
+
+
+def test_a_prefetch_nobody_asks_for_is_read_and_its_connection_given_back(sampled, client, viewer, round_trips):
+    url, headers = live_urls(sampled)["replication"]
+    client.force_login(viewer)
+    get(client, url, headers)
+    client.logout()
+    round_trips.clear()
+    assert client.get(url, **headers).status_code == 302  # to the login page: the view never asked
+    assert ("redis", "MGET") in round_trips
+    pool = snapshots.client().connection_pool
+    assert not pool._in_use_connections  # given back, its answer read: the next command gets its own answer
+    r = snapshots.client()
+    for n in range(5):
+        r.set("seamline:test:prefetch", n)
+        assert r.get("seamline:test:prefetch") == str(n).encode()
+
+
+def test_a_prefetch_that_times_out_is_not_waited_for_twice(sampled, viewer_client, monkeypatch, round_trips):
+    url, headers = live_urls(sampled)["replication"]
+    get(viewer_client, url, headers)
+
+    def times_out(self, *args, **kwargs):
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", times_out)
+    round_trips.clear()
+    response = get(viewer_client, url, headers)
+    assert "Live data unavailable" in response.content.decode()
+    assert [c for to, c in round_trips if to == "redis"] == ["MGET"]  # the view did not ask again
+    assert not snapshots.client().connection_pool._in_use_connections
+
+
+def test_the_urls_remembered_are_bounded(monkeypatch):
+    monkeypatch.setattr(fragments, "_seen", {})
+    for n in range(fragments.SEEN_MAX + 10):
+        fragments.Prefetch((f"/pools/{n}/", "", "en")).remember([f"k{n}"])
+    assert len(fragments._seen) == fragments.SEEN_MAX and ("/pools/0/", "", "en") not in fragments._seen
+    many = fragments.Prefetch(("/", "", "en"))
+    for n in range(fragments.KEYS_MAX + 5):
+        many.remember([f"variant{n}", "version"])
+    assert len(fragments._seen[("/", "", "en")]) == fragments.KEYS_MAX
