@@ -29,21 +29,23 @@ def start_audit(cluster: Cluster, trigger: str, user=None, enqueue: runs.Enqueue
 
 def run_audit(run_id: int) -> AuditRun:
     """Claim the run, sync, evaluate, write; never raises for a cluster's fault (the run ends failed)."""
-    run, claimed = runs.claim(AuditRun, run_id, phase="syncing")
-    if not claimed:
-        return run  # done already: a redelivery after the run completed, or given up
-    try:
-        sync_cluster(run.cluster)
-        AuditRun.objects.filter(pk=run_id).update(phase="checking")
-        run.cluster.refresh_from_db()
-        findings = rules.evaluate(rules.load(run.cluster))
-        return _write(run_id, findings)
-    except Exception as exc:  # noqa: BLE001 - recorded on the run; the worker keeps going
-        runs.finish(
-            AuditRun, run_id, status=AuditRun.Status.FAILED, error=runs.describe(exc, "the cluster cannot be reached")
-        )
-    run.refresh_from_db()
-    return run
+    with runs.locked(AuditRun, run_id) as run:  # held to the end: the sync below takes it again
+        if run is None or not runs.claim(AuditRun, run_id, phase="syncing")[1]:
+            return AuditRun.objects.get(pk=run_id)  # done already, given up, or still run by a live worker
+        try:
+            sync_cluster(run.cluster)
+            AuditRun.objects.filter(pk=run_id).update(phase="checking")
+            run.cluster.refresh_from_db()
+            findings = rules.evaluate(rules.load(run.cluster))
+            return _write(run_id, findings)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run; the worker keeps going
+            runs.finish(
+                AuditRun,
+                run_id,
+                status=AuditRun.Status.FAILED,
+                error=runs.describe(exc, "the cluster cannot be reached"),
+            )
+    return AuditRun.objects.get(pk=run_id)
 
 
 def _write(run_id: int, findings: list[rules.Finding]) -> AuditRun:

@@ -17,7 +17,8 @@ and the lifecycles never import the task module that imports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import versioning
+from . import locks, versioning
 from .errors import CredentialsError, SyncError, UnreachableError
 from .models import Cluster, Run
 
@@ -61,6 +62,25 @@ def send(run: Run) -> None:
         app.send_task(run.task_name, args=(run.pk,), task_id=run.task_id, retry=False, ignore_result=True)
     except Exception:  # noqa: BLE001 - kombu/redis raise several classes for a broker that is down
         finish(type(run), run.pk, status=run.Status.FAILED, error=QUEUE_DOWN)
+
+
+@contextmanager
+def locked[R: Run](model: type[R], run_id: int) -> Iterator[R | None]:
+    """The run, with its cluster's run lock held for the block (catalog.locks), or None when the lock stayed held
+    longer than settings.RUN_LOCK_WAIT: a redelivered task whose run is still running then leaves it to its worker,
+    which is alive (a lost worker's connection, and the lock with it, is gone); a run nobody took yet ends failed,
+    saying what ran instead."""
+    run = model.objects.select_related("cluster").get(pk=run_id)
+    lock = ExitStack()
+    try:
+        lock.enter_context(locks.held(run.cluster))
+    except locks.Busy as busy:
+        if run.status == model.Status.QUEUED:
+            finish(model, run_id, status=model.Status.FAILED, error=str(busy))
+        yield None
+        return
+    with lock:
+        yield run
 
 
 def claim[R: Run](model: type[R], run_id: int, **fields) -> tuple[R, bool]:

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import bodies, sql
+from . import bodies, locks, sql
 from .credentials import password_for
 from .errors import SyncError
 from .models import Cluster, Database, LogicalSlot
@@ -81,8 +81,14 @@ def sync_cluster(
 ) -> SyncSummary:
     """Sync the given databases (default: the cluster's configured ones, else every database) from its primary.
 
-    ``full`` reads every database even when its catalog fingerprint says nothing changed.
+    ``full`` reads every database even when its catalog fingerprint says nothing changed. One sync or audit of a
+    cluster runs at a time (catalog.locks): this waits for one under way, and raises locks.Busy if it lasts too long.
     """
+    with locks.held(cluster):
+        return _sync_cluster(cluster, databases, progress, full)
+
+
+def _sync_cluster(cluster: Cluster, databases: list[str] | None, progress: Progress | None, full: bool) -> SyncSummary:
     summary = SyncSummary(cluster=cluster.name)
     password = password_for(cluster)
     with connect(cluster.dsn, password, target=cluster.name) as conn:

@@ -17,19 +17,21 @@ def start_sync(cluster: Cluster, requested_by: str = "", enqueue: runs.Enqueue |
 
 
 def run_sync(run_id: int) -> SyncRun:
-    """Claim the run, sync, record the outcome; never raises for a cluster's fault (the run ends failed)."""
-    run, claimed = runs.claim(SyncRun, run_id)
-    if not claimed:
-        return run  # done already, or given up
+    """Take the cluster's run lock (catalog.runs.locked), claim the run, sync, record the outcome; never raises for a
+    cluster's fault (the run ends failed)."""
+    with runs.locked(SyncRun, run_id) as run:
+        if run is None or not runs.claim(SyncRun, run_id)[1]:
+            return SyncRun.objects.get(pk=run_id)  # done already, given up, or still run by a live worker
 
-    def progress(database: str, done: int, total: int) -> None:
-        SyncRun.objects.filter(pk=run_id).update(current_database=database, databases_done=done, databases_total=total)
+        def progress(database: str, done: int, total: int) -> None:
+            SyncRun.objects.filter(pk=run_id).update(
+                current_database=database, databases_done=done, databases_total=total
+            )
 
-    try:
-        summary = sync_cluster(run.cluster, progress=progress)
-    except Exception as exc:  # noqa: BLE001 - recorded for the user; the worker keeps going
-        runs.finish(SyncRun, run_id, status=SyncRun.Status.FAILED, error=runs.describe(exc, "unreachable"))
-    else:
-        runs.finish(SyncRun, run_id, status=SyncRun.Status.OK, summary=summary.as_dict())
-    run.refresh_from_db()
-    return run
+        try:
+            summary = sync_cluster(run.cluster, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - recorded for the user; the worker keeps going
+            runs.finish(SyncRun, run_id, status=SyncRun.Status.FAILED, error=runs.describe(exc, "unreachable"))
+        else:
+            runs.finish(SyncRun, run_id, status=SyncRun.Status.OK, summary=summary.as_dict())
+    return SyncRun.objects.get(pk=run_id)

@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog import locks
 from catalog.audits import as_json, run_audit, start_audit
 from catalog.models import AuditRun, Cluster
 
@@ -36,10 +37,15 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(body, ensure_ascii=False, indent=2))
         else:
             self._table(body)
+        busy = str(locks.Busy(target))  # another sync or audit of the cluster outlasted settings.RUN_LOCK_WAIT
         if run.status == AuditRun.Status.FAILED:
-            raise CommandError(f"audit #{run.pk} of {cluster} failed: {run.error}")
+            code = locks.EX_TEMPFAIL if run.error == busy else 1
+            raise CommandError(f"audit #{run.pk} of {cluster} failed: {run.error}", returncode=code)
         if run.is_active:
-            raise CommandError(f"audit #{run.pk} of {cluster} is still {run.status} (another process runs it)")
+            raise CommandError(
+                f"audit #{run.pk} of {cluster} is still {run.status} (another process runs it)",
+                returncode=locks.EX_TEMPFAIL,
+            )
 
     def _table(self, body: dict) -> None:
         w = self.stdout.write

@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog import locks
 from catalog.errors import CredentialsError, SyncError, UnreachableError
 from catalog.models import Cluster
 from catalog.sync import sync_cluster
@@ -36,6 +37,8 @@ class Command(BaseCommand):
 
         try:
             summary = sync_cluster(target, databases, progress, full=full)
+        except locks.Busy as exc:
+            raise CommandError(str(exc), returncode=locks.EX_TEMPFAIL) from None
         except UnreachableError as exc:
             raise CommandError(f"cluster {cluster} cannot be reached: {exc.kind}: {exc.message}") from None
         except (CredentialsError, SyncError) as exc:
