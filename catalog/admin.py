@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import addresses, claims
 from .catalog_file import REPLICATION_KEYS, TRANSACTION_KEYS
-from .credentials import dsn_problem, encrypt_password
+from .credentials import destinations, dsn_problem, encrypt_password, password_env_problem
 from .errors import CredentialsError
 from .models import (
     AuditRun,
@@ -80,6 +80,13 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             *TRANSACTION_KEYS,
         ]
 
+    def clean_password_env(self) -> str:
+        name = self.cleaned_data.get("password_env") or ""
+        problem = password_env_problem(name)
+        if problem:
+            raise forms.ValidationError(_("The password environment variable %(problem)s.") % {"problem": problem})
+        return name
+
     def clean_aliases(self) -> list[str]:
         aliases = self.cleaned_data.get("aliases") or []
         wrong = [alias for alias in aliases if addresses.parse_address(alias) is None]
@@ -112,6 +119,29 @@ class ClusterAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("stored password"))
     def has_stored_password(self, obj: Cluster) -> bool:
         return bool(obj.encrypted_password)
+
+    def save_model(self, request, obj: Cluster, form, change: bool) -> None:
+        # where the stored password went until now: the nodes as stored, before this save changes any of them
+        form.sent_to = destinations(Cluster.objects.get(pk=obj.pk).node_dsns()) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        """A stored password goes only where it was entered for: a node added, or one's host, port, user or database
+        changed (here, with the replicas saved), removes it, unless a new one was entered in the same save."""
+        super().save_related(request, form, formsets, change)
+        cluster = form.instance
+        if form.sent_to is None or not cluster.encrypted_password or form.cleaned_data.get("new_password"):
+            return
+        if destinations(cluster.node_dsns()) != form.sent_to:
+            Cluster.objects.filter(pk=cluster.pk).update(encrypted_password="")
+            messages.warning(
+                request,
+                gettext(
+                    "The stored password of %(cluster)s was removed: its nodes changed (a node added, or a host, port, "
+                    "user or database), and a password goes only where it was entered for. Enter it again."
+                )
+                % {"cluster": cluster.name},
+            )
 
 
 class OwnershipInline(admin.TabularInline):

@@ -13,16 +13,15 @@ queries, whatever the size of the catalog.
 from datetime import datetime
 from typing import Annotated, Literal, TypedDict
 
-import psycopg
 from django.db.models import Count, F, Func, IntegerField, Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import map_view, versioning
+from .credentials import shown_dsn
 from .map_view import MAX_DEPTH
 from .models import UNOWNED, Cluster, Contract, Database, Ownership, Relation, Replica, Service
 from .models import Schema as DbSchema
@@ -37,18 +36,6 @@ RelationKind = Literal["table", "partitioned", "view", "matview", "foreign"]
 EdgeKind = Literal["view", "fk", "grant", "function", "fdw", "dblink", "replication", "event", "runtime"]
 
 
-def public_dsn(dsn: str) -> str:
-    """The DSN as stored, unless it somehow carries a password (the catalog refuses those): then without it."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:  # unparseable: it cannot be vouched for, so it is not shown
-        return ""
-    if "password" not in params:
-        return dsn
-    params.pop("password")
-    return make_conninfo(**params)
-
-
 # --- schemas ----------------------------------------------------------------------------------------------------
 
 
@@ -58,7 +45,7 @@ class ReplicaOut(Schema):
 
     @staticmethod
     def resolve_dsn(obj: Replica) -> str:
-        return public_dsn(obj.dsn)
+        return shown_dsn(obj.dsn)
 
 
 class SyncedDatabaseOut(Schema):
@@ -84,7 +71,7 @@ class ClusterOut(Schema):
 
     @staticmethod
     def resolve_dsn(obj: Cluster) -> str:
-        return public_dsn(obj.dsn)
+        return shown_dsn(obj.dsn)
 
     @staticmethod
     def resolve_password_source(obj: Cluster) -> str:

@@ -15,7 +15,7 @@ from django.db import models, transaction
 from django.db.models import Prefetch
 
 from . import addresses
-from .credentials import dsn_problem
+from .credentials import destinations, dsn_problem, password_env_problem, shown_dsn
 from .models import Cluster, Contract, EventPublication, Ownership, Replica, Service, quote_name
 from .ownership import assign_owners
 
@@ -77,6 +77,8 @@ class ApplyResult:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
+    # clusters whose stored password was removed: a node was added, or one's host, port, user or database changed
+    passwords_cleared: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -132,6 +134,8 @@ def load(text: str) -> dict[str, Any]:
             cluster_names.add(name)
         _dsn(c.get("dsn"), f"{path}.dsn", problems, required=True)
         _optional_str(c, "password_env", path, problems)
+        if isinstance(c.get("password_env"), str) and (problem := password_env_problem(c["password_env"])):
+            problems.append(f"{path}.password_env: {problem}")
         sampling = c.get("sampling", {})
         if sampling is not None and not isinstance(sampling, dict):
             problems.append(f"{path}.sampling: must be a mapping with {', '.join(sorted(SAMPLING_KEYS))}")
@@ -340,6 +344,8 @@ def apply(data: dict[str, Any]) -> ApplyResult:
     result = ApplyResult()
     clusters = {}
     for c in data["clusters"]:
+        before = Cluster.objects.filter(name=c["name"]).first()
+        sent_to = destinations(before.node_dsns()) if before else frozenset()
         cluster = _upsert(
             result,
             Cluster,
@@ -366,6 +372,9 @@ def apply(data: dict[str, Any]) -> ApplyResult:
         for r in c.get("replicas") or []:
             keep.append(_upsert(result, Replica, {"cluster": cluster, "name": r["name"]}, {"dsn": r["dsn"]}).pk)
         _delete(result, Replica.objects.filter(cluster=cluster).exclude(pk__in=keep))
+        if cluster.encrypted_password and destinations(cluster.node_dsns()) != sent_to:
+            Cluster.objects.filter(pk=cluster.pk).update(encrypted_password="")
+            result.passwords_cleared.append(cluster.name)
 
     services = {}
     for s in data["services"]:
@@ -437,11 +446,11 @@ def export() -> dict[str, Any]:
     """The whole catalog in the file's format (never a password: only the name of its environment variable)."""
     clusters = []
     for c in Cluster.objects.prefetch_related("replicas").order_by("name"):
-        entry: dict[str, Any] = {"name": c.name, "dsn": c.dsn}
+        entry: dict[str, Any] = {"name": c.name, "dsn": shown_dsn(c.dsn)}
         if c.password_env:
             entry["password_env"] = c.password_env
         if c.replicas.all():
-            entry["replicas"] = [{"name": r.name, "dsn": r.dsn} for r in c.replicas.all()]
+            entry["replicas"] = [{"name": r.name, "dsn": shown_dsn(r.dsn)} for r in c.replicas.all()]
         if c.databases:
             entry["databases"] = list(c.databases)
         if c.aliases:

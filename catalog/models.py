@@ -32,7 +32,7 @@ class Cluster(models.Model):
         _("password environment variable"),
         max_length=200,
         blank=True,
-        help_text=_("name of the environment variable that holds the password, if any"),
+        help_text=_("name of the environment variable that holds the password, if any: SEAMLINE_CLUSTER_PASSWORD_…"),
     )
     encrypted_password = models.TextField(
         _("encrypted password"),
@@ -128,6 +128,10 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def node_dsns(self) -> list[str]:
+        """The DSN of each node as stored (the primary's, then each replica's): every place its password is sent."""
+        return [self.dsn, *Replica.objects.filter(cluster=self).order_by("name").values_list("dsn", flat=True)]
 
     @property
     def usable_connections(self) -> int | None:

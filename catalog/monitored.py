@@ -14,8 +14,8 @@ import psycopg
 from django.conf import settings
 from psycopg.conninfo import conninfo_to_dict
 
-from .credentials import SECRET_KEYWORDS
-from .errors import UnreachableError
+from .credentials import dsn_problem
+from .errors import CredentialsError, UnreachableError
 
 
 class CountingCursor(psycopg.Cursor):
@@ -38,9 +38,10 @@ def connection_params(
     dsn: str, password: str | None = None, dbname: str | None = None, statement_timeout_ms: int | None = None
 ) -> dict[str, Any]:
     """libpq keywords for a monitored server: the DSN's own, plus timeouts and a read-only session."""
+    problem = dsn_problem(dsn)  # the catalog refuses such DSNs; one stored before a rule is refused here too
+    if problem:
+        raise CredentialsError(f"the DSN is refused: {problem}")
     params: dict[str, Any] = conninfo_to_dict(dsn)
-    for secret in SECRET_KEYWORDS:
-        params.pop(secret, None)  # the catalog refuses such DSNs; never let one through
     if dbname:
         params["dbname"] = dbname
     if password is not None:

@@ -34,7 +34,7 @@ from . import leakwatch
 API = "/api/v1/"
 HOSTILE = '订单 "svc"/x'
 ENCRYPTED_MARKER = "gAAAAABENCRYPTED-PASSWORD-MARKER"
-ENV_NAME = "SEAMLINE_TEST_API_PASSWORD"
+ENV_NAME = "SEAMLINE_CLUSTER_PASSWORD_TEST_API"
 DSN_PASSWORD = leakwatch.secret("hunter2-marker")
 ENV_VALUE_MARKER = leakwatch.secret("env-password-value-marker-7f3a")
 ENDPOINTS = [

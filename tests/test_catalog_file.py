@@ -11,7 +11,7 @@ GOOD = """
 clusters:
   - name: lab
     dsn: "host=127.0.0.1 port=55432 user=monitor dbname=postgres"
-    password_env: LAB_PGPASSWORD
+    password_env: SEAMLINE_CLUSTER_PASSWORD_LAB
     replicas:
       - name: lab-replica-1
         dsn: "host=127.0.0.1 port=55433 user=monitor dbname=postgres"

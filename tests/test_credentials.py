@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from psycopg.conninfo import conninfo_to_dict
 
 from catalog import catalog_file
 from catalog.credentials import decrypt_password, password_for
@@ -68,11 +70,11 @@ def test_storing_without_a_key_fails_closed(settings, cluster):
 
 
 def test_a_password_from_the_environment(monkeypatch, cluster):
-    monkeypatch.setenv("LAB_PGPASSWORD", SECRET)
-    cluster.password_env = "LAB_PGPASSWORD"
+    monkeypatch.setenv("SEAMLINE_CLUSTER_PASSWORD_LAB", SECRET)
+    cluster.password_env = "SEAMLINE_CLUSTER_PASSWORD_LAB"
     assert password_for(cluster) == SECRET
-    monkeypatch.delenv("LAB_PGPASSWORD")
-    with pytest.raises(CredentialsError, match="LAB_PGPASSWORD"):
+    monkeypatch.delenv("SEAMLINE_CLUSTER_PASSWORD_LAB")
+    with pytest.raises(CredentialsError, match="SEAMLINE_CLUSTER_PASSWORD_LAB"):
         password_for(cluster)
 
 
@@ -177,7 +179,14 @@ def test_an_admin_edits_the_sampling_interval_and_the_thresholds(cluster, admin_
         ("host=x password=s3cret-value dbname=y", "carries a password"),
         ("postgresql://u:s3cret-value@h/db", "carries a password"),
         ("host=x sslpassword=s3cret-value", "carries a sslpassword"),
-        ("host=x frobnicate=1", 'invalid connection option "frobnicate"'),
+        ("host=x s3cret-value=1", "not a valid libpq connection string (an unknown connection option)"),
+        ("host=x s3cret-value", 'not a valid libpq connection string (a keyword without "=")'),
+        ("host=x oauth_client_secret=s3cret-value", "carries a oauth_client_secret"),
+        ("host=x hostaddr=10.9.9.9", "uses hostaddr: name the server with host and port only"),
+        ("host=x service=s3cret-value", "uses service: name the server with host and port only"),
+        ("host=x passfile=/tmp/s3cret-value", "uses passfile: name the server with host and port only"),
+        ("host=x,y port=5432", "names several hosts: give each node its own DSN with one host and port"),
+        ("postgresql://x:5432,y:5433/db", "names several hosts"),
         ("host=x dbname='unterminated", "unterminated quoted string"),
         ("host=x password=s3cret-value dbname='unterminated", "unterminated quoted string"),  # unparsable and secret
     ],
@@ -224,3 +233,95 @@ def test_a_dsn_with_a_secret_or_unparsable_is_refused_everywhere_without_echoing
         call_command("import_catalog", str(path))
     err = capsys.readouterr().err
     assert problem in err and "s3cret-value" not in err
+
+
+def admin_form(cluster: Cluster, **changes) -> dict:
+    """The cluster's change form as the admin posts it, with ``changes``; replicas as ``replicas=[(name, dsn)]``."""
+    replicas = changes.pop("replicas", [])
+    form = {
+        "name": cluster.name,
+        "dsn": cluster.dsn,
+        "password_env": "",
+        "databases": "",
+        **{f: getattr(cluster, f) for f in SAMPLING_AND_THRESHOLDS},
+        "replicas-TOTAL_FORMS": str(len(replicas)),
+        "replicas-INITIAL_FORMS": "0",
+        **changes,
+    }
+    for i, (name, dsn) in enumerate(replicas):
+        form[f"replicas-{i}-name"], form[f"replicas-{i}-dsn"] = name, dsn
+    return form
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dsn": "host=203.0.113.9 port=9 user=monitor dbname=postgres"},  # the host
+        {"dsn": "host=127.0.0.1 port=6543 user=monitor dbname=postgres"},  # the port
+        {"dsn": "host=127.0.0.1 port=9 user=someone dbname=postgres"},  # the user
+        {"dsn": "host=127.0.0.1 port=9 user=monitor dbname=other"},  # the database
+        {"replicas": [("r1", "host=203.0.113.9 port=9 user=monitor dbname=postgres")]},  # a node added
+    ],
+    ids=["host", "port", "user", "database", "node added"],
+)
+def test_a_stored_password_is_removed_when_a_node_changes_in_the_admin(keys, cluster, admin_user, client, change):
+    client.force_login(admin_user)
+    url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
+    assert client.post(url, admin_form(cluster, new_password=SECRET)).status_code == 302
+    unchanged = client.post(url, admin_form(cluster, sample_interval=7), follow=True)  # not a destination
+    cluster.refresh_from_db()
+    assert password_for(cluster) == SECRET and "was removed" not in unchanged.content.decode()
+    response = client.post(url, admin_form(cluster, **change), follow=True)
+    cluster.refresh_from_db()
+    assert cluster.encrypted_password == "" and password_for(cluster) is None
+    assert "The stored password of lab was removed: its nodes changed" in response.content.decode()
+    # a password entered with the change is the new destination's
+    client.post(url, admin_form(cluster, **{k: v for k, v in change.items() if k != "replicas"}, new_password=SECRET))
+    cluster.refresh_from_db()
+    assert password_for(cluster) == SECRET
+
+
+def test_a_stored_password_is_removed_when_an_import_changes_a_node(keys, cluster, capsys, tmp_path):
+    call_command("set_cluster_password", "lab", "--stdin", input_stream=io.StringIO(SECRET))
+    same = "clusters: [{name: lab, dsn: 'host=127.0.0.1 port=9 user=monitor dbname=postgres'}]\nservices: []\n"
+    catalog_file.apply(catalog_file.load(same))
+    cluster.refresh_from_db()
+    assert password_for(cluster) == SECRET
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(same.replace("host=127.0.0.1", "host=203.0.113.9"))
+    call_command("import_catalog", str(moved))
+    cluster.refresh_from_db()
+    assert cluster.encrypted_password == ""
+    assert "warning: the stored password of cluster lab was removed: its nodes changed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["SEAMLINE_SECRET_KEY", "SEAMLINE_FERNET_KEYS", "SEAMLINE_DB_PASSWORD", "PGPASSWORD",
+                                  "SEAMLINE_CLUSTER_PASSWORD_", "SEAMLINE_CLUSTER_PASSWORD_lab"])  # fmt: skip
+def test_password_env_names_only_variables_of_its_own(cluster, admin_user, client, monkeypatch, name):
+    client.force_login(admin_user)
+    url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
+    response = client.post(url, admin_form(cluster, password_env=name))
+    assert response.status_code == 200 and "must name an environment variable whose name starts with" in (
+        response.content.decode()
+    )
+    with pytest.raises(catalog_file.CatalogFileError) as refused:
+        catalog_file.load(f"clusters: [{{name: lab, dsn: 'host=x', password_env: {name}}}]\nservices: []\n")
+    assert any("clusters[0].password_env: must name" in p for p in refused.value.problems)
+    monkeypatch.setenv(name, SECRET)
+    Cluster.objects.filter(pk=cluster.pk).update(password_env=name)  # stored before the rule
+    cluster.refresh_from_db()
+    with pytest.raises(CredentialsError, match="password_env must name"):
+        password_for(cluster)
+
+
+def test_a_dsn_stored_before_the_rules_is_refused_at_connection_and_shown_without_its_secret(cluster, viewer_client):
+    Cluster.objects.filter(pk=cluster.pk).update(dsn=f"host=127.0.0.1 port=9 sslpassword={SECRET} dbname=postgres")
+    with pytest.raises(CredentialsError, match="the DSN is refused: carries a sslpassword"):
+        connection_params(Cluster.objects.get(pk=cluster.pk).dsn)
+    page = viewer_client.get(f"/clusters/{cluster.pk}/").content.decode()
+    api = viewer_client.get("/api/v1/clusters").json()["items"][0]["dsn"]
+    for body in (page, api):
+        assert SECRET not in body
+    shown = re.search(r"<code>([^<]*)</code>", page).group(1)
+    for dsn in (shown, api):
+        assert conninfo_to_dict(dsn) == {"host": "127.0.0.1", "port": "9", "dbname": "postgres"}

@@ -32,13 +32,13 @@ FROM_ENV = leakwatch.secret("env-Pa55word-never-to-be-seen")
 def test_no_password_shows_in_any_log_page_or_export(admin_user, client, settings, monkeypatch):
     settings.FERNET_KEYS = [Fernet.generate_key().decode()]
     settings.MONITOR_CONNECT_TIMEOUT = 1
-    monkeypatch.setenv("SEAMLINE_LEAK_TEST_PASSWORD", FROM_ENV)
+    monkeypatch.setenv("SEAMLINE_CLUSTER_PASSWORD_LEAK_TEST", FROM_ENV)
     stored = Cluster.objects.create(name="leak-stored", dsn="host=127.0.0.1 port=9 user=monitor dbname=postgres")
     call_command("set_cluster_password", "leak-stored", "--stdin", input_stream=io.StringIO(STORED))
     env = Cluster.objects.create(
         name="leak-env",
         dsn="host=127.0.0.1 port=9 user=monitor dbname=postgres",
-        password_env="SEAMLINE_LEAK_TEST_PASSWORD",
+        password_env="SEAMLINE_CLUSTER_PASSWORD_LEAK_TEST",
     )
     stored.refresh_from_db()
     token = stored.encrypted_password  # the ciphertext is not for showing either

@@ -168,9 +168,9 @@ def test_it_refuses_a_database_the_cluster_does_not_have(demo):
 
 
 def test_a_missing_password_variable_fails_closed(demo, monkeypatch):
-    monkeypatch.delenv("SEAMLINE_TEST_NO_SUCH_VAR", raising=False)
-    demo.password_env = "SEAMLINE_TEST_NO_SUCH_VAR"
-    with pytest.raises(CredentialsError, match="SEAMLINE_TEST_NO_SUCH_VAR .* is not set"):
+    monkeypatch.delenv("SEAMLINE_CLUSTER_PASSWORD_NO_SUCH_VAR", raising=False)
+    demo.password_env = "SEAMLINE_CLUSTER_PASSWORD_NO_SUCH_VAR"
+    with pytest.raises(CredentialsError, match="SEAMLINE_CLUSTER_PASSWORD_NO_SUCH_VAR .* is not set"):
         sync_cluster(demo)
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from catalog import ages
+from catalog.credentials import shown_dsn
 
 register = template.Library()
 
@@ -42,6 +43,7 @@ def dotted(parts) -> str:
 
 
 register.filter("duration", ages.duration)
+register.filter("shown_dsn", shown_dsn)  # a DSN as pages may show it: no keyword that can carry a secret
 
 
 @register.filter

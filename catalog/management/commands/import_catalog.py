@@ -34,6 +34,12 @@ class Command(BaseCommand):
             raise CommandError(f"{len(exc.problems)} problem(s) in {file}; the catalog is unchanged") from None
         for conflict in claims.conflicts():  # a standing condition of the catalog, said on every import
             self.stderr.write(f"warning: {conflict}")
+        for name in result.passwords_cleared:
+            self.stderr.write(
+                f"warning: the stored password of cluster {name} was removed: its nodes changed (a node added, or a "
+                f"host, port, user or database), and a password goes only where it was entered for; set it again "
+                f"with `manage.py set_cluster_password {name}`"
+            )
         if not result.changed:
             self.stdout.write("catalog unchanged")
             return
