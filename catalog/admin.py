@@ -69,6 +69,7 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
             "name",
             "dsn",
             "password_env",
+            "auth",
             "databases",
             "aliases",
             "sample_interval",

@@ -60,6 +60,7 @@ class ClusterOut(Schema):
     dsn: str
     password_source: Literal["none", "env", "encrypted"]
     password_env: str | None  # the variable's name, never its value
+    auth: Literal["scram-sha-256", "any"]  # scram-sha-256: SCRAM required of a node not on Seamline's host
     replicas: list[ReplicaOut]
     databases: list[str]  # the databases to catalog; empty: every non-template database
     synced_databases: list[SyncedDatabaseOut]

@@ -20,8 +20,10 @@ from .models import Cluster, Contract, EventPublication, Ownership, Replica, Ser
 from .ownership import assign_owners
 
 CLUSTER_KEYS = {
-    "name", "dsn", "password_env", "replicas", "databases", "sampling", "replication", "transactions", "aliases",
+    "name", "dsn", "password_env", "auth", "replicas", "databases", "sampling", "replication", "transactions",
+    "aliases",
 }  # fmt: skip
+AUTH_VALUES = ("scram-sha-256", "any")
 # cluster key "sampling": file key -> (Cluster field, smallest value)
 SAMPLING_KEYS = {
     "interval": ("sample_interval", 1),
@@ -136,6 +138,8 @@ def load(text: str) -> dict[str, Any]:
         _optional_str(c, "password_env", path, problems)
         if isinstance(c.get("password_env"), str) and (problem := password_env_problem(c["password_env"])):
             problems.append(f"{path}.password_env: {problem}")
+        if c.get("auth") is not None and c.get("auth") not in AUTH_VALUES:
+            problems.append(f"{path}.auth: one of {', '.join(AUTH_VALUES)}")
         sampling = c.get("sampling", {})
         if sampling is not None and not isinstance(sampling, dict):
             problems.append(f"{path}.sampling: must be a mapping with {', '.join(sorted(SAMPLING_KEYS))}")
@@ -355,6 +359,7 @@ def apply(data: dict[str, Any]) -> ApplyResult:
                 "password_env": c.get("password_env") or "",
                 "databases": list(c.get("databases") or []),
                 "aliases": list(c.get("aliases") or []),
+                "auth": c.get("auth") or AUTH_VALUES[0],
                 **{
                     field: (c.get("sampling") or {}).get(key, Cluster._meta.get_field(field).default)
                     for key, (field, _) in SAMPLING_KEYS.items()
@@ -455,6 +460,8 @@ def export() -> dict[str, Any]:
             entry["databases"] = list(c.databases)
         if c.aliases:
             entry["aliases"] = list(c.aliases)
+        if c.auth != AUTH_VALUES[0]:
+            entry["auth"] = c.auth
         sampling = {
             key: getattr(c, field)
             for key, (field, _) in SAMPLING_KEYS.items()

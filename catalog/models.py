@@ -47,6 +47,16 @@ class Cluster(models.Model):
         verbose_name=_("databases to catalog"),
         help_text=_("empty: every non-template database"),
     )
+    auth = models.CharField(
+        _("authentication"),
+        max_length=20,
+        choices=[("scram-sha-256", _("SCRAM only")), ("any", _("any method the server asks for"))],
+        default="scram-sha-256",
+        help_text=_(
+            "scram-sha-256: connections to a node that is not on this host require SCRAM, so that no password is ever "
+            "sent in clear; any: whatever the server asks for (trust, md5, password)"
+        ),
+    )
     aliases = ArrayField(
         models.CharField(max_length=300),
         blank=True,

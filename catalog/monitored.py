@@ -6,6 +6,7 @@ import this one (an import contract, see pyproject.toml).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,9 +36,15 @@ class MonitoredConnection(psycopg.Connection):
 
 
 def connection_params(
-    dsn: str, password: str | None = None, dbname: str | None = None, statement_timeout_ms: int | None = None
+    dsn: str,
+    password: str | None = None,
+    dbname: str | None = None,
+    statement_timeout_ms: int | None = None,
+    auth: str = "scram-sha-256",
 ) -> dict[str, Any]:
-    """libpq keywords for a monitored server: the DSN's own, plus timeouts and a read-only session."""
+    """libpq keywords for a monitored server: the DSN's own, plus timeouts and a read-only session, and SCRAM
+    required of a server not on this host unless the cluster's ``auth`` is "any" (no password, not even a passfile's,
+    ever crosses a network in clear, or reaches a server that asks for one in clear)."""
     problem = dsn_problem(dsn)  # the catalog refuses such DSNs; one stored before a rule is refused here too
     if problem:
         raise CredentialsError(f"the DSN is refused: {problem}")
@@ -46,6 +53,8 @@ def connection_params(
         params["dbname"] = dbname
     if password is not None:
         params["password"] = password
+    if auth != "any" and not _on_this_host(params.get("host")):
+        params["require_auth"] = "scram-sha-256"
     params.setdefault("connect_timeout", settings.MONITOR_CONNECT_TIMEOUT)
     # names come back as str whatever the database's encoding (SQL_ASCII would otherwise give bytes)
     params["client_encoding"] = "UTF8"
@@ -62,6 +71,16 @@ def connection_params(
     return params
 
 
+def _on_this_host(host: str | None) -> bool:
+    """A Unix socket (no host, a directory, an abstract socket) or the loopback."""
+    if not host or host.startswith(("/", "@")) or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @contextmanager
 def connect(
     dsn: str,
@@ -70,9 +89,10 @@ def connect(
     *,
     target: str = "",
     statement_timeout_ms: int | None = None,
+    auth: str = "scram-sha-256",
 ) -> Iterator[MonitoredConnection]:
     """A read-only connection inside one REPEATABLE READ READ ONLY transaction (one consistent snapshot)."""
-    params = connection_params(dsn, password, dbname, statement_timeout_ms)
+    params = connection_params(dsn, password, dbname, statement_timeout_ms, auth)
     where = target or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
     try:
         conn = MonitoredConnection.connect(**params, cursor_factory=CountingCursor)

@@ -91,7 +91,7 @@ def sync_cluster(
 def _sync_cluster(cluster: Cluster, databases: list[str] | None, progress: Progress | None, full: bool) -> SyncSummary:
     summary = SyncSummary(cluster=cluster.name)
     password = password_for(cluster)
-    with connect(cluster.dsn, password, target=cluster.name) as conn:
+    with connect(cluster.dsn, password, target=cluster.name, auth=cluster.auth) as conn:
         server_settings = server.cluster_settings(conn)
         present = server.list_databases(conn)
         slots = [] if server_settings.in_recovery else server.logical_slots(conn)
@@ -172,7 +172,7 @@ def stage_database(
     for the fingerprint gained nothing on two cores.)
     """
     target = f"{cluster.name}/{name}"
-    with connect(cluster.dsn, password, dbname=name, target=target) as conn:
+    with connect(cluster.dsn, password, dbname=name, target=target, auth=cluster.auth) as conn:
         try:
             fingerprint, oldest = None, []
             if known_fingerprint is not None:
@@ -204,7 +204,7 @@ def stage_database(
                 return blocks, _with_readers(read), oldest
 
             with (
-                connect(cluster.dsn, password, dbname=name, target=target) as joined,
+                connect(cluster.dsn, password, dbname=name, target=target, auth=cluster.auth) as joined,
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="seamline-sync") as pool,
             ):
                 try:

@@ -72,7 +72,7 @@ def signal(
     log("requested")  # raises if the log cannot be written: then nothing is sent
     target = next(n for n in nodes_of(cluster) if n.name == node)
     try:
-        with connect(target.dsn, password_for(cluster), target=f"{cluster.name}/{node}") as conn:
+        with connect(target.dsn, password_for(cluster), target=f"{cluster.name}/{node}", auth=cluster.auth) as conn:
             found = signals.backend(conn, pid, backend_start)
             if found is None:
                 return log("no longer running: no such session (pid reused or ended)")

@@ -45,6 +45,7 @@ def sample(cluster: Cluster) -> int:
                 dbname=database,
                 target=f"{cluster.name}/{PRIMARY}/{database}",
                 statement_timeout_ms=settings.SAMPLE_STATEMENT_TIMEOUT_MS,
+                auth=cluster.auth,
             ) as conn:
                 found = outbox_reader.counts(conn, sorted(tables))
         except (UnreachableError, CredentialsError) as exc:

@@ -52,6 +52,7 @@ def sample_node(cluster: Cluster, node: str, services: list[Service] | None = No
             password_for(cluster),
             target=f"{cluster.name}/{node}",
             statement_timeout_ms=settings.SAMPLE_STATEMENT_TIMEOUT_MS,
+            auth=cluster.auth,
         ) as conn:
             node_settings = activity.node_settings(conn)
             sessions = activity.sessions(conn)

@@ -187,7 +187,7 @@ CELERY_TASK_ROUTES = ["dashboard.celery.route_task"]
 # was lost is taken up again by the redelivered task, RUN_ATTEMPTS times in all (catalog.runs); one still queued or
 # running after its time limit times that many attempts was lost with its message, and ends failed.
 RUN_ATTEMPTS = 3
-# A sync or audit of a cluster started while another runs waits this long for it (catalog.locks), then gives up saying so
+# A sync or audit of a cluster started while another runs waits this long for it (catalog.locks), then says so
 RUN_LOCK_WAIT = env_int("SEAMLINE_RUN_LOCK_WAIT", 60)
 SYNC_SOFT_TIME_LIMIT = env_int("SEAMLINE_SYNC_SOFT_TIME_LIMIT", 600)
 SYNC_TIME_LIMIT = env_int("SEAMLINE_SYNC_TIME_LIMIT", 660)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import socket
+import struct
+import threading
 
 import pytest
 from cryptography.fernet import Fernet
@@ -104,6 +107,7 @@ def test_monitored_sessions_are_read_only_with_timeouts(settings):
 
 
 SAMPLING_AND_THRESHOLDS = (
+    "auth",
     "sample_interval",
     "idle_in_transaction_threshold",
     "long_query_threshold",
@@ -325,3 +329,73 @@ def test_a_dsn_stored_before_the_rules_is_refused_at_connection_and_shown_withou
     shown = re.search(r"<code>([^<]*)</code>", page).group(1)
     for dsn in (shown, api):
         assert conninfo_to_dict(dsn) == {"host": "127.0.0.1", "port": "9", "dbname": "postgres"}
+
+
+class CleartextServer:
+    """A server on this machine that answers every connection as a PostgreSQL server configured for ``password``
+    authentication would: no TLS, then a request for the password in clear. It records what each client sent after
+    that request (a password message begins with b"p")."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.startups = 0
+        self.after_request: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                while True:
+                    head = conn.recv(8)
+                    if len(head) < 8:
+                        break
+                    length, code = struct.unpack("!ii", head)
+                    if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: not here
+                        conn.sendall(b"N")
+                        continue
+                    conn.recv(length - 8)  # the startup message's parameters
+                    self.startups += 1
+                    conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+                    try:
+                        self.after_request.append(conn.recv(1024))
+                    except OSError:
+                        self.after_request.append(b"")
+                    break
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_no_password_is_sent_to_a_server_that_asks_for_it_in_clear(keys, cluster, admin_user, client, monkeypatch):
+    """An admin points the cluster at another server (here one that asks for the password in clear): the stored
+    password is removed, and even a password from the environment is never sent, SCRAM being required."""
+    server = CleartextServer()
+    try:
+        client.force_login(admin_user)
+        url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
+        assert client.post(url, admin_form(cluster, new_password=SECRET)).status_code == 302
+        # a name of this machine, not the loopback literally: to Seamline, a server on another host
+        elsewhere = f"host={socket.gethostname()} port={server.port} user=monitor dbname=postgres"
+        client.post(url, admin_form(cluster, dsn=elsewhere))
+        cluster.refresh_from_db()
+        assert cluster.encrypted_password == ""
+        monkeypatch.setenv("SEAMLINE_CLUSTER_PASSWORD_LAB", SECRET)
+        Cluster.objects.filter(pk=cluster.pk).update(password_env="SEAMLINE_CLUSTER_PASSWORD_LAB")
+        with pytest.raises(CommandError, match="cleartext password"):
+            call_command("sync", "lab", verbosity=0)
+        assert server.startups >= 1  # it did reach the server
+        assert all(not sent.startswith(b"p") for sent in server.after_request)
+        assert all(SECRET.encode() not in sent for sent in server.after_request)
+        # `auth: any` is the cluster's explicit choice: then the server's request is answered
+        Cluster.objects.filter(pk=cluster.pk).update(auth="any")
+        with pytest.raises(CommandError):
+            call_command("sync", "lab", verbosity=0)
+        assert server.after_request[-1].startswith(b"p")
+    finally:
+        server.close()

@@ -104,6 +104,7 @@ def sample_statements(cluster: Cluster, node: str) -> dict[str, Any]:
             dbname=database,
             target=f"{cluster.name}/{node}",
             statement_timeout_ms=settings.SAMPLE_STATEMENT_TIMEOUT_MS,
+            auth=cluster.auth,
         ) as conn:
             database = conn.info.dbname
             monitor_role = conn.info.user
