@@ -33,6 +33,8 @@ services: $(STAMP)
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py load_demo
 
+# debug is opt-in: the dev stack's `make run` turns it on (SEAMLINE_DEBUG=0 make run turns it off)
+run: export SEAMLINE_DEBUG ?= 1
 run: $(STAMP) services
 	-@$(PY) manage.py sync demo
 	@$(PY) manage.py ensure_admin

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import addresses, claims
 from .catalog_file import REPLICATION_KEYS, TRANSACTION_KEYS
-from .credentials import destinations, dsn_problem, encrypt_password, password_env_problem
+from .credentials import PASSWORD_ENV_PREFIX, destinations, dsn_problem, encrypt_password, password_env_problem
 from .errors import CredentialsError
 from .models import (
     AuditRun,
@@ -83,9 +83,11 @@ class ClusterForm(CheckedDsn, forms.ModelForm):
 
     def clean_password_env(self) -> str:
         name = self.cleaned_data.get("password_env") or ""
-        problem = password_env_problem(name)
-        if problem:
-            raise forms.ValidationError(_("The password environment variable %(problem)s.") % {"problem": problem})
+        if password_env_problem(name):
+            raise forms.ValidationError(
+                _("Name an environment variable whose name starts with %(prefix)s (capital letters, digits and _).")
+                % {"prefix": PASSWORD_ENV_PREFIX}
+            )
         return name
 
     def clean_aliases(self) -> list[str]:

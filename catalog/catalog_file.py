@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import Prefetch
 
@@ -205,6 +207,8 @@ def load(text: str) -> dict[str, Any]:
                 problems.append(f"{path}.name: duplicate service {name!r}")
         for key in ("team", "description", "oncall", "repository_url"):
             _optional_str(s, key, path, problems)
+        if isinstance(s.get("repository_url"), str) and s["repository_url"] and not is_web_url(s["repository_url"]):
+            problems.append(f"{path}.repository_url: must be an http:// or https:// URL")
         for key in ("application_names", "db_roles", "search_path"):
             for j, v in enumerate(_list(s, key, path, problems)):
                 _identifier(v, f"{path}.{key}[{j}]", problems)
@@ -573,6 +577,15 @@ def _name(obj: dict, path: str, problems: list[str]) -> str | None:
     if len(name) > 100:
         problems.append(f"{path}.name: at most 100 characters")
     return name
+
+
+def is_web_url(value: str) -> bool:
+    """An http(s) URL: the only links a page makes of catalog data."""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _optional_str(obj: dict, key: str, path: str, problems: list[str]) -> None:

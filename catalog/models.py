@@ -8,7 +8,7 @@ Database, Schema, Relation, Function, Dependency, Grant, and SyncRun for each ru
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import Count, Prefetch, Q
 from django.utils.translation import gettext_lazy as _
@@ -198,7 +198,10 @@ class Service(models.Model):
     team = models.CharField(_("team"), max_length=100, blank=True)
     description = models.TextField(_("description"), blank=True)
     oncall = models.CharField(_("on-call contact"), max_length=200, blank=True)
-    repository_url = models.URLField(_("repository URL"), blank=True)
+    # a link on the service's page: http(s) only (a javascript: or data: URL would run in the viewer's browser)
+    repository_url = models.URLField(
+        _("repository URL"), blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
     application_names = ArrayField(
         models.CharField(max_length=63),
         blank=True,

@@ -2,8 +2,9 @@
 
 The session is named by (pid, backend_start): a pid the server has since given to another backend is "no longer
 running". Superusers' sessions, anything that is not a client backend (WAL senders, autovacuum, background workers)
-and Seamline's own sessions are refused. Every attempt is logged (ActionLog, append-only) before the signal is sent:
-if that row cannot be written, nothing is sent; the outcome is logged after.
+and the sessions of the role Seamline connects as (its own, whatever their name) are refused. Every attempt is
+logged (ActionLog, append-only) before the signal is sent: if that row cannot be written, nothing is sent; the outcome
+is logged after.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ def listed_session(cluster: Cluster, node: str, pid: int) -> dict[str, Any] | No
     return None
 
 
-def refusal(backend_type: str | None, application_name: str, is_superuser: bool) -> str | None:
+def refusal(backend_type: str | None, is_own_role: bool, is_superuser: bool) -> str | None:
     if backend_type != "client backend":
         return f"refused: a {backend_type or 'hidden'} backend, not a client session"
     if is_superuser:
         return "refused: a superuser's session"
-    if application_name.startswith("seamline"):
-        return "refused: one of Seamline's own sessions"
+    if is_own_role:
+        return "refused: a session of the role Seamline connects as"
     return None
 
 
@@ -76,7 +77,7 @@ def signal(
             found = signals.backend(conn, pid, backend_start)
             if found is None:
                 return log("no longer running: no such session (pid reused or ended)")
-            refused = refusal(found.backend_type, found.application_name or "", found.is_superuser)
+            refused = refusal(found.backend_type, found.is_own_role, found.is_superuser)
             if refused:
                 return log(refused)
             sent = signals.signal(conn, pid, backend_start, terminate=action == ActionLog.Action.TERMINATE)

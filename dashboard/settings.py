@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,11 +41,41 @@ if not STATE_DIR.is_absolute():
 PRODUCTION = env_bool("SEAMLINE_PRODUCTION")
 if PRODUCTION and env_bool("SEAMLINE_DEBUG"):
     raise RuntimeError("SEAMLINE_DEBUG cannot be on with SEAMLINE_PRODUCTION=1: debug pages show settings and code")
-DEBUG = not PRODUCTION and env_bool("SEAMLINE_DEBUG", True)
+# Debug is opt-in (`make run` turns it on): a deployment that forgets SEAMLINE_PRODUCTION serves no debug pages.
+DEBUG = not PRODUCTION and env_bool("SEAMLINE_DEBUG")
 DEV_SECRET_KEY = "dev-only-insecure-key"
-SECRET_KEY = env_str("SEAMLINE_SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
+
+
+def state_secret_key() -> str:
+    """Outside production mode, without SEAMLINE_SECRET_KEY: a random key made once in the state folder (readable by
+    its owner only) and read from it after, so that every process of this installation signs with the same key."""
+    path = STATE_DIR / "secret-key"
+    if not path.exists():
+        try:
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            draft = STATE_DIR / f".secret-key.{os.getpid()}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(50))
+            try:
+                os.link(draft, path)  # whole or not at all; a process that made one first wins
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        except OSError as exc:
+            raise RuntimeError(
+                f"SEAMLINE_SECRET_KEY is not set and no key can be kept in {STATE_DIR} ({exc.strerror}): set "
+                "SEAMLINE_SECRET_KEY, or SEAMLINE_STATE_DIR to a folder Seamline may write"
+            ) from None
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SEAMLINE_SECRET_KEY")
 if not SECRET_KEY:
-    raise RuntimeError("SEAMLINE_SECRET_KEY must be set when SEAMLINE_DEBUG is off")
+    if PRODUCTION:
+        raise RuntimeError("SEAMLINE_SECRET_KEY must be set with SEAMLINE_PRODUCTION=1")
+    SECRET_KEY = state_secret_key()
 # The key signs sessions and password reset links: in production it must be as strong as Django's own check asks
 # (security.W009), and never the dev key.
 if PRODUCTION and (
@@ -102,6 +133,16 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "dashboard.urls"
+# error reports (debug pages, mails to admins) hide every setting that can carry a secret, URLs included
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.reporting.SecretsHidden"
+# Mail, for password reset: off (its pages are not served) unless a mail server is named
+EMAIL_HOST = env_str("SEAMLINE_EMAIL_HOST")
+EMAIL_PORT = env_int("SEAMLINE_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("SEAMLINE_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("SEAMLINE_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("SEAMLINE_EMAIL_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("SEAMLINE_EMAIL_FROM", "seamline@localhost")
+PASSWORD_RESET = bool(EMAIL_HOST)
 WSGI_APPLICATION = "dashboard.wsgi.application"
 
 TEMPLATES = [
@@ -329,6 +370,10 @@ SAMPLE_TIME_LIMIT = env_int("SEAMLINE_SAMPLE_TIME_LIMIT", 20)
 STATEMENTS_SOFT_TIME_LIMIT = env_int("SEAMLINE_STATEMENTS_SOFT_TIME_LIMIT", 50)
 STATEMENTS_TIME_LIMIT = env_int("SEAMLINE_STATEMENTS_TIME_LIMIT", 55)
 HISTORY_RETENTION_DAYS = env_int("SEAMLINE_HISTORY_RETENTION_DAYS", 7)
+# what Seamline records of its own work, pruned daily (dashboard.retention; the latest audit of each cluster is kept)
+AUDIT_RETENTION_DAYS = env_int("SEAMLINE_AUDIT_RETENTION_DAYS", 90)
+SYNC_RUN_RETENTION_DAYS = env_int("SEAMLINE_SYNC_RUN_RETENTION_DAYS", 30)
+LOGIN_RECORD_RETENTION_DAYS = env_int("SEAMLINE_LOGIN_RECORD_RETENTION_DAYS", 30)
 # the audit rules over what really ran (dashboard.statements.rules): the statements history they look at, and how
 # much of it must exist before they say anything (an unused grant is only unused over enough time)
 WORKLOAD_AUDIT_WINDOW_DAYS = env_int("SEAMLINE_WORKLOAD_AUDIT_WINDOW_DAYS", 7)

@@ -11,7 +11,7 @@ from django.db import connection
 
 from catalog.models import Cluster
 
-from . import dispatch, outbox, partitions, sampling
+from . import dispatch, outbox, partitions, retention, sampling
 from .celery import app as _app  # noqa: F401  the app exists before a task is sent
 from .nodes import PRIMARY
 from .statements import sampler as statements_sampler
@@ -63,6 +63,12 @@ def sample_statements(cluster_id: int, node: str) -> None:
         statements_sampler.sample_statements(cluster, node)
         if node == PRIMARY:  # outbox tables: their row counts, at the same slow cadence
             outbox.sample(cluster)
+
+
+@shared_task(ignore_result=True)
+def prune_records() -> dict[str, int]:
+    """Daily: audit runs, sync runs and login records past their retention (dashboard.retention)."""
+    return retention.prune()
 
 
 @shared_task(ignore_result=True)

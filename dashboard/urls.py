@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path, register_converter
 from django.views.i18n import set_language
@@ -13,6 +15,13 @@ admin.autodiscover()
 
 # One login page for the whole site: the admin's own login form sends anonymous users there.
 admin.site.login = login_required(admin.site.login)
+
+# Django's login, logout and password change; its password reset only when mail can carry the link
+RESET = {"password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete"}
+
+
+def account_urls(reset: bool) -> list:
+    return [p for p in auth_urls.urlpatterns if reset or p.name not in RESET]
 
 
 class SignedInt:
@@ -56,7 +65,7 @@ urlpatterns = [
     path("transactions/<int:pk>/horizon.json", transactions.horizon_history, name="horizon_history"),
     path("", include("catalog.urls")),
     path("api/v1/", include("dashboard.api")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_urls(settings.PASSWORD_RESET))),
     # the language can be switched before logging in, from the login page
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),

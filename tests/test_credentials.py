@@ -305,7 +305,7 @@ def test_password_env_names_only_variables_of_its_own(cluster, admin_user, clien
     client.force_login(admin_user)
     url = reverse("admin:catalog_cluster_change", args=[cluster.pk])
     response = client.post(url, admin_form(cluster, password_env=name))
-    assert response.status_code == 200 and "must name an environment variable whose name starts with" in (
+    assert response.status_code == 200 and "Name an environment variable whose name starts with" in (
         response.content.decode()
     )
     with pytest.raises(catalog_file.CatalogFileError) as refused:

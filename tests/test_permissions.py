@@ -90,10 +90,6 @@ MATRIX = {
     "logout": ("POST", dict.fromkeys(ROLES, 302)),
     "password_change": ("GET", PAGE),
     "password_change_done": ("GET", PAGE),
-    "password_reset": ("GET", PUBLIC),
-    "password_reset_done": ("GET", PUBLIC),
-    "password_reset_confirm": ("GET", PUBLIC),
-    "password_reset_complete": ("GET", PUBLIC),
     "set_language": ("POST", dict.fromkeys(ROLES, 302)),
 }
 

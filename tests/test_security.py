@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from django.urls import path as route
 from django.urls import reverse
 from django.utils import timezone
 
@@ -442,3 +443,135 @@ def test_the_pages_work_under_the_csp_without_a_single_violation(
         assert any("Content Security Policy" in line for line in console)
     finally:
         context.close()
+
+
+# --- safe defaults (issue 19) -------------------------------------------------------------------------------------
+
+SETTINGS_PROBE = "import json, dashboard.settings as s; print(json.dumps([s.DEBUG, s.SECRET_KEY, s.PASSWORD_RESET]))"
+
+
+def test_without_production_mode_debug_is_off_and_a_random_key_is_made_once_in_the_state_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SEAMLINE_DEBUG", "SEAMLINE_SECRET_KEY")}
+    env["SEAMLINE_STATE_DIR"] = str(tmp_path / "state")
+    first = run([sys.executable, "-c", SETTINGS_PROBE], env)
+    assert first.returncode == 0, first.stderr
+    debug, key, reset = json.loads(first.stdout)
+    assert debug is False and reset is False and len(key) >= 50 and key != "dev-only-insecure-key"
+    kept = tmp_path / "state" / "secret-key"
+    assert kept.read_text() == key and (kept.stat().st_mode & 0o777) == 0o600
+    assert json.loads(run([sys.executable, "-c", SETTINGS_PROBE], env).stdout)[1] == key  # read, not made again
+    assert not [p for p in kept.parent.iterdir() if p.name != "secret-key"]  # no draft left behind
+    other = run([sys.executable, "-c", SETTINGS_PROBE], env | {"SEAMLINE_STATE_DIR": str(tmp_path / "other")})
+    assert json.loads(other.stdout)[1] != key  # each installation its own
+    env["SEAMLINE_DEBUG"] = "1"  # opt-in, as `make run` does
+    assert json.loads(run([sys.executable, "-c", SETTINGS_PROBE], env).stdout)[0] is True
+    unwritable = env | {"SEAMLINE_DEBUG": "0", "SEAMLINE_STATE_DIR": "/proc/seamline-state"}
+    refused = run([sys.executable, "-c", SETTINGS_PROBE], unwritable)
+    assert refused.returncode != 0 and "set SEAMLINE_SECRET_KEY" in refused.stderr
+
+
+@pytest.fixture
+def redis_with_a_password(settings):
+    """Redis's URL, the broker's and the result backend's, with a password in them (set outside the failing frame,
+    whose source lines and locals a debug page shows)."""
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = (
+        "redis://:" + "hunter2" + "-redis@127.0.0.1:6381/0"
+    )
+    return settings
+
+
+def test_an_error_report_hides_every_setting_that_can_carry_a_secret(rf, redis_with_a_password):
+    redis_with_a_password.DEBUG = True
+    from django.views import debug
+
+    try:
+        raise RuntimeError("forced")
+    except RuntimeError:
+        page = debug.technical_500_response(rf.get("/"), *sys.exc_info()).content.decode()
+    assert "REDIS_URL" in page and "CELERY_BROKER_URL" in page  # listed, their values hidden
+    password = "hunter2" + "-redis"  # named after the page was made: not among the frame's variables it shows
+    assert password not in page
+
+
+def _forced_500(request):
+    raise RuntimeError("forced")
+
+
+urlpatterns = [route("forced-500", _forced_500)]  # this module as a URLconf: a view that fails
+
+
+def test_a_forced_500_with_debug_off_shows_nothing_of_the_settings(viewer_client, redis_with_a_password):
+    redis_with_a_password.ROOT_URLCONF = __name__
+    viewer_client.raise_request_exception = False
+    response = viewer_client.get("/forced-500")
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "hunter2-redis" not in body and "REDIS_URL" not in body and "Traceback" not in body
+
+
+def test_password_reset_is_served_only_when_mail_is_configured(client):
+    from dashboard.urls import RESET, account_urls
+
+    assert not django_settings.PASSWORD_RESET  # no mail server named here
+    assert client.get("/accounts/password_reset/").status_code == 404
+    assert client.get(reverse("login")).status_code == 200
+    assert {p.name for p in account_urls(reset=True)} >= RESET
+    assert not RESET & {p.name for p in account_urls(reset=False)}
+
+
+def test_the_application_role_cannot_rewrite_the_action_log(django_db_setup):
+    """docs/security.md's layout, run as written: the application's role inserts and reads the log, and nothing else."""
+    (layout,) = sql_blocks("The action log, append-only for real")
+    import psycopg
+
+    database = django_settings.DATABASES["default"]["NAME"]
+    with pg(dbname=database) as admin:
+        admin.execute("DROP ROLE IF EXISTS seamline_audit")
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'seamline'").fetchone():
+            admin.execute("CREATE ROLE seamline LOGIN")
+        admin.execute(layout)
+    try:
+        with pg(dbname=database, user="seamline") as app:
+            app.execute(
+                'INSERT INTO dashboard_actionlog (at, "user", cluster, node, pid, backend_start, service, query,'
+                " action, reason, result) VALUES (now(), 'olga', 'pt', 'primary', 7, 't', '', '', 'cancel', '', 'x')"
+            )
+            assert app.execute("SELECT count(*) FROM dashboard_actionlog").fetchone()[0] >= 1
+            for statement in (
+                "UPDATE dashboard_actionlog SET result = 'rewritten'",
+                "DELETE FROM dashboard_actionlog",
+                "TRUNCATE dashboard_actionlog",
+                "ALTER TABLE dashboard_actionlog DISABLE TRIGGER dashboard_actionlog_append_only",
+                "ALTER TABLE dashboard_actionlog OWNER TO seamline",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    app.execute(statement)
+        with pg(dbname=database) as admin:
+            results = [r for (r,) in admin.execute("SELECT result FROM dashboard_actionlog").fetchall()]
+        assert "x" in results and "rewritten" not in results
+    finally:
+        with pg(dbname=database) as admin:
+            admin.execute("TRUNCATE dashboard_actionlog")  # the row this test committed (only an owner may)
+            admin.execute("ALTER TABLE dashboard_actionlog OWNER TO CURRENT_USER")
+            admin.execute("ALTER FUNCTION dashboard_actionlog_append_only() OWNER TO CURRENT_USER")
+            admin.execute("REVOKE ALL ON dashboard_actionlog FROM seamline")
+            admin.execute("REVOKE ALL ON SEQUENCE dashboard_actionlog_id_seq FROM seamline")
+            admin.execute("DROP OWNED BY seamline_audit")
+            admin.execute("DROP ROLE IF EXISTS seamline_audit")
+            admin.execute("DROP OWNED BY seamline")
+            admin.execute("DROP ROLE IF EXISTS seamline")
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "ftp://x.test/"])
+def test_only_http_links_are_made_of_catalog_data(viewer_client, url):
+    from catalog import catalog_file
+    from catalog.models import Service
+
+    service = Service.objects.create(name="linked", repository_url=url)  # stored before the rule, or by the ORM
+    page = viewer_client.get(f"/services/{service.pk}/").content.decode()
+    assert 'href="javascript' not in page and 'href="data:' not in page and 'href="ftp:' not in page
+    with pytest.raises(catalog_file.CatalogFileError) as refused:
+        catalog_file.load(f"clusters: []\nservices: [{{name: s, repository_url: '{url}'}}]\n")
+    assert "services[0].repository_url: must be an http:// or https:// URL" in refused.value.problems
+    Service.objects.filter(pk=service.pk).update(repository_url="https://git.example.com/linked")
+    assert 'href="https://git.example.com/linked"' in viewer_client.get(f"/services/{service.pk}/").content.decode()

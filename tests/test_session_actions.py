@@ -1,5 +1,6 @@
 """Cancelling and terminating sessions from the Pools page: operators only, keyed on (pid, backend_start), refusing
-superusers, non-client backends and Seamline's own sessions, every attempt logged before any signal."""
+superusers, non-client backends and the sessions of the role Seamline connects as, every attempt logged before any
+signal."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 from django.db import DatabaseError, connection
 
+from catalog.models import Cluster
 from dashboard.models import ActionLog
 from dashboard.nodes import PRIMARY
 from dashboard.sampling import sample_node
@@ -108,21 +110,37 @@ def test_a_reused_pid_is_no_longer_running(app_role, pools_cluster, client, oper
         conn.close()
 
 
-@pytest.mark.parametrize(
-    ("application_name", "user", "refused"),
-    [
-        ("sa_app", "postgres", "refused: a superuser's session"),
-        ("seamline-app", ROLE, "refused: one of Seamline's own sessions"),
-    ],
-)
-def test_superusers_and_seamlines_own_sessions_are_refused(
-    app_role, pools_cluster, client, operator, application_name, user, refused
-):
+def test_superusers_sessions_are_refused(app_role, pools_cluster, client, operator):
     client.force_login(operator)
-    conn, pid, start = session(application_name, user)
+    conn, pid, start = session("sa_app", "postgres")
     try:
         post(client, pools_cluster, pid, start, "terminate")
-        assert ActionLog.objects.order_by("-pk").first().result == refused
+        assert ActionLog.objects.order_by("-pk").first().result == "refused: a superuser's session"
+        assert state(pid) == "active"
+    finally:
+        conn.close()
+
+
+def test_a_session_named_like_seamlines_own_can_be_cancelled(app_role, pools_cluster, client, operator):
+    client.force_login(operator)
+    conn, pid, start = session("seamline-x", ROLE)  # a name anyone can give a connection exempts nothing
+    try:
+        post(client, pools_cluster, pid, start, "cancel")
+        assert ActionLog.objects.order_by("-pk").first().result == "signalled"
+        wait_for(lambda: state(pid) == "idle", message="the query to be cancelled")
+    finally:
+        conn.close()
+
+
+def test_sessions_of_the_role_seamline_connects_as_are_refused(app_role, pools_cluster, client, operator):
+    """Seamline's own sessions are the role's it connects as, whatever their name."""
+    Cluster.objects.filter(pk=pools_cluster.pk).update(dsn=pools_cluster.dsn.replace("user=postgres", f"user={ROLE}"))
+    pools_cluster.refresh_from_db()
+    client.force_login(operator)
+    conn, pid, start = session("any-name", ROLE)
+    try:
+        post(client, pools_cluster, pid, start, "terminate")
+        assert ActionLog.objects.order_by("-pk").first().result == "refused: a session of the role Seamline connects as"
         assert state(pid) == "active"
     finally:
         conn.close()
@@ -146,7 +164,7 @@ def test_a_viewer_is_refused_and_the_refusal_is_logged(app_role, pools_cluster, 
         assert (row.user, row.result) == ("vera", "denied: the user may not signal sessions")
         assert (
             viewer_client.get(
-                f"/pools/{pools_cluster.pk}/sessions/{pid}/cancel?node=primary&backend_start={start}"
+                f"/pools/{pools_cluster.pk}/sessions/{pid}/cancel", {"node": "primary", "backend_start": start}
             ).status_code
             == 403
         )
@@ -204,6 +222,42 @@ def test_the_action_log_page_and_csv(pools_cluster, client, operator, viewer_cli
     assert viewer_client.get("/actions/").status_code == 403
     client.force_login(operator)
     assert "signalled" in client.get("/actions/").content.decode()
-    body = client.get("/actions.csv").content.decode()
+    csv = client.get("/actions.csv")
+    assert csv.streaming  # rows sent as they are read, however long the log
+    body = b"".join(csv.streaming_content).decode()
     assert body.splitlines()[0].startswith("at,user,cluster,node,pid")
     assert "'=HYPERLINK" in body  # a formula is not run by a spreadsheet
+
+
+@pytest.mark.parametrize(
+    ("pid", "backend_start", "reason", "message"),
+    [
+        (0, "2026-01-01 00:00:00+00", "", "The pid must be a whole number from 1 to 2147483647."),
+        (2**31, "2026-01-01 00:00:00+00", "", "The pid must be a whole number from 1 to 2147483647."),
+        (99999999999999999999, "2026-01-01 00:00:00+00", "", "The pid must be a whole number"),
+        (7, "yesterday", "", "backend_start must be the session's start with its time zone"),
+        (7, "2026-01-01 00:00:00", "", "backend_start must be the session's start with its time zone"),
+        (7, "2026-01-01 00:00:00+00", "x" * 501, "The reason may be at most 500 characters."),
+    ],
+    ids=["pid 0", "pid past int4", "pid past int8", "not a time", "no time zone", "reason too long"],
+)
+def test_every_field_is_checked_on_the_server_and_answered_400(
+    pools_cluster, client, operator, pid, backend_start, reason, message
+):
+    client.force_login(operator)
+    url = f"/pools/{pools_cluster.pk}/sessions/{pid}/cancel"
+    for response in (
+        client.get(url, {"node": PRIMARY, "backend_start": backend_start}),
+        client.post(url, {"node": PRIMARY, "backend_start": backend_start, "reason": reason}),
+    ):
+        if reason and response.request["REQUEST_METHOD"] == "GET":
+            continue  # the reason is only posted
+        assert response.status_code == 400 and message in response.content.decode()
+    assert not ActionLog.objects.exists()  # nothing was attempted
+
+
+def test_refused_attempts_are_throttled(pools_cluster, client, viewer):
+    client.force_login(viewer)  # may not signal sessions
+    answers = [post(client, pools_cluster, 4242, "2026-01-01 00:00:00+00").status_code for _ in range(12)]
+    assert answers == [403] * 10 + [429] * 2
+    assert ActionLog.objects.filter(result__startswith="denied").count() == 10  # the log is not flooded

@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from catalog import ages
+from catalog.catalog_file import is_web_url
 from catalog.credentials import shown_dsn
 
 register = template.Library()
@@ -44,6 +45,7 @@ def dotted(parts) -> str:
 
 register.filter("duration", ages.duration)
 register.filter("shown_dsn", shown_dsn)  # a DSN as pages may show it: no keyword that can carry a secret
+register.filter("is_web_url", is_web_url)  # only an http(s) URL from the catalog is made a link
 
 
 @register.filter

@@ -19,13 +19,15 @@ class Backend:
     user: str | None
     application_name: str | None
     is_superuser: bool
+    is_own_role: bool  # run by the role Seamline connects as: its own sessions, whatever they are named
 
 
 BACKEND = Statement(
     """
 SELECT a.backend_type AS backend_type, a.usename AS user, a.application_name AS application_name,
-       coalesce(r.rolsuper, false) AS is_superuser
+       coalesce(r.rolsuper, false) AS is_superuser, a.usesysid IS NOT DISTINCT FROM r_self.oid AS is_own_role
 FROM pg_stat_activity a
+LEFT JOIN pg_roles r_self ON r_self.rolname = current_user
 LEFT JOIN pg_roles r ON r.rolname = a.usename
 WHERE a.pid = %(pid)s AND a.backend_start = %(backend_start)s::timestamptz
 """,
@@ -43,7 +45,8 @@ class Signalled:
     signalled: bool  # what pg_cancel_backend / pg_terminate_backend returned
 
 
-# The refusals again in the statement that signals: a client backend, not a superuser's, not one of Seamline's own.
+# The refusals again in the statement that signals: a client backend, not a superuser's, not the role Seamline
+# connects as (its own sessions: a name anyone can give a connection exempts nothing).
 SIGNAL = Statement(
     """
 SELECT CASE WHEN %(terminate)s THEN pg_terminate_backend(a.pid) ELSE pg_cancel_backend(a.pid) END AS signalled
@@ -52,13 +55,16 @@ LEFT JOIN pg_roles r ON r.rolname = a.usename
 WHERE a.pid = %(pid)s AND a.backend_start = %(backend_start)s::timestamptz
   AND a.backend_type = 'client backend'
   AND NOT coalesce(r.rolsuper, false)
-  AND a.application_name NOT LIKE 'seamline%%'
+  AND a.usename IS DISTINCT FROM current_user
 """,
     Signalled,
 )
 
 
 def signal(conn: psycopg.Connection, pid: int, backend_start: str | datetime, *, terminate: bool) -> bool | None:
-    """Cancel the backend's query (or terminate it); None when no such backend may be signalled any more."""
+    """Cancel the backend's query (or terminate it); None when no such backend may be signalled any more. The
+    statistics snapshot the transaction took at its first read of pg_stat_activity is dropped first: the check in
+    the signalling statement is of the server's state now, not of the snapshot."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
     row = SIGNAL.fetch_one(conn, {"pid": pid, "backend_start": backend_start, "terminate": terminate})
     return None if row is None else row.signalled

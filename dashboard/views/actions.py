@@ -4,12 +4,16 @@ log, as a page and as CSV."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -21,6 +25,22 @@ from dashboard.models import ActionLog
 from dashboard.nodes import node_names
 
 LOG_ROWS = 500
+MAX_PID = 2**31 - 1  # a backend's pid is a PostgreSQL int4
+REASON_MAX = 500
+# refused attempts (a user without the permission) are logged; past this many in the window, no more are taken
+DENIED_MAX, DENIED_WINDOW = 10, timedelta(minutes=10)
+
+
+def _invalid(pid: int, backend_start: str, reason: str) -> str | None:
+    """What is wrong with the request's fields, said to the user; None when nothing is."""
+    if not 0 < pid <= MAX_PID:
+        return _("The pid must be a whole number from 1 to %(max)d.") % {"max": MAX_PID}
+    started = parse_datetime(backend_start) if len(backend_start) <= 40 else None
+    if started is None or started.tzinfo is None:
+        return _("backend_start must be the session's start with its time zone, as the page sends it.")
+    if len(reason) > REASON_MAX:
+        return _("The reason may be at most %(max)d characters.") % {"max": REASON_MAX}
+    return None
 
 
 @reads_grants
@@ -31,10 +51,22 @@ def session_action(request: HtmxHttpRequest, pk: int, pid: int, action: str) -> 
     backend_start = request.POST.get("backend_start") or request.GET.get("backend_start") or ""
     if action not in ActionLog.Action.values or node not in node_names(cluster) or not backend_start:
         raise Http404(_("No such action or session."))
+    reason = request.POST.get("reason", "").strip()
+    problem = _invalid(pid, backend_start, reason)
+    if problem:
+        return HttpResponseBadRequest(problem + "\n", content_type="text/plain; charset=utf-8")
     if request.method == "POST":
-        outcome = actions.signal(
-            request.user, cluster, node, pid, backend_start, action, request.POST.get("reason", "").strip()
-        )
+        since = timezone.now() - DENIED_WINDOW
+        denied = ActionLog.objects.filter(user=request.user.get_username(), result__startswith="denied", at__gte=since)
+        if denied.count() >= DENIED_MAX:
+            response = HttpResponse(
+                _("Too many refused attempts: try again in a few minutes.") + "\n",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(int(DENIED_WINDOW.total_seconds()))
+            return response
+        outcome = actions.signal(request.user, cluster, node, pid, backend_start, action, reason)
         if outcome.result.startswith("denied"):
             raise PermissionDenied(outcome.result)
         level = messages.SUCCESS if outcome.result == "signalled" else messages.WARNING
@@ -77,11 +109,21 @@ def _cell(value: object) -> str:
 @reads_grants
 @require_GET
 @permission_required("dashboard.view_actionlog", raise_exception=True)
-def action_log_csv(request: HtmxHttpRequest) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+def action_log_csv(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """Streamed: the rows are read in chunks and sent as they are written, however long the log."""
+
+    class Line:
+        def write(self, text: str) -> str:
+            return text
+
+    writer = csv.writer(Line())
+    rows = ActionLog.objects.order_by("at", "pk").values_list(*COLUMNS).iterator(chunk_size=2000)
+    lines = (writer.writerow([_cell(v) for v in row]) for row in rows)
+    response = StreamingHttpResponse(_chain(writer.writerow(COLUMNS), lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="seamline-session-actions.csv"'
-    writer = csv.writer(response)
-    writer.writerow(COLUMNS)
-    for row in ActionLog.objects.order_by("at", "pk").values_list(*COLUMNS):
-        writer.writerow([_cell(v) for v in row])
     return response
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
