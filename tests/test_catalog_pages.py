@@ -212,3 +212,15 @@ def test_the_cluster_page_tells_a_sync_from_the_command_line(viewer_client, demo
     call_command("sync", "demo")  # newer than the failed run: the page shows the success
     body = viewer_client.get(reverse("cluster", args=[cluster.pk])).content.decode()
     assert "Synced" in body and "unreachable: boom</p>" not in body
+
+
+def test_a_schema_of_thousands_of_relations_is_shown_a_page_at_a_time(viewer_client, db):
+    cluster = Cluster.objects.create(name="wide", dsn="host=127.0.0.1 dbname=postgres")
+    schema = Schema.objects.create(database=Database.objects.create(cluster=cluster, name="db"), name="wide")
+    Relation.objects.bulk_create(Relation(schema=schema, name=f"t{n:04}", kind="table") for n in range(2500))
+    first = viewer_client.get(f"/schemas/{schema.pk}/").content.decode()
+    assert first.count('<td><a href="/relations/') == 200 and "t0000" in first and "t0200" not in first
+    assert "page 1 of 13 (2500 in all)" in first and "?page=2" in first
+    last = viewer_client.get(f"/schemas/{schema.pk}/", {"page": 13}).content.decode()
+    assert last.count('<td><a href="/relations/') == 100 and "t2499" in last and "previous" in last
+    assert viewer_client.get(f"/schemas/{schema.pk}/", {"page": "x"}).status_code == 200  # the first page

@@ -48,6 +48,14 @@ register.filter("shown_dsn", shown_dsn)  # a DSN as pages may show it: no keywor
 register.filter("is_web_url", is_web_url)  # only an http(s) URL from the catalog is made a link
 
 
+@register.simple_tag
+def pager_query(query, param: str, number: int) -> str:
+    """The page's query string with ``param`` set to ``number`` (the other parameters kept), for a pager's link."""
+    query = query.copy()
+    query[param] = str(number)
+    return query.urlencode()
+
+
 @register.filter
 def percent(fraction: float | None) -> str:
     if fraction is None:

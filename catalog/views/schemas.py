@@ -3,6 +3,7 @@ what it reads and its blast radius (everything that breaks if it changes)."""
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -41,16 +42,25 @@ def schemas(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+ROWS_PER_PAGE = 200
+
+
 @require_GET
 def schema_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     schema = get_object_or_404(Schema.objects.select_related("database__cluster", "service"), pk=pk)
+    # a schema may hold thousands of relations and functions: a page of each at a time
+    relations = Paginator(schema.relations.order_by("name"), ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    functions = Paginator(schema.functions.order_by("name", "identity_arguments"), ROWS_PER_PAGE).get_page(
+        request.GET.get("functions_page")
+    )
     return render(
         request,
         "catalog/schema_detail.html",
         {
             "schema": schema,
-            "relations": schema.relations.order_by("name"),
-            "functions": schema.functions.order_by("name", "identity_arguments"),
+            "relations": relations,
+            "functions": functions,
+            "query": request.GET.copy(),
             "nav": "schemas",
         },
     )

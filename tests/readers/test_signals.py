@@ -21,11 +21,12 @@ def test_it_names_a_backend_by_pid_and_start(held_sessions):
     sleeper = held_sessions.pids["sleeper"]
     with connect(DSN) as conn:
         assert signals.backend(conn, sleeper, started(sleeper)) == signals.Backend(
-            "client backend", REPORTER, "", False
+            "client backend", REPORTER, "", False, False
         )
         assert signals.backend(conn, sleeper, "2000-01-01 00:00:00+00") is None  # the pid, since reused
         stranger = held_sessions.pids["stranger"]
-        assert signals.backend(conn, stranger, started(stranger)).is_superuser  # the fixture's sessions are postgres'
+        found = signals.backend(conn, stranger, started(stranger))
+        assert found.is_superuser and found.is_own_role  # the fixture's sessions are postgres', as this connection is
 
 
 def test_it_names_a_wal_sender_as_such():
