@@ -109,3 +109,21 @@ def test_names_from_the_database_are_escaped(planted, viewer_client):  # noqa: F
     finally:
         with pg(dbname=DB) as conn:
             conn.execute('DROP TABLE public."<script>x</script>"')
+
+
+def test_thousands_of_findings_are_shown_a_page_at_a_time(viewer_client, db):
+    from django.utils import timezone
+
+    from catalog.models import AuditFinding
+
+    cluster = Cluster.objects.create(name="many", dsn="host=127.0.0.1 dbname=postgres")
+    run = AuditRun.objects.create(cluster=cluster, status=AuditRun.Status.SUCCEEDED, finished_at=timezone.now())
+    AuditFinding.objects.bulk_create(
+        AuditFinding(run=run, rule="no_primary_key", severity="low", object=f"db.s.t{n:04}", message="m")
+        for n in range(450)
+    )
+    first = viewer_client.get("/audits/", {"cluster": "many", "severity": "low"}).content.decode()
+    assert '<span class="pill">450</span>' in first and first.count("<code>db.s.t") == 200
+    assert "page 1 of 3 (450 in all)" in first and "severity=low" in first and "page=2" in first
+    last = viewer_client.get("/audits/", {"cluster": "many", "page": 3}).content.decode()
+    assert last.count("<code>db.s.t") == 50 and "db.s.t0449" in last

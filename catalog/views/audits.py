@@ -8,6 +8,7 @@ from collections import Counter
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +22,9 @@ from catalog.models import AuditFinding, AuditRun, Cluster, Service, Severity
 from catalog.rules import RULES
 
 HISTORY_RUNS = 60
+
+
+FINDINGS_PER_PAGE = 200
 
 
 @require_GET
@@ -68,7 +72,11 @@ def _findings(request: HtmxHttpRequest, cluster: Cluster, latest: AuditRun | Non
         "active": latest if latest and latest.is_active else None,
         "failed": finished if finished and finished.status == AuditRun.Status.FAILED else None,
         "shown": shown,
-        "findings": [r for r in rows if r.state != AuditFinding.State.RESOLVED and not r.suppressed],
+        # a page at a time: a big catalog can have thousands
+        "findings": Paginator(
+            [r for r in rows if r.state != AuditFinding.State.RESOLVED and not r.suppressed], FINDINGS_PER_PAGE
+        ).get_page(request.GET.get("page")),
+        "query": request.GET.copy(),
         "suppressed": [r for r in rows if r.suppressed],
         "resolved": [r for r in rows if r.state == AuditFinding.State.RESOLVED],
         "services": Service.objects.order_by("name").values_list("name", flat=True),
