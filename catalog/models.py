@@ -572,6 +572,17 @@ class Dependency(models.Model):
                 condition=Q(consumer_relation__isnull=False) ^ Q(consumer_function__isnull=False),
                 name="dependency_one_consumer",
             ),
+            # one row per edge, as the sync's merge groups them (two syncs at once could once write one twice)
+            models.UniqueConstraint(
+                fields=["kind", "consumer_relation", "source", "name"],
+                condition=Q(consumer_relation__isnull=False),
+                name="dependency_unique_relation_edge",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "consumer_function", "source", "name"],
+                condition=Q(consumer_function__isnull=False),
+                name="dependency_unique_function_edge",
+            ),
         ]
         verbose_name = _("dependency")
         verbose_name_plural = _("dependencies")

@@ -135,3 +135,23 @@ def test_a_queued_run_that_cannot_get_the_lock_ends_failed_saying_why(never_sync
         other.close()
     assert done.status == SyncRun.Status.FAILED
     assert done.error == "a sync of locks is already running (on its own or as part of an audit)"
+
+
+def test_a_dependency_edge_cannot_be_written_twice(db):
+    from django.db import IntegrityError, transaction
+
+    from catalog.models import Dependency, Function
+
+    cluster = Cluster.objects.create(name="edges", dsn="host=127.0.0.1 dbname=postgres")
+    schema = Schema.objects.create(database=Database.objects.create(cluster=cluster, name="db"), name="s")
+    view, table = (Relation.objects.create(schema=schema, name=n, kind=k) for n, k in (("v", "view"), ("t", "table")))
+    function = Function.objects.create(schema=schema, name="f")
+    for edge in (
+        {"kind": "view", "consumer_relation": view, "source": table},
+        {"kind": "function", "consumer_function": function, "source": table},
+    ):
+        Dependency.objects.create(**edge)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Dependency.objects.create(**edge)
+    Dependency.objects.create(kind="fk", consumer_relation=view, source=table, name="a")
+    Dependency.objects.create(kind="fk", consumer_relation=view, source=table, name="b")  # two foreign keys: two edges
