@@ -182,7 +182,8 @@ def test_beat_and_a_real_worker_sample_every_node(celery_worker_process, held_se
     snapshot = wait_for(lambda: snapshots.read(cluster.pk, PRIMARY), timeout=30, message="the worker's sample")
     assert snapshot["status"] == "ok"
     assert held_sessions.pids["stranger"] in pids(snapshot["unattributed_sessions"])
-    assert NodeSample.objects.filter(cluster=cluster).exists()
+    # the history row follows the snapshot (the live pages first): moments later
+    wait_for(lambda: NodeSample.objects.filter(cluster=cluster).exists(), timeout=10, message="the history row")
 
 
 @pytest.mark.parametrize(
