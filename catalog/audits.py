@@ -29,8 +29,8 @@ def start_audit(cluster: Cluster, trigger: str, user=None, enqueue: runs.Enqueue
 
 def run_audit(run_id: int) -> AuditRun:
     """Claim the run, sync, evaluate, write; never raises for a cluster's fault (the run ends failed)."""
-    with runs.locked(AuditRun, run_id) as run:  # held to the end: the sync below takes it again
-        if run is None or not runs.claim(AuditRun, run_id, phase="syncing")[1]:
+    with runs.taken(AuditRun, run_id, phase="syncing") as run:  # the lock held to the end: the sync takes it again
+        if run is None:
             return AuditRun.objects.get(pk=run_id)  # done already, given up, or still run by a live worker
         try:
             sync_cluster(run.cluster)

@@ -4,10 +4,12 @@
   than its task could take in all (``lost_after``) lost its message (a broker flushed, a worker that never knew the
   task) and ends failed, so that it blocks nothing. A new run's task is sent once the run is committed, and fails fast
   when the broker is down: the run then ends failed with the reason, and a click gets a clear answer.
-- **claim**: the worker that receives the task takes the run with one conditional UPDATE (queued or running, fewer
-  than RUN_ATTEMPTS attempts: running, one attempt more). The task is acknowledged late and handed back to the broker
-  when the worker running it dies (acks_late, reject_on_worker_lost), so **a redelivered task** finds its run still
-  running and takes it up again; past RUN_ATTEMPTS it ends failed; a run already finished is left as it is.
+- **claim** (``taken``): the worker that receives the task takes its cluster's run lock (catalog.locks), then the run
+  with one conditional UPDATE (queued or running, fewer than RUN_ATTEMPTS attempts: running, one attempt more). The
+  task is acknowledged late and handed back to the broker when the worker running it dies (acks_late,
+  reject_on_worker_lost), so **a redelivered task** finds its run still running and, once the lost worker's lock is
+  gone with its connection, takes it up again; past RUN_ATTEMPTS it ends failed; a run already finished is left as it
+  is.
 - **execute**: the run's own work (a sync; a sync and the rules), which never raises for a cluster's fault.
 - **finish**: the outcome written only while the run is still active.
 
@@ -65,11 +67,12 @@ def send(run: Run) -> None:
 
 
 @contextmanager
-def locked[R: Run](model: type[R], run_id: int) -> Iterator[R | None]:
-    """The run, with its cluster's run lock held for the block (catalog.locks), or None when the lock stayed held
-    longer than settings.RUN_LOCK_WAIT: a redelivered task whose run is still running then leaves it to its worker,
-    which is alive (a lost worker's connection, and the lock with it, is gone); a run nobody took yet ends failed,
-    saying what ran instead."""
+def taken[R: Run](model: type[R], run_id: int, **fields) -> Iterator[R | None]:
+    """The run, its cluster's run lock held for the block (catalog.locks) and the run claimed (``claim``, ``fields``
+    set); None when there is nothing to do: the run is done or given up, or the lock stayed held longer than
+    settings.RUN_LOCK_WAIT (a redelivered task whose run is still running then leaves it to its worker, which is
+    alive: a lost worker's connection, and the lock with it, is gone; a run nobody took yet ends failed, saying what
+    ran instead)."""
     run = model.objects.select_related("cluster").get(pk=run_id)
     lock = ExitStack()
     try:
@@ -80,7 +83,8 @@ def locked[R: Run](model: type[R], run_id: int) -> Iterator[R | None]:
         yield None
         return
     with lock:
-        yield run
+        run, claimed = claim(model, run_id, **fields)
+        yield run if claimed else None
 
 
 def claim[R: Run](model: type[R], run_id: int, **fields) -> tuple[R, bool]:

@@ -17,10 +17,10 @@ def start_sync(cluster: Cluster, requested_by: str = "", enqueue: runs.Enqueue |
 
 
 def run_sync(run_id: int) -> SyncRun:
-    """Take the cluster's run lock (catalog.runs.locked), claim the run, sync, record the outcome; never raises for a
+    """Take the run (its cluster's lock held, catalog.runs.taken), sync, record the outcome; never raises for a
     cluster's fault (the run ends failed)."""
-    with runs.locked(SyncRun, run_id) as run:
-        if run is None or not runs.claim(SyncRun, run_id)[1]:
+    with runs.taken(SyncRun, run_id) as run:
+        if run is None:
             return SyncRun.objects.get(pk=run_id)  # done already, given up, or still run by a live worker
 
         def progress(database: str, done: int, total: int) -> None:
